@@ -1,0 +1,91 @@
+// BlockStore: the storage engine of one prefixcached node -- a memory tier over a RocksDB
+// spill tier. Blocks evicted from memory are demoted to the spill tier by a background
+// thread; a spill hit is promoted back to memory. Thread-safe: every method may be called
+// from any thread at once. Methods marked "no disk I/O" are safe on a network I/O thread;
+// the others may read or write RocksDB and belong on a worker thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "prefixcache/block_key.h"
+#include "prefixcache/buffer.h"
+#include "prefixcache/status.h"
+#include "storage/options.h"
+#include "storage/stats.h"
+
+namespace prefixcache::storage {
+
+class MemoryTier;
+class SpillTier;
+
+class BlockStore {
+ public:
+  // Opens the store. Fails (InvalidArgument) only on bad options (zero capacity, unknown
+  // eviction policy, zero shards). A spill folder that cannot be opened is not a failure:
+  // the store runs memory-only and reports why in Stats().spill_error / SpillStatus().
+  static Result<std::unique_ptr<BlockStore>> Open(const StoreOptions& options);
+
+  // Close(): stops the background writer after draining it; with
+  // spill.flush_on_close also writes the memory tier's blocks to the spill tier.
+  ~BlockStore();
+  Status Close();
+
+  BlockStore(const BlockStore&) = delete;
+  BlockStore& operator=(const BlockStore&) = delete;
+
+  // Stores a block under `key` without copying `value`. Rejected when value.size() exceeds
+  // max_value_bytes or the memory capacity. Replaces (and drops from spill) an older block.
+  // No disk I/O.
+  Status Put(const BlockKey& key, Buffer value, std::uint32_t depth);
+  // Same, copying `bytes` once into a new buffer.
+  Status Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth);
+
+  // The block from memory, or from spill (read, checksum-verified, promoted to memory).
+  // NotFound on a miss, including a spilled block that failed its checksum (it is deleted
+  // and counted). May read the disk.
+  Result<Buffer> Get(const BlockKey& key);
+
+  // The block if it is in memory (or waiting to be demoted); NotFound otherwise. Counts
+  // a memory hit, but not a miss (the caller may go on to Get). No disk I/O.
+  Result<Buffer> GetFromMemory(const BlockKey& key);
+
+  // For each key, whether a block is held in any tier: out[i] = 1 or 0. `out` must have
+  // keys.size() elements. No disk I/O (the spill tier keeps its index in memory).
+  void Contains(std::span<const BlockKey> keys, std::span<std::uint8_t> out) const;
+  bool Contains(const BlockKey& key) const;
+
+  // Whether a block is held in the spill tier only (a Get would read the disk). No disk I/O.
+  bool NeedsDiskRead(const BlockKey& key) const;
+
+  // Removes the key from every tier. Ok whether or not it was held.
+  Status Erase(const BlockKey& key);
+
+  // Removes every block from every tier.
+  Status Clear();
+
+  // Waits until every block demoted so far is written to the spill tier.
+  Status Flush();
+
+  // Number of distinct blocks held (memory + spill, a block in both counted once is
+  // approximated as memory entries + spill entries not in memory).
+  std::uint64_t Size() const;
+
+  StoreStats Stats() const;
+  // Ok while the spill tier is open and writing (or disabled); the error otherwise.
+  Status SpillStatus() const;
+
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  explicit BlockStore(const StoreOptions& options);
+
+  StoreOptions options_;
+  std::unique_ptr<MemoryTier> memory_;
+  std::unique_ptr<SpillTier> spill_;  // null when disabled
+  bool closed_ = false;
+};
+
+}  // namespace prefixcache::storage

@@ -1,0 +1,37 @@
+// EvictionPolicy: decides which block of one memory-tier shard goes first. A shard owns
+// one policy and calls it under the shard's lock, so implementations need no locking of
+// their own (not thread-safe by themselves).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "prefixcache/block_key.h"
+#include "prefixcache/status.h"
+
+namespace prefixcache::storage {
+
+class EvictionPolicy {
+ public:
+  virtual ~EvictionPolicy() = default;
+
+  // A block entered the shard at logical time `tick` (a store-wide increasing counter).
+  virtual void OnInsert(const BlockKey& key, std::uint32_t depth, std::uint64_t tick) = 0;
+  // A held block was read at `tick`.
+  virtual void OnAccess(const BlockKey& key, std::uint64_t tick) = 0;
+  // A held block left the shard (erased, replaced or evicted).
+  virtual void OnErase(const BlockKey& key) = 0;
+
+  // The block to evict next, or nullopt when the shard is empty. Does not remove it.
+  virtual std::optional<BlockKey> Victim() const = 0;
+  // The last-access tick of Victim(), so the store can compare shards and evict the
+  // coldest one across them. Undefined when empty.
+  virtual std::uint64_t VictimTick() const = 0;
+};
+
+// "lru" or "prefix"; InvalidArgument naming the policy otherwise.
+Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name);
+
+}  // namespace prefixcache::storage
