@@ -28,3 +28,14 @@ TEST_CASE("Buffer copies share one allocation and outlive each other", "[unit]")
   CHECK(Buffer().empty());
   CHECK(Buffer::Copy(std::string_view()).size() == 0);
 }
+
+TEST_CASE("Buffer slices share the allocation and keep it alive", "[unit]") {
+  Buffer whole = Buffer::Copy(std::string_view("GET key\r\n"));
+  Buffer key = whole.Slice(4, 3);
+  CHECK(key.view() == "key");
+  CHECK(key.data() == whole.data() + 4);
+  whole = Buffer();
+  CHECK(key.view() == "key");
+  CHECK(key.Slice(1, 2).view() == "ey");
+  CHECK(key.Slice(3, 0).empty());
+}

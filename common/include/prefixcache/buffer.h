@@ -15,6 +15,8 @@
 #include <string_view>
 #include <utility>
 
+#include "prefixcache/check.h"
+
 namespace prefixcache {
 
 class Buffer;
@@ -61,6 +63,13 @@ class Buffer {
   bool empty() const { return size_ == 0; }
   std::span<const std::byte> span() const { return {data_.get(), size_}; }
   std::string_view view() const { return {reinterpret_cast<const char*>(data_.get()), size_}; }
+
+  // A Buffer viewing bytes [offset, offset + length) of this one, sharing its allocation
+  // (no copy; the whole allocation lives while any slice does). CHECKs the range.
+  Buffer Slice(std::size_t offset, std::size_t length) const {
+    CHECK(offset <= size_ && length <= size_ - offset);
+    return Buffer(std::shared_ptr<const std::byte>(data_, data_.get() + offset), length);
+  }
 
   // Number of Buffers sharing these bytes (for tests and stats).
   long use_count() const { return data_.use_count(); }

@@ -1,0 +1,80 @@
+// RequestParser: an incremental RESP2 request parser for one connection (arrays of bulk
+// strings, and inline commands as redis-cli and telnet send them). It handles pipelining
+// and input split at any byte. Large bulk payloads are read straight into the argument's
+// own buffer (ReadBuffer() hands that buffer to the socket), so a block's bytes are never
+// copied on the way in; small arguments are slices of a shared staging buffer.
+// Not thread-safe: one parser per connection, used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "prefixcache/buffer.h"
+#include "prefixcache/status.h"
+
+namespace prefixcache::protocol {
+
+struct ParserLimits {
+  // A bulk string longer than this is not stored: its payload is read and discarded and
+  // the request comes out Rejected. Redis's proto-max-bulk-len plays this role.
+  std::uint64_t max_bulk_bytes = 128ull << 20;
+  // A request with more arguments than this comes out Rejected (its arguments discarded).
+  std::uint64_t max_elements = 1ull << 20;
+  // Sum of the argument sizes of one request; past it the request comes out Rejected.
+  std::uint64_t max_request_bytes = 1ull << 30;
+  // An inline command line longer than this is a protocol error (connection closes).
+  std::uint64_t max_inline_bytes = 64ull << 10;
+};
+
+// One command as the client sent it.
+struct Request {
+  std::vector<Buffer> args;  // args[0] is the command name, as sent (any case)
+  // Set when the request broke a limit and was skipped without storing its payload: the
+  // error to reply, without the leading '-' (e.g. "ERR value of 200000000 bytes exceeds
+  // max_value_bytes (134217728)"). args is then empty.
+  std::string rejected;
+};
+
+class RequestParser {
+ public:
+  // Bulk payloads of at least this many bytes get a buffer of their own that the socket
+  // reads into directly.
+  static constexpr std::size_t kDirectBulkBytes = 16 * 1024;
+
+  explicit RequestParser(ParserLimits limits = {});
+
+  // Writable space for the next socket read: inside a large bulk payload, the rest of that
+  // argument's buffer; otherwise free space in the staging buffer. Never empty.
+  std::span<std::byte> ReadBuffer();
+
+  // `n` bytes were written at the start of the span ReadBuffer() last returned. Parses what
+  // is complete. On malformed input returns InvalidArgument whose message is the Redis
+  // error to send before closing, e.g. "Protocol error: invalid bulk length"; the parser
+  // must not be used after that.
+  Status Commit(std::size_t n);
+
+  // Copies `bytes` through ReadBuffer()/Commit() (for tests, fuzzing and small inputs).
+  Status Feed(std::span<const std::byte> bytes);
+  Status Feed(std::string_view text) {
+    return Feed(std::as_bytes(std::span(text.data(), text.size())));
+  }
+
+  // Completed requests in arrival order.
+  bool HasRequest() const { return !ready_.empty(); }
+  Request PopRequest();
+
+  // Bytes of input held for a request not yet complete (for idle/limit accounting).
+  std::size_t PendingBytes() const;
+
+ private:
+  struct State;  // defined in resp_parser.cc
+  ParserLimits limits_;
+  std::deque<Request> ready_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace prefixcache::protocol
