@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies, builds into build/ and runs every test
+# with ctest, then builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
+# and runs every test again, then gives each libFuzzer target a short run.
+#   ./scripts/test.sh            everything
+#   SKIP_ASAN=1 ./scripts/test.sh   skip the sanitizer pass (quicker local iteration)
+#   SKIP_FUZZ=1 ./scripts/test.sh   skip the fuzz runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+./scripts/install-deps.sh
+
+echo "== build (RelWithDebInfo) into build/"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFIXCACHE_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+echo "== tests"
+(cd build && ctest --output-on-failure -j"$jobs" --timeout 600)
+
+if [ -z "${SKIP_ASAN:-}" ]; then
+  echo "== build with ASan + UBSan into build-asan/"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPREFIXCACHE_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+  echo "== tests under ASan + UBSan"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 900)
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ] && [ -d protocol/fuzz ]; then
+  echo "== libFuzzer: short runs of the RESP parsers"
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPREFIXCACHE_FUZZ=ON >/dev/null
+  targets=$(cd protocol/fuzz && ls *_fuzz.cc | sed 's/\.cc$//')
+  cmake --build build-fuzz -j"$jobs" --target $targets
+  for t in $targets; do
+    corpus=$(mktemp -d)
+    cp protocol/fuzz/corpus/* "$corpus"/ 2>/dev/null || true
+    ./build-fuzz/bin/"$t" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=0 "$corpus" \
+      2>"$corpus.log" || { tail -50 "$corpus.log"; exit 1; }
+    echo "$t: $(grep -c . "$corpus.log" >/dev/null; tail -1 "$corpus.log")"
+    rm -rf "$corpus" "$corpus.log"
+  done
+fi
+echo "== all tests passed"
