@@ -1,1 +1,225 @@
-// Placeholder: being written.
+#include "storage/block_store.h"
+
+#include <cstring>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "prefixcache/check.h"
+#include "storage/eviction_policy.h"
+#include "storage/memory_tier.h"
+#include "storage/spill_tier.h"
+#include "storage/tier.h"
+
+namespace prefixcache::storage {
+namespace {
+
+Status TooLarge(std::uint64_t size, std::uint64_t max_value_bytes) {
+  return Status::Rejected("value of " + std::to_string(size) + " bytes exceeds max_value_bytes (" +
+                          std::to_string(max_value_bytes) + ")");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& options) {
+  // Every option is checked before the spill folder is touched.
+  if (options.max_value_bytes == 0) {
+    return Status::InvalidArgument("max_value_bytes: must be > 0");
+  }
+  if (options.memory.capacity_bytes == 0) {
+    return Status::InvalidArgument("memory.capacity_bytes: must be > 0");
+  }
+  if (options.memory.shards == 0) return Status::InvalidArgument("memory.shards: must be >= 1");
+  if (auto policy = MakeEvictionPolicy(options.memory.eviction_policy); !policy.ok()) {
+    return policy.status();
+  }
+  if (options.spill.enabled) {
+    if (Status valid = SpillTier::ValidateOptions(options.spill); !valid.ok()) return valid;
+  }
+
+  std::unique_ptr<BlockStore> store(new BlockStore(options));
+  if (options.spill.enabled) {
+    auto spill = SpillTier::Open(options.spill);
+    if (spill.ok()) {
+      store->spill_ = std::move(spill).value();
+    } else {
+      store->spill_open_status_ = spill.status();
+    }
+  }
+  // Without a spill tier evicted blocks are simply dropped (and not counted as demoted).
+  MemoryTier::EvictionSink sink;
+  if (store->spill_) {
+    SpillTier* spill = store->spill_.get();
+    sink = [spill](const BlockKey& key, Block block) { spill->Enqueue(key, std::move(block)); };
+  }
+  auto memory = MemoryTier::Create(options.memory, std::move(sink));
+  if (!memory.ok()) return memory.status();
+  store->memory_ = std::move(memory).value();
+  return store;
+}
+
+BlockStore::BlockStore(const StoreOptions& options) : options_(options) {}
+
+BlockStore::~BlockStore() {
+  if (memory_) Close();
+  memory_.reset();  // first: its sink points at spill_
+  spill_.reset();
+}
+
+std::mutex& BlockStore::StripeFor(const BlockKey& key) const {
+  return stripes_[BlockKeyHash()(key) % kStripes];
+}
+
+Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth) {
+  if (value.size() > options_.max_value_bytes) {
+    return TooLarge(value.size(), options_.max_value_bytes);
+  }
+  std::lock_guard stripe(StripeFor(key));
+  if (Status put = memory_->Put(key, Block{std::move(value), depth}); !put.ok()) return put;
+  // After the memory Put, which may itself have evicted the older copy into the spill
+  // queue: the key's spilled bytes may differ from the new ones.
+  if (spill_) spill_->Forget(key);
+  return Status::Ok();
+}
+
+Status BlockStore::Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth) {
+  if (bytes.size() > options_.max_value_bytes) {
+    return TooLarge(bytes.size(), options_.max_value_bytes);
+  }
+  MutableBuffer copy;
+  try {
+    copy = MutableBuffer(bytes.size());
+  } catch (const std::bad_alloc&) {
+    return Status::Rejected("no memory for a value of " + std::to_string(bytes.size()) + " bytes");
+  }
+  if (!bytes.empty()) std::memcpy(copy.data(), bytes.data(), bytes.size());
+  return Put(key, std::move(copy).Freeze(), depth);
+}
+
+Result<Buffer> BlockStore::Get(const BlockKey& key) {
+  Result<Block> held = memory_->Get(key);
+  if (held.ok()) return std::move(held).value().value;
+  if (!spill_) return Status::NotFound();
+  Result<Block> spilled = spill_->Get(key);
+  if (!spilled.ok()) {
+    const StatusCode code = spilled.status().code();
+    // A corrupt block is already deleted and counted; a closed tier is a plain miss.
+    if (code == StatusCode::kCorruption || code == StatusCode::kUnavailable) {
+      return Status::NotFound();
+    }
+    return spilled.status();
+  }
+  Promote(key, *spilled);
+  return std::move(spilled).value().value;
+}
+
+Result<Buffer> BlockStore::GetFromMemory(const BlockKey& key) {
+  Result<Block> held = memory_->GetIfPresent(key);
+  if (held.ok()) return std::move(held).value().value;
+  if (!spill_) return Status::NotFound();
+  Result<Block> queued = spill_->GetQueued(key);
+  if (!queued.ok()) return Status::NotFound();
+  Promote(key, *queued);
+  return std::move(queued).value().value;
+}
+
+void BlockStore::Promote(const BlockKey& key, const Block& block) {
+  std::lock_guard stripe(StripeFor(key));
+  // A Put since the spill read is in memory, or has dropped the spilled copy; an Erase or
+  // a spill eviction has dropped it too. Either way the bytes read are not the latest.
+  if (memory_->Contains(key) || !spill_->Contains(key)) return;
+  if (memory_->Put(key, block).ok()) promotions_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void BlockStore::Contains(std::span<const BlockKey> keys, std::span<std::uint8_t> out) const {
+  CHECK(keys.size() == out.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) out[i] = Contains(keys[i]) ? 1 : 0;
+}
+
+bool BlockStore::Contains(const BlockKey& key) const {
+  return memory_->Contains(key) || (spill_ && spill_->Contains(key));
+}
+
+bool BlockStore::NeedsDiskRead(const BlockKey& key) const {
+  return spill_ && !memory_->Contains(key) && spill_->NeedsDiskRead(key);
+}
+
+Status BlockStore::Erase(const BlockKey& key) {
+  std::lock_guard stripe(StripeFor(key));
+  Status erased = memory_->Erase(key);
+  if (spill_) spill_->Forget(key);
+  return erased;
+}
+
+Status BlockStore::Clear() {
+  Status cleared = memory_->Clear();
+  if (spill_) {
+    Status spill_cleared = spill_->Clear();
+    if (cleared.ok()) cleared = spill_cleared;
+  }
+  return cleared;
+}
+
+Status BlockStore::Flush() { return spill_ ? spill_->Flush() : Status::Ok(); }
+
+std::uint64_t BlockStore::Size() const {
+  std::uint64_t size = memory_->Stats().entries;
+  if (spill_) {
+    for (const BlockKey& key : spill_->Keys()) {
+      if (!memory_->Contains(key)) ++size;
+    }
+  }
+  return size;
+}
+
+StoreStats BlockStore::Stats() const {
+  StoreStats stats;
+  stats.memory = memory_->Stats();
+  stats.memory.promotions = promotions_.load(std::memory_order_relaxed);
+  stats.spill_enabled = options_.spill.enabled;
+  if (spill_) {
+    stats.spill = spill_->Stats();
+  } else if (stats.spill_enabled) {
+    stats.spill.capacity_bytes = options_.spill.capacity_bytes;
+  }
+  const Status spill = SpillStatus();
+  stats.spill_healthy = stats.spill_enabled && spill.ok();
+  if (stats.spill_enabled && !spill.ok()) stats.spill_error = spill.ToString();
+  return stats;
+}
+
+Status BlockStore::SpillStatus() const {
+  if (!options_.spill.enabled) return Status::Ok();
+  if (!spill_) return spill_open_status_;
+  return spill_->Health();
+}
+
+Status BlockStore::Close() {
+  std::lock_guard lock(close_mu_);
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  if (!spill_) return Status::Ok();
+  Status status;
+  if (options_.spill.flush_on_close) {
+    // Queued blocks first: they are colder than memory's, so they get the older seqs and
+    // go first if the spill capacity runs short.
+    status = spill_->Drain();
+    if (status.ok()) {
+      for (auto& [key, block] : memory_->Snapshot()) {
+        // Tiers are inclusive and a Put drops the spilled copy, so a spilled key holds
+        // the same bytes as memory.
+        if (spill_->Contains(key)) continue;
+        Status put = spill_->Put(key, std::move(block));
+        if (put.code() == StatusCode::kRejected) continue;  // larger than the spill tier
+        if (!put.ok()) {
+          status = put;
+          break;
+        }
+      }
+    }
+  }
+  Status closed = spill_->Close();
+  return status.ok() ? closed : status;
+}
+
+}  // namespace prefixcache::storage

@@ -1,12 +1,22 @@
 // BlockStore: the storage engine of one prefixcached node -- a memory tier over a RocksDB
 // spill tier. Blocks evicted from memory are demoted to the spill tier by a background
-// thread; a spill hit is promoted back to memory. Thread-safe: every method may be called
-// from any thread at once. Methods marked "no disk I/O" are safe on a network I/O thread;
-// the others may read or write RocksDB and belong on a worker thread.
+// thread; a spill hit is promoted back to memory. The tiers are inclusive: a promoted block
+// stays spilled, so evicting it again costs no write.
+//
+// Thread-safe: every method may be called from any thread at once, Close() included (after
+// Close the store keeps serving from memory only); only the destructor must not race with
+// other calls. Methods marked "no disk I/O" are safe on a network I/O thread; the others
+// may read or write RocksDB and belong on a worker thread. Calls racing on one key (a Put
+// with an Erase, Clear or promotion of it) take effect in some order, never mixing bytes;
+// a Clear racing with other calls may leave the blocks those calls touch.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -20,6 +30,7 @@ namespace prefixcache::storage {
 
 class MemoryTier;
 class SpillTier;
+struct Block;
 
 class BlockStore {
  public:
@@ -45,7 +56,8 @@ class BlockStore {
 
   // The block from memory, or from spill (read, checksum-verified, promoted to memory).
   // NotFound on a miss, including a spilled block that failed its checksum (it is deleted
-  // and counted). May read the disk.
+  // and counted). IoError when the disk read failed (the block stays); Rejected when no
+  // memory could be had for the block's bytes. May read the disk.
   Result<Buffer> Get(const BlockKey& key);
 
   // The block if it is in memory (or waiting to be demoted); NotFound otherwise. Counts
@@ -60,13 +72,15 @@ class BlockStore {
   // Whether a block is held in the spill tier only (a Get would read the disk). No disk I/O.
   bool NeedsDiskRead(const BlockKey& key) const;
 
-  // Removes the key from every tier. Ok whether or not it was held.
+  // Removes the key from every tier. Ok whether or not it was held. No disk I/O: the
+  // spill copy leaves the index at once and the disk with the next demotion batch.
   Status Erase(const BlockKey& key);
 
-  // Removes every block from every tier.
+  // Removes every block from every tier. IoError if the spill tier's delete failed.
   Status Clear();
 
-  // Waits until every block demoted so far is written to the spill tier.
+  // Waits until every block demoted so far is written to the spill tier, then flushes
+  // RocksDB's memtables so those blocks survive a restart. Ok when there is no spill tier.
   Status Flush();
 
   // Number of distinct blocks held (memory + spill, a block in both counted once is
@@ -82,10 +96,22 @@ class BlockStore {
  private:
   explicit BlockStore(const StoreOptions& options);
 
+  // A Put and the promotion of the same key hold the key's stripe, so a promotion never
+  // overwrites a newer Put with the older spilled bytes.
+  static constexpr std::size_t kStripes = 64;
+  std::mutex& StripeFor(const BlockKey& key) const;
+  // Copies a block read from the spill tier into memory, unless the key was put, erased
+  // or evicted from spill since the read.
+  void Promote(const BlockKey& key, const Block& block);
+
   StoreOptions options_;
   std::unique_ptr<MemoryTier> memory_;
-  std::unique_ptr<SpillTier> spill_;  // null when disabled
-  bool closed_ = false;
+  std::unique_ptr<SpillTier> spill_;  // null when disabled or when it failed to open
+  Status spill_open_status_;          // why spill_ is null although enabled
+  std::atomic<std::uint64_t> promotions_{0};
+  mutable std::array<std::mutex, kStripes> stripes_;
+  std::mutex close_mu_;
+  bool closed_ = false;  // guarded by close_mu_
 };
 
 }  // namespace prefixcache::storage

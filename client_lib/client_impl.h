@@ -1,0 +1,150 @@
+// Client::Impl: the machinery behind Client -- the I/O threads, the current Topology
+// (ring plus node handles, swapped atomically), the per-call fan-out to nodes in rounds
+// (falling back to the next replica when a node fails) and the counters. Thread-safe;
+// the read path lives in client_read.cc, the write path in client_write.cc.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "client_lib/node.h"
+#include "cluster/ring.h"
+#include "prefixcache/client.h"
+
+namespace prefixcache::client {
+
+// A ring and the node handles it routes to (nodes[i] is ring.nodes()[i]). Immutable.
+struct Topology {
+  explicit Topology(cluster::Ring r) : ring(std::move(r)) {}
+  cluster::Ring ring;
+  std::vector<std::shared_ptr<Node>> nodes;
+};
+
+// Counts outstanding sub-requests of one call; the caller blocks in Wait until each has
+// called Done. Done notifies under the lock so the waiter may be destroyed right after.
+class Waiter {
+ public:
+  void Add(std::size_t n) {
+    std::lock_guard lock(mu_);
+    pending_ += n;
+  }
+  void Done() {
+    std::lock_guard lock(mu_);
+    if (--pending_ == 0) cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return pending_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t pending_ = 0;
+};
+
+struct OperationCounters {
+  std::atomic<std::uint64_t> calls{0};
+  std::atomic<std::uint64_t> total_us{0};
+  std::atomic<std::uint64_t> max_us{0};
+
+  void Record(Clock::time_point start);
+  OperationStats Snapshot() const;
+};
+
+class Client::Impl {
+ public:
+  explicit Impl(const ClientOptions& options);
+  ~Impl();
+
+  Status Start();
+
+  Result<std::size_t> Match(std::span<const BlockKey> keys);
+  Result<std::size_t> GetInto(std::span<const BlockKey> keys,
+                              std::span<const std::span<std::byte>> destinations,
+                              std::span<BlockRead> reads);
+  Result<std::vector<std::optional<Buffer>>> Get(std::span<const BlockKey> keys);
+  Result<PutResult> Put(std::span<const BlockKey> keys,
+                        std::span<const std::span<const std::byte>> values,
+                        std::span<const std::uint32_t> depths);
+  bool PutAsync(std::span<const BlockKey> keys, std::vector<Buffer> values,
+                std::span<const std::uint32_t> depths);
+  bool FlushAsync(std::uint32_t timeout_ms);
+  Status UpdateNodes(const std::vector<NodeAddress>& nodes);
+  std::shared_ptr<const Topology> topology() const;
+  Result<std::string> Command(std::string_view node_id, std::span<const std::string_view> args);
+  ClientStats Stats() const;
+
+  // Counters bumped by the read and write paths.
+  struct Counters {
+    std::atomic<std::uint64_t> hits{0}, misses{0}, unavailable{0}, too_small{0}, corrupt{0};
+    std::atomic<std::uint64_t> match_keys{0}, match_hits{0};
+    std::atomic<std::uint64_t> bytes_read{0}, bytes_written{0};
+    std::atomic<std::uint64_t> blocks_stored{0}, blocks_not_stored{0};
+    std::atomic<std::uint64_t> async_dropped{0};
+    OperationCounters match, get, put, put_async;
+  };
+
+ private:
+  // One sub-request destination of a round: a node and the indices of the keys it gets.
+  struct Assignment {
+    std::size_t node;
+    std::vector<std::size_t> keys;
+  };
+  // Groups keys[i] for i in `todo` by the first replica of each key that is admitted for
+  // this call and not yet tried for that key (tried[i] counts replicas tried, in order).
+  // Keys with no such replica are left out (and stay in `todo` for the caller to settle).
+  std::vector<Assignment> AssignRound(const Topology& topology, std::span<const BlockKey> keys,
+                                      std::span<const std::size_t> todo,
+                                      std::vector<std::uint8_t>& tried,
+                                      std::vector<std::int8_t>& admitted);
+  // Splits `keys` into at most `parts` contiguous chunks of about equal weight.
+  static std::vector<std::span<const std::size_t>> Split(std::span<const std::size_t> keys,
+                                                         std::size_t parts,
+                                                         std::span<const std::size_t> weights);
+  // Shared by Match, Get and GetInto: fans the keys out in rounds, each node's share split
+  // over up to `max_parts` of its connections; make(chunk, waiter, retry) builds the
+  // request of one chunk, whose completion settles the chunk's keys, or sets retry[i] for
+  // each when the node failed, and then calls waiter.Done(). Returns once every request
+  // finished; keys that no replica could serve in time are marked in `unavailable`.
+  template <typename MakeRequest>
+  void ReadRounds(const Topology& topology, std::span<const BlockKey> keys,
+                  Clock::time_point deadline, std::size_t max_parts,
+                  std::vector<std::uint8_t>& unavailable, MakeRequest&& make);
+  Clock::time_point Deadline(Clock::time_point start) const {
+    return start + std::chrono::milliseconds(options_.timeout_ms);
+  }
+  std::shared_ptr<Topology> BuildTopology(const std::vector<NodeAddress>& nodes,
+                                          const Topology* reuse, Status* status);
+  void SubmitAsyncPut(const Topology& topology, std::span<const BlockKey> keys,
+                      std::vector<Buffer> values, std::span<const std::uint32_t> depths,
+                      std::size_t bytes);
+
+  const ClientOptions options_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+
+  mutable std::mutex topology_mu_;
+  std::shared_ptr<const Topology> topology_;
+
+  Counters counters_;
+  // Set by the destructor: PutAsync work not yet sent is dropped.
+  std::atomic<bool> closing_{false};
+
+  // PutAsync queue accounting, and FlushAsync's wait for it to drain.
+  mutable std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  std::size_t async_calls_ = 0;
+  std::size_t async_bytes_ = 0;
+};
+
+}  // namespace prefixcache::client

@@ -1,0 +1,278 @@
+#include "client_lib/connection.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <string_view>
+
+namespace prefixcache::client {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+// Requests gathered into one write at most; bounds the gather list of a pipelined burst.
+constexpr std::size_t kMaxRequestsPerWrite = 64;
+
+// Splits "host:port" / "[v6]:port".
+bool SplitAddress(std::string_view address, std::string* host, std::string* port) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == address.size()) return false;
+  std::string_view h = address.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  *host = std::string(h);
+  *port = std::string(address.substr(colon + 1));
+  return !host->empty();
+}
+
+}  // namespace
+
+Connection::Connection(asio::io_context& io, std::shared_ptr<NodeContext> node)
+    : node_(std::move(node)),
+      strand_(asio::make_strand(io)),
+      socket_(strand_),
+      resolver_(strand_),
+      timer_(strand_) {
+  ResetParser();
+}
+
+Connection::~Connection() = default;
+
+void Connection::ResetParser() {
+  parser_ = protocol::ReplyParser();
+  matched_ = 0;
+  parser_.SetBulkSink(
+      [this](std::size_t index, std::size_t size) { return Sink(index, size); });
+}
+
+std::span<std::byte> Connection::Sink(std::size_t index, std::size_t size) {
+  // The reply being parsed answers the request at this position of the queue.
+  const std::uint64_t at = parser_.CompletedReplies() - matched_;
+  if (at >= written_) return {};  // a reply nobody asked for; OnRead fails the connection
+  const RequestPtr& request = queue_[static_cast<std::size_t>(at)];
+  if (!request->sink) return {};
+  return request->sink(index, size);
+}
+
+void Connection::Submit(RequestPtr request) {
+  node_->requests.fetch_add(1, std::memory_order_relaxed);
+  asio::post(strand_, [self = shared_from_this(), request = std::move(request)]() mutable {
+    self->DoSubmit(std::move(request));
+  });
+}
+
+void Connection::Shutdown() {
+  asio::post(strand_, [self = shared_from_this()] {
+    self->Fail(Status::Unavailable("client closed"), false);
+    self->state_ = State::kShutdown;
+  });
+}
+
+void Connection::DoSubmit(RequestPtr request) {
+  if (state_ == State::kShutdown) {
+    request->done(Status::Unavailable("client closed"), nullptr);
+    return;
+  }
+  queue_.push_back(std::move(request));
+  switch (state_) {
+    case State::kIdle:
+      Connect();
+      break;
+    case State::kReady:
+      MaybeWrite();
+      break;
+    default:
+      break;
+  }
+  ArmTimer();
+}
+
+void Connection::Connect() {
+  state_ = State::kConnecting;
+  connect_deadline_ = Clock::now() + node_->connect_timeout;
+  std::string host, port;
+  if (!SplitAddress(node_->address, &host, &port)) {
+    Fail(Status::InvalidArgument("bad node address \"" + node_->address + "\""), true);
+    return;
+  }
+  const std::uint64_t epoch = epoch_;
+  resolver_.async_resolve(
+      host, port, asio::ip::resolver_base::numeric_service,
+      [self = shared_from_this(), epoch](const error_code& ec,
+                                         asio::ip::tcp::resolver::results_type results) {
+        if (epoch != self->epoch_) return;
+        if (ec) {
+          self->Fail(Status::Unavailable("resolve " + self->node_->address + ": " + ec.message()),
+                     true);
+          return;
+        }
+        asio::async_connect(self->socket_, results,
+                            [self, epoch](const error_code& ec, const asio::ip::tcp::endpoint&) {
+                              self->OnConnected(epoch, ec);
+                            });
+      });
+}
+
+void Connection::OnConnected(std::uint64_t epoch, const error_code& ec) {
+  if (epoch != epoch_) return;
+  if (ec) {
+    Fail(Status::Unavailable("connect " + node_->address + ": " + ec.message()), true);
+    return;
+  }
+  error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  state_ = State::kReady;
+  connect_deadline_ = Clock::time_point::max();
+  if (!node_->password.empty()) {
+    auto auth = std::make_shared<Request>();
+    auth->builder.Begin(2);
+    auth->builder.Arg("AUTH");
+    auth->builder.Arg(node_->password);
+    auth->Seal();
+    auth->deadline = Clock::now() + node_->connect_timeout;
+    auth->done = [this, epoch](const Status& status, protocol::Reply* reply) {
+      if (!status.ok() || epoch != epoch_) return;
+      if (reply->type == protocol::Reply::Type::kError) {
+        Fail(Status::Rejected("AUTH on " + node_->address + ": " + reply->text), true);
+      }
+    };
+    queue_.push_front(std::move(auth));
+  }
+  ArmTimer();
+  MaybeWrite();
+  Read();
+}
+
+void Connection::MaybeWrite() {
+  if (state_ != State::kReady || writing_ || written_ == queue_.size()) return;
+  write_buffers_.clear();
+  std::size_t n = 0;
+  while (written_ < queue_.size() && n < kMaxRequestsPerWrite) {
+    const auto& wire = queue_[written_]->wire;
+    write_buffers_.insert(write_buffers_.end(), wire.begin(), wire.end());
+    ++written_;
+    ++n;
+  }
+  writing_ = true;
+  const std::uint64_t epoch = epoch_;
+  asio::async_write(socket_, write_buffers_,
+                    [self = shared_from_this(), epoch](const error_code& ec, std::size_t) {
+                      self->OnWrite(epoch, ec);
+                    });
+}
+
+void Connection::OnWrite(std::uint64_t epoch, const error_code& ec) {
+  if (epoch != epoch_) return;
+  writing_ = false;
+  if (ec) {
+    Fail(Status::IoError("write to " + node_->address + ": " + ec.message()), true);
+    return;
+  }
+  MaybeWrite();
+}
+
+void Connection::Read() {
+  if (state_ != State::kReady || reading_) return;
+  reading_ = true;
+  const std::uint64_t epoch = epoch_;
+  const std::span<std::byte> into = parser_.ReadBuffer();
+  socket_.async_read_some(asio::mutable_buffer(into.data(), into.size()),
+                          [self = shared_from_this(), epoch](const error_code& ec, std::size_t n) {
+                            self->OnRead(epoch, ec, n);
+                          });
+}
+
+void Connection::OnRead(std::uint64_t epoch, const error_code& ec, std::size_t n) {
+  if (epoch != epoch_) return;
+  reading_ = false;
+  if (ec) {
+    // A server closing an idle connection is not a failure of the node.
+    const bool owed = !queue_.empty();
+    Fail(Status::IoError("connection to " + node_->address + " lost: " + ec.message()), owed);
+    return;
+  }
+  if (Status status = parser_.Commit(n); !status.ok()) {
+    Fail(Status::IoError("bad reply from " + node_->address + ": " + status.message()), true);
+    return;
+  }
+  bool answered = false;
+  while (parser_.HasReply()) {
+    if (written_ == 0) {
+      Fail(Status::IoError("unsolicited reply from " + node_->address), true);
+      return;
+    }
+    protocol::Reply reply = parser_.PopReply();
+    ++matched_;
+    RequestPtr request = std::move(queue_.front());
+    queue_.pop_front();
+    --written_;
+    answered = true;
+    if (reply.type == protocol::Reply::Type::kError) {
+      node_->error_replies.fetch_add(1, std::memory_order_relaxed);
+    }
+    request->done(Status::Ok(), &reply);
+    if (epoch != epoch_) return;  // `done` failed the connection (AUTH refused)
+  }
+  if (answered) {
+    node_->health.OnSuccess();
+    ArmTimer();
+    MaybeWrite();
+  }
+  Read();
+}
+
+void Connection::ArmTimer() {
+  Clock::time_point deadline = connect_deadline_;
+  if (!queue_.empty()) deadline = std::min(deadline, queue_.front()->deadline);
+  if (deadline == timer_deadline_) return;
+  timer_deadline_ = deadline;
+  const std::uint64_t generation = ++timer_generation_;
+  if (deadline == Clock::time_point::max()) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this(), generation](const error_code& ec) {
+    self->OnTimer(generation, ec);
+  });
+}
+
+void Connection::OnTimer(std::uint64_t generation, const error_code& ec) {
+  if (ec == asio::error::operation_aborted || generation != timer_generation_) return;
+  timer_deadline_ = Clock::time_point::max();
+  const Clock::time_point now = Clock::now();
+  if (state_ == State::kConnecting && now >= connect_deadline_) {
+    node_->timeouts.fetch_add(1, std::memory_order_relaxed);
+    Fail(Status::Timeout("connect to " + node_->address + " timed out"), true);
+    return;
+  }
+  if (!queue_.empty() && now >= queue_.front()->deadline) {
+    node_->timeouts.fetch_add(1, std::memory_order_relaxed);
+    Fail(Status::Timeout("no reply from " + node_->address + " in time"), true);
+    return;
+  }
+  ArmTimer();
+}
+
+void Connection::Fail(const Status& status, bool node_failure) {
+  ++epoch_;
+  error_code ignored;
+  resolver_.cancel();
+  socket_.close(ignored);
+  if (state_ != State::kShutdown) state_ = State::kIdle;
+  writing_ = false;
+  reading_ = false;
+  written_ = 0;
+  connect_deadline_ = Clock::time_point::max();
+  ResetParser();
+  if (node_failure) {
+    node_->errors.fetch_add(1, std::memory_order_relaxed);
+    node_->health.OnFailure(Clock::now());
+  }
+  std::deque<RequestPtr> failed;
+  failed.swap(queue_);
+  ArmTimer();
+  for (RequestPtr& request : failed) request->done(status, nullptr);
+}
+
+}  // namespace prefixcache::client

@@ -1,0 +1,61 @@
+// ClientOptions: everything a Client needs to reach the cluster -- the members, how keys
+// are placed on them, credentials, timeouts, pool sizes and the backoff for nodes that
+// fail. A plain struct with inline defaults; copy it freely.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace prefixcache::client {
+
+// One member of the cluster.
+struct NodeAddress {
+  // Unique, non-empty name. It decides the node's place on the ring, so it must match the
+  // id the daemons and the CLI use (from the same JSON config).
+  std::string id;
+  // "host:port" (IPv4, IPv6 in brackets, or a host name resolved when the node is first
+  // contacted).
+  std::string address;
+  // Share of the keys relative to the other nodes, >= 1.
+  std::uint32_t weight = 1;
+};
+
+struct ClientOptions {
+  // The members; at least one. Order does not matter (the ring sorts by id).
+  std::vector<NodeAddress> nodes;
+  // Virtual-node points per unit of weight (cluster::Ring, the same on every component).
+  std::uint32_t virtual_nodes = 256;
+  // Copies of each block: puts go to all of them, reads go to the first that is up and
+  // fall back to the next when a node fails during the call. 1 <= replicas <= nodes.
+  std::uint32_t replicas = 1;
+  // Sent with AUTH on every new connection when not empty.
+  std::string password;
+
+  // Bound on one Match/Get/Put call, from its start to the last node's answer. A node
+  // that has not answered by then yields misses for its keys (and is marked down).
+  std::uint32_t timeout_ms = 1000;
+  // Bound on establishing one TCP connection (and its AUTH).
+  std::uint32_t connect_timeout_ms = 200;
+  // Persistent connections kept to each node. A large batch for one node is split over
+  // them so that its bytes move on parallel streams.
+  std::uint32_t connections_per_node = 4;
+  // After a node fails it is skipped for backoff_initial_ms, then retried by one call;
+  // each further failure doubles the wait up to backoff_max_ms. A success resets it.
+  std::uint32_t backoff_initial_ms = 100;
+  std::uint32_t backoff_max_ms = 10000;
+
+  // Verify the end-to-end checksum of every value read (see client.h for the stored
+  // layout). When false the trailer is still stripped but its checksum is not computed.
+  bool verify_checksums = true;
+
+  // Threads running the network I/O (and checksum verification) inside the client.
+  std::uint32_t io_threads = 2;
+  // PutAsync queue bounds: bytes of values and number of calls accepted but not yet
+  // answered. A PutAsync that would exceed either is dropped (and counted), never waits.
+  std::size_t async_put_max_bytes = std::size_t{256} << 20;
+  std::size_t async_put_max_calls = 1024;
+};
+
+}  // namespace prefixcache::client

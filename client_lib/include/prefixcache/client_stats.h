@@ -1,0 +1,62 @@
+// ClientStats: a snapshot of a Client's counters since it was opened (Client::Stats()).
+// A plain value; taking one is cheap and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace prefixcache::client {
+
+// Calls of one kind (Match, Get/GetInto, Put, PutAsync) and the wall time they took.
+struct OperationStats {
+  std::uint64_t calls = 0;
+  std::uint64_t total_us = 0;  // sum of call durations, microseconds
+  std::uint64_t max_us = 0;    // longest single call, microseconds
+};
+
+// One member as this client sees it.
+struct NodeStats {
+  std::string id;
+  std::string address;
+  bool up = true;                    // false while the node is in backoff
+  std::uint64_t requests = 0;        // sub-requests sent (one per batch per connection)
+  std::uint64_t errors = 0;          // connect failures, dropped connections, timeouts
+  std::uint64_t timeouts = 0;        // of which: a reply or connect took too long
+  std::uint64_t error_replies = 0;   // RESP error replies (-ERR ...), node stays up
+  std::uint64_t current_backoff_ms = 0;  // wait before the next retry while down
+};
+
+struct ClientStats {
+  // Keys asked for by Get/GetInto that were handed to the caller, and those that were not
+  // (for any reason: absent, node down, too small a destination, bad checksum).
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  // Of the misses: node down/failed/timed out, destination too small, checksum mismatch or
+  // missing trailer (the value was never handed to the caller).
+  std::uint64_t unavailable_misses = 0;
+  std::uint64_t too_small_misses = 0;
+  std::uint64_t checksum_failures = 0;
+  // Keys Match found cached (leading run) and asked for, summed over calls.
+  std::uint64_t match_keys = 0;
+  std::uint64_t match_hits = 0;
+  // Payload bytes handed to the caller by gets; payload bytes acknowledged by puts
+  // (counted once per replica written).
+  std::uint64_t bytes_read = 0;
+  std::uint64_t bytes_written = 0;
+  // Blocks acknowledged by at least one node, and blocks no node acknowledged.
+  std::uint64_t blocks_stored = 0;
+  std::uint64_t blocks_not_stored = 0;
+  // PutAsync calls dropped because the queue was full; calls waiting now.
+  std::uint64_t async_puts_dropped = 0;
+  std::uint64_t async_puts_pending = 0;
+
+  OperationStats match;
+  OperationStats get;
+  OperationStats put;
+  OperationStats put_async;  // time to enqueue, not to store
+
+  std::vector<NodeStats> nodes;  // in ring order (sorted by id)
+};
+
+}  // namespace prefixcache::client

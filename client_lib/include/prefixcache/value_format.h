@@ -1,0 +1,48 @@
+// The layout in which the client stores a block's value, so that a worker never receives
+// bytes that were corrupted anywhere between its put and its get. Free functions on plain
+// bytes; thread-safe.
+//
+// Stored value = payload || checksum || magic, 12 bytes after the payload:
+//   payload   the caller's bytes, unchanged (any length, including 0)
+//   checksum  8 bytes, little-endian: XXH3-64 of the payload with seed key.High()
+//             (the key's first 8 bytes read big-endian), so that a value stored under
+//             another key also fails
+//   magic     4 bytes, ASCII "PCv1"
+// A trailer (not a header) lets a get read the payload straight into the caller's buffer
+// and only the last 12 bytes elsewhere.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "prefixcache/block_key.h"
+
+namespace prefixcache::client {
+
+inline constexpr std::size_t kValueTrailerBytes = 12;
+inline constexpr std::array<std::byte, 4> kValueMagic = {std::byte{'P'}, std::byte{'C'},
+                                                         std::byte{'v'}, std::byte{'1'}};
+
+using ValueTrailer = std::array<std::byte, kValueTrailerBytes>;
+
+// The checksum of `payload` stored under `key`.
+std::uint64_t ValueChecksum(const BlockKey& key, std::span<const std::byte> payload);
+
+// The 12 bytes to store after `payload` under `key`.
+ValueTrailer MakeValueTrailer(const BlockKey& key, std::span<const std::byte> payload);
+
+// True when `trailer` carries the magic and the checksum of `payload` under `key`. With
+// verify_checksum false only the magic is checked.
+bool CheckValueTrailer(const BlockKey& key, std::span<const std::byte> payload,
+                       std::span<const std::byte, kValueTrailerBytes> trailer,
+                       bool verify_checksum = true);
+
+// The payload of a whole stored value, or nullopt when it is shorter than the trailer,
+// lacks the magic or fails the checksum. The span points into `stored`.
+std::optional<std::span<const std::byte>> VerifyStoredValue(const BlockKey& key,
+                                                            std::span<const std::byte> stored);
+
+}  // namespace prefixcache::client

@@ -1,0 +1,564 @@
+#include "config/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace prefixcache::config {
+namespace {
+
+#define PC_RETURN_IF_ERROR(expr)       \
+  do {                                 \
+    Status status_ = (expr);           \
+    if (!status_.ok()) return status_; \
+  } while (false)
+
+// ordered_json keeps the file's key order, so the first bad key reported is the first one
+// in the file.
+using Json = nlohmann::ordered_json;
+
+constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint64_t kMaxConfigFileBytes = 16 * kMiB;
+constexpr std::string_view kNodeIdPlaceholder = "{node_id}";
+constexpr std::string_view kIdExpected =
+    "expected 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit";
+constexpr std::string_view kSizeExpected = "expected a size like \"4GiB\" or a number of bytes";
+
+// A JSON value for an error message: its JSON text, shortened.
+std::string Describe(const Json& value) {
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() > 64) {
+    std::size_t cut = 60;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text = text.substr(0, cut) + " ...";  // cut between UTF-8 characters
+  }
+  return text;
+}
+
+// Text in JSON quotes, in full (file paths, node ids).
+std::string Quote(std::string_view text) {
+  return Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+bool IsValidId(std::string_view id) {
+  auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
+  if (id.empty() || id.size() > 64 || !alnum(id.front())) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// A JSON number that is a whole number of 0..2^64-1, including 1e9 written as a float.
+std::optional<std::uint64_t> AsUint(const Json& value) {
+  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
+  if (value.is_number_float()) {
+    const double d = value.get<double>();
+    // 2^64 is exactly representable; anything below it converts without overflow.
+    if (d >= 0 && d < 18446744073709551616.0 &&
+        d == static_cast<double>(static_cast<std::uint64_t>(d))) {
+      return static_cast<std::uint64_t>(d);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string RangeText(std::uint64_t min, std::uint64_t max) {
+  if (max == kMaxU64) {
+    return min == 0 ? "a non-negative integer" : "an integer >= " + std::to_string(min);
+  }
+  return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// One JSON object of the file at a JSON path ("" for the top level), read key by key.
+// Each Read* leaves *out unchanged when the key is absent.
+class Object {
+ public:
+  Object(const Json& json, std::string path) : json_(json), path_(std::move(path)) {}
+
+  std::string PathOf(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  // Checks that this is an object and that it has no key outside `known`.
+  Status CheckKeys(std::initializer_list<std::string_view> known) const {
+    if (!json_.is_object()) {
+      return Status::InvalidArgument((path_.empty() ? "top level" : path_) +
+                                     ": expected an object, got " + Describe(json_));
+    }
+    for (const auto& [key, value] : json_.items()) {
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string message = PathOf(key) + ": unknown key";
+      std::string_view guess;
+      std::size_t guess_distance = 3;  // suggest only close misspellings
+      for (std::string_view candidate : known) {
+        std::size_t distance = EditDistance(key, candidate);
+        if (key == std::string(candidate) + "_bytes") distance = 0;
+        if (distance < guess_distance) {
+          guess = candidate;
+          guess_distance = distance;
+        }
+      }
+      if (!guess.empty()) message += " (did you mean \"" + std::string(guess) + "\"?)";
+      return Status::InvalidArgument(message);
+    }
+    return Status::Ok();
+  }
+
+  const Json* Find(std::string_view key) const {
+    auto it = json_.find(key);
+    return it == json_.end() ? nullptr : &*it;
+  }
+
+  Status Error(std::string_view key, std::string_view expected, const Json& got) const {
+    return Status::InvalidArgument(PathOf(key) + ": " + std::string(expected) + ", got " +
+                                   Describe(got));
+  }
+
+  template <typename T>
+  Status ReadUint(std::string_view key, std::uint64_t min, std::uint64_t max, T* out) const {
+    CHECK(max <= std::numeric_limits<T>::max());
+    const Json* value = Find(key);
+    if (value == nullptr) return Status::Ok();
+    std::optional<std::uint64_t> number = AsUint(*value);
+    if (!number || *number < min || *number > max) {
+      return Error(key, "expected " + RangeText(min, max), *value);
+    }
+    *out = static_cast<T>(*number);
+    return Status::Ok();
+  }
+
+  Status ReadSize(std::string_view key, std::uint64_t min, std::uint64_t max,
+                  std::uint64_t* out) const {
+    const Json* value = Find(key);
+    if (value == nullptr) return Status::Ok();
+    std::optional<std::uint64_t> bytes = AsUint(*value);
+    if (!bytes && value->is_string()) {
+      Result<std::uint64_t> parsed = ParseSize(value->get_ref<const std::string&>());
+      if (!parsed.ok()) {
+        return Status::InvalidArgument(PathOf(key) + ": " + std::string(kSizeExpected) + ", got " +
+                                       Describe(*value) + " (" + parsed.status().message() + ")");
+      }
+      bytes = *parsed;
+    }
+    if (!bytes) return Error(key, kSizeExpected, *value);
+    if (*bytes < min || *bytes > max) {
+      std::string expected =
+          max == kMaxU64 ? "expected a size of at least " + FormatSize(min)
+                         : "expected a size from " + FormatSize(min) + " to " + FormatSize(max);
+      return Error(key, expected, *value);
+    }
+    *out = *bytes;
+    return Status::Ok();
+  }
+
+  Status ReadBool(std::string_view key, bool* out) const {
+    const Json* value = Find(key);
+    if (value == nullptr) return Status::Ok();
+    if (!value->is_boolean()) return Error(key, "expected true or false", *value);
+    *out = value->get<bool>();
+    return Status::Ok();
+  }
+
+  // Any string; `expected` names what the field holds, for the message on a non-string.
+  Status ReadString(std::string_view key, std::string_view expected, std::string* out) const {
+    const Json* value = Find(key);
+    if (value == nullptr) return Status::Ok();
+    if (!value->is_string()) return Error(key, expected, *value);
+    *out = value->get<std::string>();
+    return Status::Ok();
+  }
+
+  Status ReadId(std::string_view key, std::string* out) const {
+    PC_RETURN_IF_ERROR(ReadString(key, kIdExpected, out));
+    if (Find(key) != nullptr && !IsValidId(*out)) return Error(key, kIdExpected, *Find(key));
+    return Status::Ok();
+  }
+
+  // A host:port string; a port of 0 only where `allow_port_zero`.
+  Status ReadHostPort(std::string_view key, bool allow_port_zero, std::string* out) const {
+    constexpr std::string_view kExpected = "expected host:port";
+    const Json* value = Find(key);
+    if (value == nullptr) return Status::Ok();
+    if (!value->is_string()) return Error(key, kExpected, *value);
+    auto parsed = ParseHostPort(value->get_ref<const std::string&>());
+    std::string why;
+    if (!parsed.ok()) {
+      why = parsed.status().message();
+    } else if (!allow_port_zero && parsed->second == 0) {
+      why = "the port must be from 1 to 65535";
+    }
+    if (!why.empty()) {
+      return Status::InvalidArgument(PathOf(key) + ": " + std::string(kExpected) + ", got " +
+                                     Describe(*value) + " (" + why + ")");
+    }
+    *out = value->get<std::string>();
+    return Status::Ok();
+  }
+
+ private:
+  const Json& json_;
+  std::string path_;
+};
+
+// Which keys the file gave explicitly, where an absent key gets a derived default.
+struct Given {
+  bool node_listen = false;
+  bool metrics_listen = false;
+};
+
+Status ParseNode(const Json& json, NodeConfig* node, Given* given) {
+  Object o(json, "node");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"id", "listen", "io_threads"}));
+  PC_RETURN_IF_ERROR(o.ReadId("id", &node->id));
+  PC_RETURN_IF_ERROR(o.ReadHostPort("listen", true, &node->listen));
+  given->node_listen = o.Find("listen") != nullptr;
+  return o.ReadUint("io_threads", 0, 1024, &node->io_threads);
+}
+
+Status ParseMemory(const Json& json, MemoryConfig* memory) {
+  Object o(json, "memory");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"capacity", "eviction_policy", "shards"}));
+  PC_RETURN_IF_ERROR(o.ReadSize("capacity", 1, kMaxU64, &memory->capacity_bytes));
+  constexpr std::string_view kPolicyExpected = "expected \"lru\" or \"prefix\"";
+  PC_RETURN_IF_ERROR(o.ReadString("eviction_policy", kPolicyExpected, &memory->eviction_policy));
+  if (memory->eviction_policy != "lru" && memory->eviction_policy != "prefix") {
+    return o.Error("eviction_policy", kPolicyExpected, Json(memory->eviction_policy));
+  }
+  return o.ReadUint("shards", 1, 1024, &memory->shards);
+}
+
+Status ParseSpill(const Json& json, SpillConfig* spill) {
+  Object o(json, "spill");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"enabled", "path", "capacity", "queue", "flush_on_shutdown"}));
+  PC_RETURN_IF_ERROR(o.ReadBool("enabled", &spill->enabled));
+  PC_RETURN_IF_ERROR(o.ReadString("path", "expected a folder path", &spill->path));
+  if (spill->enabled && spill->path.empty()) {
+    return o.Error("path", "expected a folder path (spill.enabled is true)", Json(spill->path));
+  }
+  PC_RETURN_IF_ERROR(o.ReadSize("capacity", 1, kMaxU64, &spill->capacity_bytes));
+  PC_RETURN_IF_ERROR(o.ReadSize("queue", 1, kMaxU64, &spill->queue_bytes));
+  return o.ReadBool("flush_on_shutdown", &spill->flush_on_shutdown);
+}
+
+Status ParseLimits(const Json& json, LimitsConfig* limits) {
+  Object o(json, "limits");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"max_value", "max_request_elements", "max_request",
+                                  "max_connections", "idle_timeout_ms", "client_output_buffer"}));
+  PC_RETURN_IF_ERROR(o.ReadSize("max_value", 1, 4 * kGiB, &limits->max_value_bytes));
+  PC_RETURN_IF_ERROR(o.ReadUint("max_request_elements", 1, kMaxU64, &limits->max_request_elements));
+  PC_RETURN_IF_ERROR(o.ReadSize("max_request", 1, kMaxU64, &limits->max_request_bytes));
+  PC_RETURN_IF_ERROR(o.ReadUint("max_connections", 1, 1000000, &limits->max_connections));
+  PC_RETURN_IF_ERROR(o.ReadUint("idle_timeout_ms", 0, kMaxU64, &limits->idle_timeout_ms));
+  return o.ReadSize("client_output_buffer", 1, kMaxU64, &limits->client_output_buffer_bytes);
+}
+
+Status ParseSecurity(const Json& json, SecurityConfig* security) {
+  Object o(json, "security");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"password", "allow_remote_without_password"}));
+  PC_RETURN_IF_ERROR(o.ReadString("password", "expected a string", &security->password));
+  return o.ReadBool("allow_remote_without_password", &security->allow_remote_without_password);
+}
+
+Status ParseClusterNode(const Json& json, const std::string& path, ClusterNode* node) {
+  Object o(json, path);
+  PC_RETURN_IF_ERROR(o.CheckKeys({"id", "address", "weight", "metrics_address"}));
+  if (o.Find("id") == nullptr) return Status::InvalidArgument(o.PathOf("id") + ": missing");
+  PC_RETURN_IF_ERROR(o.ReadId("id", &node->id));
+  if (o.Find("address") == nullptr) {
+    return Status::InvalidArgument(o.PathOf("address") + ": missing");
+  }
+  PC_RETURN_IF_ERROR(o.ReadHostPort("address", false, &node->address));
+  PC_RETURN_IF_ERROR(o.ReadUint("weight", 1, 1000, &node->weight));
+  return o.ReadHostPort("metrics_address", false, &node->metrics_address);
+}
+
+Status ParseCluster(const Json& json, ClusterConfig* cluster) {
+  Object o(json, "cluster");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"nodes", "virtual_nodes", "replicas"}));
+  if (const Json* nodes = o.Find("nodes")) {
+    if (!nodes->is_array()) return o.Error("nodes", "expected an array of nodes", *nodes);
+    std::map<std::string, std::size_t> index_of_id;
+    std::map<std::string, std::size_t> index_of_address;
+    for (std::size_t i = 0; i < nodes->size(); ++i) {
+      const std::string path = "cluster.nodes[" + std::to_string(i) + "]";
+      ClusterNode node;
+      PC_RETURN_IF_ERROR(ParseClusterNode((*nodes)[i], path, &node));
+      if (auto [it, fresh] = index_of_id.emplace(node.id, i); !fresh) {
+        return Status::InvalidArgument(path + ".id: duplicate node id " + Quote(node.id) +
+                                       " (also cluster.nodes[" + std::to_string(it->second) + "])");
+      }
+      if (auto [it, fresh] = index_of_address.emplace(node.address, i); !fresh) {
+        return Status::InvalidArgument(path + ".address: duplicate address " + Quote(node.address) +
+                                       " (also cluster.nodes[" + std::to_string(it->second) + "])");
+      }
+      cluster->nodes.push_back(std::move(node));
+    }
+  }
+  PC_RETURN_IF_ERROR(o.ReadUint("virtual_nodes", 1, 10000, &cluster->virtual_nodes));
+  PC_RETURN_IF_ERROR(o.ReadUint("replicas", 1, kMaxU32, &cluster->replicas));
+  if (!cluster->nodes.empty() && cluster->replicas > cluster->nodes.size()) {
+    return o.Error(
+        "replicas",
+        "expected " + RangeText(1, cluster->nodes.size()) + " (the number of cluster.nodes)",
+        Json(cluster->replicas));
+  }
+  return Status::Ok();
+}
+
+Status ParseMetrics(const Json& json, MetricsConfig* metrics, Given* given) {
+  Object o(json, "metrics");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"enabled", "listen"}));
+  PC_RETURN_IF_ERROR(o.ReadBool("enabled", &metrics->enabled));
+  PC_RETURN_IF_ERROR(o.ReadHostPort("listen", true, &metrics->listen));
+  given->metrics_listen = o.Find("listen") != nullptr;
+  return Status::Ok();
+}
+
+Status ParseClient(const Json& json, ClientConfig* client) {
+  Object o(json, "client");
+  PC_RETURN_IF_ERROR(o.CheckKeys({"timeout_ms", "connect_timeout_ms", "connections_per_node",
+                                  "backoff_initial_ms", "backoff_max_ms"}));
+  PC_RETURN_IF_ERROR(o.ReadUint("timeout_ms", 1, kMaxU32, &client->timeout_ms));
+  PC_RETURN_IF_ERROR(o.ReadUint("connect_timeout_ms", 1, kMaxU32, &client->connect_timeout_ms));
+  PC_RETURN_IF_ERROR(o.ReadUint("connections_per_node", 1, 1024, &client->connections_per_node));
+  PC_RETURN_IF_ERROR(o.ReadUint("backoff_initial_ms", 1, kMaxU32, &client->backoff_initial_ms));
+  PC_RETURN_IF_ERROR(o.ReadUint("backoff_max_ms", 1, kMaxU32, &client->backoff_max_ms));
+  if (client->backoff_max_ms < client->backoff_initial_ms) {
+    return o.Error("backoff_max_ms",
+                   "expected " + RangeText(client->backoff_initial_ms, kMaxU32) +
+                       " (at least client.backoff_initial_ms)",
+                   Json(client->backoff_max_ms));
+  }
+  return Status::Ok();
+}
+
+// nlohmann's parser keeps the last of two equal keys; this callback records the first
+// duplicate with its JSON path so that ParseConfig can refuse it.
+class DuplicateKeyFinder {
+ public:
+  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    using Event = Json::parse_event_t;
+    switch (event) {
+      case Event::object_start:
+      case Event::array_start:
+        CountElement();
+        stack_.push_back(Frame{event == Event::object_start, {}, {}, 0});
+        break;
+      case Event::object_end:
+      case Event::array_end:
+        if (!stack_.empty()) stack_.pop_back();
+        break;
+      case Event::key:
+        if (!stack_.empty() && parsed.is_string()) {
+          Frame& frame = stack_.back();
+          frame.key = parsed.get<std::string>();
+          if (!frame.keys.insert(frame.key).second && first_.empty()) first_ = Path();
+        }
+        break;
+      case Event::value:
+        CountElement();
+        break;
+    }
+    return true;
+  }
+
+  // The path of the first repeated key, or empty.
+  const std::string& first() const { return first_; }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;    // of the member being read (objects)
+    std::size_t count;  // elements started so far (arrays)
+  };
+
+  void CountElement() {
+    if (!stack_.empty() && !stack_.back().object) ++stack_.back().count;
+  }
+
+  std::string Path() const {
+    std::string path;
+    for (const Frame& frame : stack_) {
+      if (frame.object) {
+        path += (path.empty() ? "" : ".") + frame.key;
+      } else {
+        path += "[" + std::to_string(frame.count - 1) + "]";
+      }
+    }
+    return path;
+  }
+
+  std::vector<Frame> stack_;
+  std::string first_;
+};
+
+// nlohmann's "[json.exception.parse_error.101] parse error at line 3, column 5: ..." as
+// "invalid JSON at line 3, column 5: ...".
+std::string SyntaxErrorMessage(const Json::parse_error& error) {
+  std::string_view text = error.what();
+  if (auto end = text.find("] ");
+      text.starts_with("[json.exception") && end != std::string_view::npos) {
+    text.remove_prefix(end + 2);
+  }
+  if (text.starts_with("parse error")) text.remove_prefix(std::string_view("parse error").size());
+  return "invalid JSON" + std::string(text);
+}
+
+Status ParseRoot(const Json& json, Config* config) {
+  Object root(json, "");
+  PC_RETURN_IF_ERROR(root.CheckKeys(
+      {"node", "memory", "spill", "limits", "security", "cluster", "metrics", "client"}));
+  Given given;
+  if (const Json* j = root.Find("node")) PC_RETURN_IF_ERROR(ParseNode(*j, &config->node, &given));
+  if (const Json* j = root.Find("memory")) PC_RETURN_IF_ERROR(ParseMemory(*j, &config->memory));
+  if (const Json* j = root.Find("spill")) PC_RETURN_IF_ERROR(ParseSpill(*j, &config->spill));
+  if (const Json* j = root.Find("limits")) PC_RETURN_IF_ERROR(ParseLimits(*j, &config->limits));
+  if (const Json* j = root.Find("security")) {
+    PC_RETURN_IF_ERROR(ParseSecurity(*j, &config->security));
+  }
+  if (const Json* j = root.Find("cluster")) {
+    PC_RETURN_IF_ERROR(ParseCluster(*j, &config->cluster));
+  }
+  if (const Json* j = root.Find("metrics")) {
+    PC_RETURN_IF_ERROR(ParseMetrics(*j, &config->metrics, &given));
+  }
+  if (const Json* j = root.Find("client")) PC_RETURN_IF_ERROR(ParseClient(*j, &config->client));
+
+  for (const ClusterNode& node : config->cluster.nodes) {
+    if (node.id != config->node.id) continue;
+    if (!given.node_listen) config->node.listen = node.address;
+    if (!given.metrics_listen && !node.metrics_address.empty()) {
+      config->metrics.listen = node.metrics_address;
+    }
+  }
+  SpillConfig& spill = config->spill;
+  spill.path_template.clear();
+  if (spill.path.find(kNodeIdPlaceholder) != std::string::npos) {
+    spill.path_template = spill.path;
+    spill.path = ExpandNodeId(spill.path_template, config->node.id);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view json_text) {
+  try {
+    DuplicateKeyFinder duplicates;
+    const Json json = Json::parse(json_text.begin(), json_text.end(), std::ref(duplicates),
+                                  /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    if (!duplicates.first().empty()) {
+      return Status::InvalidArgument(duplicates.first() + ": duplicate key");
+    }
+    Config config;
+    PC_RETURN_IF_ERROR(ParseRoot(json, &config));
+    return config;
+  } catch (const Json::parse_error& error) {
+    return Status::InvalidArgument(SyntaxErrorMessage(error));
+  } catch (const Json::exception& error) {
+    // Not expected: every access above checks the type first.
+    return Status::InvalidArgument(std::string("invalid config: ") + error.what());
+  }
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  auto io_error = [&](int error) {
+    return Status::IoError("cannot read " + Quote(path) + ": " +
+                           std::generic_category().message(error));
+  };
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return io_error(errno);
+  std::string text;
+  char buffer[64 * 1024];
+  int error = 0;
+  while (true) {
+    const std::size_t n = std::fread(buffer, 1, sizeof(buffer), file);
+    text.append(buffer, n);
+    if (n < sizeof(buffer)) {
+      if (std::ferror(file)) error = errno != 0 ? errno : EIO;
+      break;
+    }
+    if (text.size() > kMaxConfigFileBytes) {
+      error = EFBIG;
+      break;
+    }
+  }
+  std::fclose(file);
+  if (error != 0) return io_error(error);
+  return ParseConfig(text);
+}
+
+Config DefaultConfig() {
+  Result<Config> config = ParseConfig("{}");
+  CHECK(config.ok());
+  return std::move(config).value();
+}
+
+Status SelectNode(Config& config, std::string_view node_id) {
+  auto& nodes = config.cluster.nodes;
+  auto it = std::find_if(nodes.begin(), nodes.end(),
+                         [&](const ClusterNode& node) { return node.id == node_id; });
+  if (it == nodes.end()) {
+    std::string known;
+    for (const ClusterNode& node : nodes) known += (known.empty() ? "" : ", ") + node.id;
+    return Status::InvalidArgument(
+        "node " + Quote(node_id) + " is not in cluster.nodes" +
+        (known.empty() ? std::string(" (cluster.nodes is empty)") : " (ids: " + known + ")"));
+  }
+  SpillConfig& spill = config.spill;
+  std::string path_template = spill.path_template;
+  if (spill.path.find(kNodeIdPlaceholder) != std::string::npos) {
+    path_template = spill.path;
+  } else if (!path_template.empty() && ExpandNodeId(path_template, config.node.id) != spill.path) {
+    path_template.clear();  // the caller set spill.path since parsing; keep theirs
+  }
+  config.node.id = it->id;
+  config.node.listen = it->address;
+  if (!it->metrics_address.empty()) config.metrics.listen = it->metrics_address;
+  spill.path_template = path_template;
+  if (!path_template.empty()) spill.path = ExpandNodeId(path_template, config.node.id);
+  return Status::Ok();
+}
+
+std::string ExpandNodeId(std::string_view text, std::string_view node_id) {
+  std::string out;
+  while (true) {
+    const std::size_t at = text.find(kNodeIdPlaceholder);
+    out += text.substr(0, at);
+    if (at == std::string_view::npos) return out;
+    out += node_id;
+    text.remove_prefix(at + kNodeIdPlaceholder.size());
+  }
+}
+
+#undef PC_RETURN_IF_ERROR
+
+}  // namespace prefixcache::config

@@ -1,0 +1,119 @@
+// CommandHandler: the interface between the network layer and the commands. A connection
+// calls Handle() on its own I/O thread, once per request and in arrival order; a command
+// may instead finish later, from any thread, through a Completion (e.g. after a disk read).
+// The network layer knows nothing else of commands: a stub handler is enough to run it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "protocol/resp_parser.h"
+#include "protocol/resp_writer.h"
+
+namespace prefixcache::daemon {
+
+// Per-connection state: owned by the connection, read and written by the handler, only on
+// the connection's I/O thread.
+struct Session {
+  std::uint64_t id = 0;         // unique in this process, from 1 (CLIENT ID)
+  std::string remote_address;   // "127.0.0.1:50412"
+  std::string local_address;    // "127.0.0.1:7379"
+  int fd = -1;
+  std::chrono::steady_clock::time_point connected_at;
+  std::chrono::steady_clock::time_point last_command_at;
+  std::string name;             // CLIENT SETNAME
+  std::string lib_name;         // CLIENT SETINFO LIB-NAME
+  std::string lib_version;      // CLIENT SETINFO LIB-VER
+  std::string_view last_command = "NULL";  // a static command name, for CLIENT INFO
+  // Whether commands other than AUTH/HELLO/QUIT may run; the handler sets it (OnConnect,
+  // AUTH, HELLO ... AUTH).
+  bool authenticated = true;
+  // Set by a command (QUIT) to close the connection once its reply is written; the
+  // connection handles no further request.
+  bool close_after_reply = false;
+};
+
+// Appends the reply of a deferred command; run by the connection on its I/O thread.
+using ReplyWriter = std::function<void(protocol::ReplyBuilder&)>;
+
+// The receiver of deferred replies (the connection). CompleteDeferred may be called from
+// any thread; the implementation moves the writer to its own thread.
+class DeferredReplySink {
+ public:
+  virtual ~DeferredReplySink() = default;
+  virtual void CompleteDeferred(ReplyWriter writer) = 0;
+};
+
+// Finishes one deferred command. Move-only; call it once, from any thread. It keeps the
+// connection object alive until called. If destroyed without a call (a worker pool that
+// stopped, a bug), the command is answered "-ERR command aborted" so that the connection
+// never waits forever.
+class Completion {
+ public:
+  Completion() = default;
+  explicit Completion(std::shared_ptr<DeferredReplySink> sink) : sink_(std::move(sink)) {}
+  Completion(Completion&& other) noexcept : sink_(std::move(other.sink_)) {}
+  Completion& operator=(Completion&& other) noexcept {
+    if (this != &other) {
+      Abort();
+      sink_ = std::move(other.sink_);
+    }
+    return *this;
+  }
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+  ~Completion() { Abort(); }
+
+  void operator()(ReplyWriter writer) {
+    if (auto sink = std::exchange(sink_, nullptr)) sink->CompleteDeferred(std::move(writer));
+  }
+  explicit operator bool() const { return sink_ != nullptr; }
+
+ private:
+  void Abort() {
+    if (auto sink = std::exchange(sink_, nullptr)) {
+      sink->CompleteDeferred(
+          [](protocol::ReplyBuilder& reply) { reply.Error("ERR command aborted"); });
+    }
+  }
+  std::shared_ptr<DeferredReplySink> sink_;
+};
+
+// What a command sees of its connection; valid only during the Handle() call.
+class CommandContext {
+ public:
+  virtual Session& session() = 0;
+  // Where a synchronous command appends its reply.
+  virtual protocol::ReplyBuilder& reply() = 0;
+  // Turns the current command asynchronous: the returned Completion must be called (once)
+  // with the reply writer. After Defer() the command must not touch reply(). The
+  // connection handles no further request of this client until the completion has run, so
+  // replies stay in request order.
+  virtual Completion Defer() = 0;
+
+ protected:
+  ~CommandContext() = default;
+};
+
+class CommandHandler {
+ public:
+  virtual ~CommandHandler() = default;
+
+  // A connection opened / closed; on its I/O thread. OnConnect may set
+  // session.authenticated (false when a password is required).
+  virtual void OnConnect(Session& session) { (void)session; }
+  virtual void OnDisconnect(Session& session) { (void)session; }
+
+  // Handles one request (args non-empty, `rejected` empty: the connection itself answers
+  // requests the parser rejected). Either appends exactly one reply to ctx.reply() before
+  // returning, or calls ctx.Defer() and later the Completion. The handler may move from
+  // `request` (e.g. take a value Buffer without a copy). Must not throw.
+  virtual void Handle(protocol::Request& request, CommandContext& ctx) = 0;
+};
+
+}  // namespace prefixcache::daemon

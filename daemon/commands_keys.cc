@@ -1,0 +1,235 @@
+// The Redis key commands: GET, SET, DEL, EXISTS, MGET, MSET, FLUSHALL/FLUSHDB. Keys map to
+// blocks through MapKey (key_mapping.h); values set here have depth 0.
+#include <memory>
+#include <utility>
+
+#include "daemon/commands.h"
+#include "daemon/key_mapping.h"
+
+namespace prefixcache::daemon {
+namespace {
+
+// What a batched read found, in request order.
+struct FetchState {
+  std::vector<BlockKey> keys;
+  std::vector<Buffer> values;
+  std::vector<std::uint8_t> found;
+  std::vector<std::size_t> on_disk;  // indices still to read from the spill tier
+
+  void Write(bool single, protocol::ReplyBuilder& out) const {
+    if (single) {
+      if (found[0]) {
+        out.Bulk(values[0]);
+      } else {
+        out.Nil();
+      }
+      return;
+    }
+    out.ArrayHeader(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (found[i]) {
+        out.Bulk(values[i]);
+      } else {
+        out.Nil();
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::optional<std::string> StoreCommandHandler::PutBlock(const BlockKey& key, Buffer& value,
+                                                         std::uint32_t depth) {
+  // Small arguments are slices of the parser's shared 64 KiB staging chunk: storing the
+  // slice would pin the whole chunk, so they are copied; large ones arrive in a buffer of
+  // their own and are stored as they are.
+  Status status = value.size() < protocol::RequestParser::kDirectBulkBytes
+                      ? store_.Put(key, value.span(), depth)
+                      : store_.Put(key, std::move(value), depth);
+  if (status.ok()) return std::nullopt;
+  if (status.code() == StatusCode::kRejected) return "ERR " + status.message();
+  return "ERR " + status.ToString();
+}
+
+void StoreCommandHandler::FetchBlocks(std::vector<BlockKey> keys, bool single,
+                                      CommandContext& ctx) {
+  CheckOwnership(keys);
+  auto state = std::make_shared<FetchState>();
+  state->keys = std::move(keys);
+  const std::size_t n = state->keys.size();
+  state->values.resize(n);
+  state->found.assign(n, 0);
+  std::uint64_t hits = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    Result<Buffer> value = store_.GetFromMemory(state->keys[i]);
+    if (value.ok()) {
+      state->values[i] = std::move(value).value();
+      state->found[i] = 1;
+      ++hits;
+    } else if (store_.NeedsDiskRead(state->keys[i])) {
+      state->on_disk.push_back(i);
+    }
+  }
+  if (state->on_disk.empty()) {
+    stats_.keyspace_hits.fetch_add(hits, std::memory_order_relaxed);
+    stats_.keyspace_misses.fetch_add(n - hits, std::memory_order_relaxed);
+    state->Write(single, ctx.reply());
+    return;
+  }
+  RunOnWorker(ctx, [this, state, single, hits]() mutable -> ReplyWriter {
+    for (std::size_t i : state->on_disk) {
+      Result<Buffer> value = store_.Get(state->keys[i]);
+      if (value.ok()) {
+        state->values[i] = std::move(value).value();
+        state->found[i] = 1;
+        ++hits;
+      }
+    }
+    stats_.keyspace_hits.fetch_add(hits, std::memory_order_relaxed);
+    stats_.keyspace_misses.fetch_add(state->keys.size() - hits, std::memory_order_relaxed);
+    return [state, single](protocol::ReplyBuilder& out) { state->Write(single, out); };
+  });
+}
+
+void StoreCommandHandler::Get(Args& args, CommandContext& ctx) {
+  const BlockKey key = MapKey(args[1].view());
+  // The common case without allocating: a memory hit or a plain miss.
+  Result<Buffer> value = store_.GetFromMemory(key);
+  if (value.ok()) {
+    CheckOwnership(key);
+    stats_.keyspace_hits.fetch_add(1, std::memory_order_relaxed);
+    ctx.reply().Bulk(*value);
+    return;
+  }
+  if (!store_.NeedsDiskRead(key)) {
+    CheckOwnership(key);
+    stats_.keyspace_misses.fetch_add(1, std::memory_order_relaxed);
+    ctx.reply().Nil();
+    return;
+  }
+  FetchBlocks({key}, /*single=*/true, ctx);
+}
+
+void StoreCommandHandler::Mget(Args& args, CommandContext& ctx) {
+  std::vector<BlockKey> keys;
+  keys.reserve(args.size() - 1);
+  for (std::size_t i = 1; i < args.size(); ++i) keys.push_back(MapKey(args[i].view()));
+  FetchBlocks(std::move(keys), /*single=*/false, ctx);
+}
+
+void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
+  bool nx = false, xx = false, get = false;
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    const std::string_view option = args[i].view();
+    if (EqualsIgnoreCase(option, "NX") && !xx) {
+      nx = true;
+    } else if (EqualsIgnoreCase(option, "XX") && !nx) {
+      xx = true;
+    } else if (EqualsIgnoreCase(option, "GET")) {
+      get = true;
+    } else if (EqualsIgnoreCase(option, "KEEPTTL")) {
+      // Keys never expire here, so keeping "the" TTL is what always happens.
+    } else if (EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX") ||
+               EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) {
+      if (i + 1 >= args.size()) return ErrorReply(ctx, "ERR syntax error");
+      return ErrorReply(ctx,
+                        "ERR SET EX/PX/EXAT/PXAT are not supported: prefixcache keys do not "
+                        "expire (capacity eviction removes them)");
+    } else {
+      return ErrorReply(ctx, "ERR syntax error");
+    }
+  }
+  const BlockKey key = MapKey(args[1].view());
+  CheckOwnership(key);
+  if (!get) {
+    if ((nx || xx) && store_.Contains(key) != xx) return ctx.reply().Nil();
+    if (auto error = PutBlock(key, args[2], 0)) return ErrorReply(ctx, *error);
+    return ctx.reply().SimpleString("OK");
+  }
+
+  // SET ... GET replies the old value. NX/XX and the store are not one atomic step (a
+  // concurrent writer may slip in between), which Redis's single thread would exclude.
+  Result<Buffer> old = store_.GetFromMemory(key);
+  if (old.ok() || !store_.NeedsDiskRead(key)) {
+    const bool had = old.ok();
+    if (!((nx && had) || (xx && !had))) {
+      if (auto error = PutBlock(key, args[2], 0)) return ErrorReply(ctx, *error);
+    }
+    if (had) return ctx.reply().Bulk(*old);
+    return ctx.reply().Nil();
+  }
+  // The old value is on disk: read it on a worker (Put itself never touches the disk).
+  Buffer value = std::move(args[2]);
+  if (value.size() < protocol::RequestParser::kDirectBulkBytes) value = Buffer::Copy(value.span());
+  RunOnWorker(ctx, [this, key, value, nx, xx]() mutable -> ReplyWriter {
+    Result<Buffer> previous = store_.Get(key);
+    const bool had = previous.ok();
+    std::optional<std::string> error;
+    if (!((nx && had) || (xx && !had))) error = PutBlock(key, value, 0);
+    if (error) {
+      stats_.error_replies.fetch_add(1, std::memory_order_relaxed);
+      return [error](protocol::ReplyBuilder& out) { out.Error(*error); };
+    }
+    if (!had) return [](protocol::ReplyBuilder& out) { out.Nil(); };
+    return [old = std::move(previous).value()](protocol::ReplyBuilder& out) { out.Bulk(old); };
+  });
+}
+
+void StoreCommandHandler::Exists(Args& args, CommandContext& ctx) {
+  std::int64_t count = 0;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const BlockKey key = MapKey(args[i].view());
+    CheckOwnership(key);
+    if (store_.Contains(key)) ++count;
+  }
+  ctx.reply().Integer(count);
+}
+
+void StoreCommandHandler::Mset(Args& args, CommandContext& ctx) {
+  if ((args.size() - 1) % 2 != 0) {
+    return ErrorReply(ctx, "ERR wrong number of arguments for 'mset' command");
+  }
+  for (std::size_t i = 1; i < args.size(); i += 2) {
+    const BlockKey key = MapKey(args[i].view());
+    CheckOwnership(key);
+    if (auto error = PutBlock(key, args[i + 1], 0)) return ErrorReply(ctx, *error);
+  }
+  ctx.reply().SimpleString("OK");
+}
+
+void StoreCommandHandler::Del(Args& args, CommandContext& ctx) {
+  // Erase does no disk I/O (a spilled copy leaves the index at once), so DEL runs inline.
+  std::int64_t removed = 0;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const BlockKey key = MapKey(args[i].view());
+    CheckOwnership(key);
+    if (!store_.Contains(key)) continue;
+    if (Status status = store_.Erase(key); !status.ok()) {
+      return ErrorReply(ctx, "ERR " + status.ToString());
+    }
+    ++removed;
+  }
+  ctx.reply().Integer(removed);
+}
+
+void StoreCommandHandler::Flush(Args& args, CommandContext& ctx) {
+  if (args.size() > 2 ||
+      (args.size() == 2 && !EqualsIgnoreCase(args[1].view(), "ASYNC") &&
+       !EqualsIgnoreCase(args[1].view(), "SYNC"))) {
+    return ErrorReply(ctx, "ERR syntax error");
+  }
+  // ASYNC is served like SYNC: the reply waits until the blocks are gone, so a write sent
+  // after the reply is never caught by the flush.
+  RunOnWorker(ctx, [this]() -> ReplyWriter {
+    Status status = store_.Clear();
+    if (!status.ok()) {
+      stats_.error_replies.fetch_add(1, std::memory_order_relaxed);
+      return [message = "ERR " + status.ToString()](protocol::ReplyBuilder& out) {
+        out.Error(message);
+      };
+    }
+    return [](protocol::ReplyBuilder& out) { out.SimpleString("OK"); };
+  });
+}
+
+}  // namespace prefixcache::daemon

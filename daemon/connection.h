@@ -1,0 +1,113 @@
+// Connection: one client session of the RESP server. It reads into the request parser
+// (large bulk payloads land in their own buffer), hands requests in order to the
+// CommandHandler, batches the replies of a pipelined read into one scatter/gather write,
+// applies backpressure over the output-buffer limit, and closes idle or stalled clients.
+// Every method runs on the connection's io_context thread (one thread per io_context),
+// except CompleteDeferred, which posts back to it.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/command_handler.h"
+#include "daemon/server_stats.h"
+#include "protocol/resp_parser.h"
+#include "protocol/resp_writer.h"
+
+namespace prefixcache::daemon {
+
+struct ConnectionOptions {
+  protocol::ParserLimits parser;
+  // Close a client that sent nothing for this long (0 = never). A client whose pending
+  // write makes no progress for this long is closed as well.
+  std::uint64_t idle_timeout_ms = 0;
+  // While more reply bytes than this are unsent, the connection reads and handles no
+  // further request (0 = unlimited).
+  std::uint64_t output_buffer_bytes = 64ull << 20;
+};
+
+class Connection final : public std::enable_shared_from_this<Connection>,
+                         public CommandContext,
+                         public DeferredReplySink {
+ public:
+  using Socket = boost::asio::ip::tcp::socket;
+
+  // `options`, `handler` and `stats` must outlive the connection. `on_close` runs once,
+  // on the I/O thread, when the connection closes.
+  Connection(Socket socket, std::uint64_t id, const ConnectionOptions& options,
+             CommandHandler& handler, ServerStats& stats, std::function<void()> on_close);
+  ~Connection() override;
+
+  // Starts reading. Call once, on the socket's executor, with the object in a shared_ptr.
+  void Start();
+
+  // Stops reading new input; requests already received are answered, then the connection
+  // closes. Call on the I/O thread (post it).
+  void Drain();
+  // Closes the socket now. Call on the I/O thread (post it).
+  void Close();
+
+  std::uint64_t id() const { return session_.id; }
+  Socket::executor_type executor() { return socket_.get_executor(); }
+
+  // CommandContext.
+  Session& session() override { return session_; }
+  protocol::ReplyBuilder& reply() override { return pending_; }
+  Completion Defer() override;
+
+  // DeferredReplySink: from any thread.
+  void CompleteDeferred(ReplyWriter writer) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void MaybeRead();
+  void OnRead(const boost::system::error_code& ec, std::size_t n);
+  void ProcessRequests();
+  void HandleOne(protocol::Request& request);
+  void OnDeferredDone(ReplyWriter& writer);
+  void Flush();
+  void OnWrite(const boost::system::error_code& ec, std::size_t n);
+  void MaybeFinish();
+  bool OverOutputLimit() const;
+  void Progress();
+  void ArmTimer();
+  void OnTimer(const boost::system::error_code& ec);
+  void ReadToDiscard();
+
+  Socket socket_;
+  boost::asio::steady_timer timer_;
+  const ConnectionOptions& options_;
+  CommandHandler& handler_;
+  ServerStats& stats_;
+  std::function<void()> on_close_;
+
+  protocol::RequestParser parser_;
+  protocol::ReplyBuilder pending_;  // replies not yet handed to the socket
+  protocol::ReplyBuilder writing_;  // replies of the write in flight
+  std::vector<boost::asio::const_buffer> write_buffers_;
+  Session session_;
+
+  std::string protocol_error_;  // malformed input: sent once the earlier replies are queued
+  Clock::time_point last_progress_;
+  Clock::time_point deferred_started_;
+  bool reading_ = false;
+  bool write_active_ = false;
+  bool deferred_ = false;       // a command waits for its Completion
+  bool input_closed_ = false;   // EOF, read error, QUIT, protocol error or Drain
+  bool paused_ = false;         // over the output limit (for the pause counter)
+  bool timer_armed_ = false;
+  bool close_gracefully_ = false;  // after QUIT or a protocol error: linger before closing
+  bool lingering_ = false;         // final reply sent, discarding input until EOF
+  bool closed_ = false;
+  std::unique_ptr<std::array<char, 4096>> discard_buffer_;  // only while lingering
+};
+
+}  // namespace prefixcache::daemon

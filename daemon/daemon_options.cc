@@ -1,0 +1,123 @@
+#include "daemon/daemon_options.h"
+
+#include <memory>
+
+namespace prefixcache::daemon {
+
+Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
+                                        const std::string& config_file) {
+  DaemonOptions out;
+  auto listen = config::ParseHostPort(config.node.listen);
+  if (!listen.ok()) {
+    return Status::InvalidArgument("node.listen: " + listen.status().message());
+  }
+  out.server.host = listen->first;
+  out.server.port = listen->second;
+  out.server.io_threads = config.node.io_threads;
+  out.server.max_connections = config.limits.max_connections;
+  out.server.connection.idle_timeout_ms = config.limits.idle_timeout_ms;
+  out.server.connection.output_buffer_bytes = config.limits.client_output_buffer_bytes;
+  out.server.connection.parser.max_bulk_bytes = config.limits.max_value_bytes;
+  out.server.connection.parser.max_elements = config.limits.max_request_elements;
+  out.server.connection.parser.max_request_bytes = config.limits.max_request_bytes;
+
+  out.store.memory.capacity_bytes = config.memory.capacity_bytes;
+  out.store.memory.eviction_policy = config.memory.eviction_policy;
+  out.store.memory.shards = config.memory.shards;
+  out.store.spill.enabled = config.spill.enabled;
+  out.store.spill.path = config.spill.path;
+  out.store.spill.capacity_bytes = config.spill.capacity_bytes;
+  out.store.spill.queue_bytes = config.spill.queue_bytes;
+  out.store.spill.flush_on_close = config.spill.flush_on_shutdown;
+  out.store.max_value_bytes = config.limits.max_value_bytes;
+
+  out.handler.password = config.security.password;
+  out.handler.node_id = config.node.id;
+  out.handler.worker_threads = 2;
+  out.handler.config_file = config_file;
+  out.handler.max_clients = config.limits.max_connections;
+  auto& values = out.handler.config_values;
+  auto add = [&values](std::string name, std::string value) {
+    values.emplace_back(std::move(name), std::move(value));
+  };
+  // Redis names first, with Redis's units (timeout in seconds), then prefixcache's own.
+  add("maxmemory", std::to_string(config.memory.capacity_bytes));
+  add("maxmemory-policy", config.memory.eviction_policy);
+  add("maxclients", std::to_string(config.limits.max_connections));
+  add("timeout", std::to_string(config.limits.idle_timeout_ms / 1000));
+  add("proto-max-bulk-len", std::to_string(config.limits.max_value_bytes));
+  add("client-query-buffer-limit", std::to_string(config.limits.max_request_bytes));
+  add("bind", out.server.host);
+  add("io-threads", std::to_string(config.node.io_threads));
+  add("databases", "1");
+  add("save", "");
+  add("appendonly", "no");
+  add("prefixcache-node-id", config.node.id);
+  add("prefixcache-listen", config.node.listen);
+  add("prefixcache-memory-shards", std::to_string(config.memory.shards));
+  add("prefixcache-spill-enabled", config.spill.enabled ? "yes" : "no");
+  add("prefixcache-spill-path", config.spill.path);
+  add("prefixcache-spill-capacity", std::to_string(config.spill.capacity_bytes));
+  add("prefixcache-spill-queue", std::to_string(config.spill.queue_bytes));
+  add("prefixcache-spill-flush-on-shutdown", config.spill.flush_on_shutdown ? "yes" : "no");
+  add("prefixcache-max-request-elements", std::to_string(config.limits.max_request_elements));
+  add("prefixcache-idle-timeout-ms", std::to_string(config.limits.idle_timeout_ms));
+  add("prefixcache-client-output-buffer",
+      std::to_string(config.limits.client_output_buffer_bytes));
+  add("prefixcache-cluster-nodes", std::to_string(config.cluster.nodes.size()));
+  add("prefixcache-virtual-nodes", std::to_string(config.cluster.virtual_nodes));
+  add("prefixcache-replicas", std::to_string(config.cluster.replicas));
+  add("prefixcache-metrics-listen", config.metrics.enabled ? config.metrics.listen : "");
+
+  out.metrics_enabled = config.metrics.enabled;
+  if (config.metrics.enabled) {
+    auto metrics = config::ParseHostPort(config.metrics.listen);
+    if (!metrics.ok()) {
+      return Status::InvalidArgument("metrics.listen: " + metrics.status().message());
+    }
+    out.metrics_host = metrics->first;
+    out.metrics_port = metrics->second;
+  }
+
+  for (const config::ClusterNode& node : config.cluster.nodes) {
+    out.cluster_nodes.push_back(cluster::NodeSpec{node.id, node.address, node.weight});
+  }
+  out.virtual_nodes = config.cluster.virtual_nodes;
+  out.replicas = config.cluster.replicas;
+  return out;
+}
+
+Status CheckListenSecurity(const config::Config& config) {
+  auto listen = config::ParseHostPort(config.node.listen);
+  if (!listen.ok()) return Status::InvalidArgument("node.listen: " + listen.status().message());
+  if (config::IsLoopbackHost(listen->first) || !config.security.password.empty() ||
+      config.security.allow_remote_without_password) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(
+      "refusing to listen on " + config.node.listen +
+      " without a password: that address is reachable from other machines. Set "
+      "security.password, listen on a loopback address, or set "
+      "security.allow_remote_without_password to true");
+}
+
+Result<RingView> BuildRingView(const DaemonOptions& options, const std::string& self_address) {
+  RingView view;
+  if (options.cluster_nodes.empty()) {
+    auto ring = cluster::Ring::Build({cluster::NodeSpec{options.handler.node_id, self_address, 1}},
+                                     options.virtual_nodes, 1);
+    if (!ring.ok()) return ring.status();
+    view.ring = std::make_shared<const cluster::Ring>(std::move(ring).value());
+    view.self = 0;
+    view.clustered = false;
+    return view;
+  }
+  auto ring = cluster::Ring::Build(options.cluster_nodes, options.virtual_nodes, options.replicas);
+  if (!ring.ok()) return Status::InvalidArgument("cluster: " + ring.status().message());
+  view.ring = std::make_shared<const cluster::Ring>(std::move(ring).value());
+  view.self = view.ring->IndexOf(options.handler.node_id);
+  view.clustered = true;
+  return view;
+}
+
+}  // namespace prefixcache::daemon

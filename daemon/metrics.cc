@@ -1,0 +1,356 @@
+#include "daemon/metrics.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "daemon/asio_status.h"
+#include "daemon/command_table.h"
+#include "daemon/info.h"
+
+namespace prefixcache::daemon {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+class Page {
+ public:
+  explicit Page(std::string& out) : out_(out) {}
+
+  void Header(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP prefixcache_";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE prefixcache_";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void Sample(std::string_view name, std::string_view labels, std::uint64_t value) {
+    Line(name, labels);
+    out_ += std::to_string(value);
+    out_ += '\n';
+  }
+  void Sample(std::string_view name, std::string_view labels, double value) {
+    Line(name, labels);
+    char text[64];
+    std::snprintf(text, sizeof text, "%.9g", value);
+    out_ += text;
+    out_ += '\n';
+  }
+  // A metric with one unlabelled sample.
+  void Single(std::string_view name, std::string_view type, std::string_view help,
+              std::uint64_t value) {
+    Header(name, type, help);
+    Sample(name, {}, value);
+  }
+
+ private:
+  void Line(std::string_view name, std::string_view labels) {
+    out_ += "prefixcache_";
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+  }
+  std::string& out_;
+};
+
+std::uint64_t Load(const std::atomic<std::uint64_t>& counter) {
+  return counter.load(std::memory_order_relaxed);
+}
+
+// Label values may hold any bytes: escape backslash, quote and newline.
+std::string LabelValue(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void TierMetrics(Page& page, const storage::StoreStats& s) {
+  struct Field {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t storage::TierStats::*member;
+  };
+  static constexpr Field kFields[] = {
+      {"tier_hits_total", "counter", "Lookups that found the block in the tier.",
+       &storage::TierStats::hits},
+      {"tier_misses_total", "counter", "Lookups that did not find the block in the tier.",
+       &storage::TierStats::misses},
+      {"tier_bytes", "gauge", "Bytes held by the tier.", &storage::TierStats::bytes},
+      {"tier_entries", "gauge", "Blocks held by the tier.", &storage::TierStats::entries},
+      {"tier_capacity_bytes", "gauge", "Configured byte capacity of the tier.",
+       &storage::TierStats::capacity_bytes},
+      {"tier_evictions_total", "counter", "Blocks pushed out of the tier by capacity.",
+       &storage::TierStats::evictions},
+      {"tier_demotions_total", "counter",
+       "Blocks demoted (memory: handed to spill; spill: written).",
+       &storage::TierStats::demotions},
+      {"tier_promotions_total", "counter", "Spill hits copied back into memory.",
+       &storage::TierStats::promotions},
+      {"tier_checksum_failures_total", "counter",
+       "Spilled blocks that failed their checksum on read (deleted).",
+       &storage::TierStats::checksum_failures},
+      {"tier_demotion_drops_total", "counter",
+       "Evicted blocks dropped instead of demoted (queue full or spill failing).",
+       &storage::TierStats::demotion_drops},
+      {"tier_io_errors_total", "counter", "Failed disk reads and writes.",
+       &storage::TierStats::io_errors},
+      {"tier_queue_bytes", "gauge", "Evicted bytes waiting to be written to the spill tier.",
+       &storage::TierStats::queue_bytes},
+  };
+  for (const Field& f : kFields) {
+    page.Header(f.name, f.type, f.help);
+    page.Sample(f.name, "tier=\"memory\"", s.memory.*f.member);
+    page.Sample(f.name, "tier=\"spill\"", s.spill.*f.member);
+  }
+}
+
+}  // namespace
+
+std::string RenderMetrics(const MetricsSources& sources) {
+  const ServerStats& n = sources.server;
+  const CommandStats& c = sources.commands;
+  const storage::StoreStats s = sources.store.Stats();
+  std::string out;
+  out.reserve(16 * 1024);
+  Page page(out);
+
+  page.Header("info", "gauge", "Constant 1, labelled with the version and node id.");
+  page.Sample("info",
+              "version=\"" PREFIXCACHE_VERSION "\",node_id=\"" + LabelValue(sources.node_id) +
+                  "\"",
+              std::uint64_t{1});
+  page.Single("uptime_seconds", "gauge", "Seconds since the daemon started.",
+              static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::steady_clock::now() - n.started_at)
+                                             .count()));
+
+  page.Header("commands_total", "counter", "Commands handled, by command.");
+  for (const CommandSpec& spec : AllCommands()) {
+    page.Sample("commands_total", "command=\"" + std::string(spec.name) + "\"",
+                Load(c.calls[static_cast<std::size_t>(spec.id)]));
+  }
+  page.Single("unknown_commands_total", "counter", "Requests naming an unknown command.",
+              Load(c.unknown_commands));
+  page.Single("error_replies_total", "counter",
+              "Error replies to known commands (arity, syntax, auth, arguments).",
+              Load(c.error_replies));
+  page.Single("auth_failures_total", "counter", "Failed AUTH/HELLO authentications.",
+              Load(c.auth_failures));
+  page.Single("disk_commands_total", "counter",
+              "Commands run on the worker pool (spill reads, deletes, flushes).",
+              Load(c.deferred_commands));
+  page.Single("keyspace_hits_total", "counter", "Keys found by GET/MGET/BLOCK.MGET.",
+              Load(c.keyspace_hits));
+  page.Single("keyspace_misses_total", "counter", "Keys not found by GET/MGET/BLOCK.MGET.",
+              Load(c.keyspace_misses));
+  page.Single("misrouted_keys_total", "counter",
+              "Keys in requests that this node does not own on the configured ring.",
+              Load(c.misrouted_keys));
+
+  page.Single("connections", "gauge", "Client connections open now.",
+              static_cast<std::uint64_t>(std::max<std::int64_t>(0, n.connected_clients.load())));
+  page.Single("connections_received_total", "counter", "Client connections accepted.",
+              Load(n.total_connections_received));
+  page.Single("connections_rejected_total", "counter",
+              "Connections refused over limits.max_connections.", Load(n.rejected_connections));
+  page.Single("requests_total", "counter", "Requests processed.",
+              Load(n.total_commands_processed));
+  page.Single("requests_rejected_total", "counter",
+              "Requests over a size or element limit, answered with an error.",
+              Load(n.rejected_requests));
+  page.Single("protocol_errors_total", "counter", "Connections closed on malformed input.",
+              Load(n.protocol_errors));
+  page.Single("idle_timeouts_total", "counter", "Connections closed for idleness.",
+              Load(n.idle_timeouts));
+  page.Single("output_stalls_total", "counter",
+              "Connections closed because their replies made no progress.",
+              Load(n.output_stalls));
+  page.Single("backpressure_pauses_total", "counter",
+              "Times a connection stopped reading over the output buffer limit.",
+              Load(n.backpressure_pauses));
+  page.Single("net_input_bytes_total", "counter", "Bytes read from clients.",
+              Load(n.net_input_bytes));
+  page.Single("net_output_bytes_total", "counter", "Bytes written to clients.",
+              Load(n.net_output_bytes));
+
+  page.Single("blocks", "gauge", "Blocks held in any tier.", sources.store.Size());
+  TierMetrics(page, s);
+  page.Single("spill_enabled", "gauge", "1 when the spill tier is configured on.",
+              s.spill_enabled ? 1 : 0);
+  page.Single("spill_healthy", "gauge", "1 while the spill tier is open and writing.",
+              s.spill_healthy ? 1 : 0);
+  page.Single("resident_memory_bytes", "gauge", "Resident set size of the process.",
+              ResidentBytes());
+
+  page.Header("request_duration_seconds", "histogram",
+              "Time from a request being parsed to its reply being queued.");
+  std::uint64_t cumulative = 0;
+  char label[48];
+  for (std::size_t i = 0; i < LatencyHistogram::kBoundsUs.size(); ++i) {
+    cumulative += n.latency.BucketCount(i);
+    std::snprintf(label, sizeof label, "le=\"%g\"",
+                  static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6);
+    page.Sample("request_duration_seconds_bucket", label, cumulative);
+  }
+  cumulative += n.latency.BucketCount(LatencyHistogram::kBoundsUs.size());
+  page.Sample("request_duration_seconds_bucket", "le=\"+Inf\"", cumulative);
+  page.Sample("request_duration_seconds_sum", {}, static_cast<double>(n.latency.SumNs()) / 1e9);
+  page.Sample("request_duration_seconds_count", {}, cumulative);
+  return out;
+}
+
+namespace {
+
+// One HTTP connection: requests in a loop (keep-alive), 30 s per request.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, const MetricsSources& sources)
+      : stream_(std::move(socket)), sources_(sources) {}
+
+  void Read() {
+    request_ = {};
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, request_,
+                     [self = shared_from_this()](const error_code& ec, std::size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+ private:
+  void OnRead(const error_code& ec) {
+    if (ec) {
+      error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      return;
+    }
+    auto response = std::make_shared<http::response<http::string_body>>();
+    response->version(request_.version());
+    response->keep_alive(request_.keep_alive());
+    response->set(http::field::server, "prefixcached");
+    const auto target = request_.target();
+    const bool metrics_path = target == "/metrics" || target.starts_with("/metrics?");
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+      response->result(http::status::method_not_allowed);
+      response->set(http::field::allow, "GET, HEAD");
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+      response->body() = "method not allowed\n";
+    } else if (metrics_path) {
+      response->result(http::status::ok);
+      response->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      response->body() = RenderMetrics(sources_);
+    } else if (target == "/") {
+      response->result(http::status::ok);
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+      response->body() = "prefixcached: Prometheus metrics at /metrics\n";
+    } else {
+      response->result(http::status::not_found);
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+      response->body() = "not found; metrics are at /metrics\n";
+    }
+    response->prepare_payload();
+    if (request_.method() == http::verb::head) response->body().clear();
+    http::async_write(stream_, *response,
+                      [self = shared_from_this(), response](const error_code& e, std::size_t) {
+                        if (e || !response->keep_alive()) {
+                          error_code ignored;
+                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                          return;
+                        }
+                        self->Read();
+                      });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_{8192};
+  http::request<http::string_body> request_;
+  const MetricsSources& sources_;
+};
+
+}  // namespace
+
+MetricsServer::MetricsServer(MetricsSources sources) : sources_(std::move(sources)) {}
+
+MetricsServer::~MetricsServer() { Stop(); }
+
+Status MetricsServer::Start(const std::string& host, std::uint16_t port) {
+  const std::string where = host + ":" + std::to_string(port);
+  error_code ec;
+  tcp::endpoint endpoint;
+  auto address = asio::ip::make_address(host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, port);
+  } else {
+    tcp::resolver resolver(context_);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) {
+      return Status::InvalidArgument("cannot resolve metrics address " + where);
+    }
+    endpoint = results.begin()->endpoint();
+  }
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return FromErrorCode(ec, "cannot listen for metrics on " + where);
+  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  if (ec) return FromErrorCode(ec, "cannot read the bound metrics address");
+  const auto ip = bound.address();
+  address_ = (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" +
+             std::to_string(bound.port());
+  Accept();
+  thread_ = std::thread([this] {
+    for (;;) {
+      try {
+        context_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("metrics thread: unexpected exception: {}", e.what());
+      }
+    }
+  });
+  return Status::Ok();
+}
+
+void MetricsServer::Accept() {
+  acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) std::make_shared<HttpSession>(std::move(socket), sources_)->Read();
+    Accept();
+  });
+}
+
+void MetricsServer::Stop() {
+  if (!thread_.joinable()) return;
+  context_.stop();
+  thread_.join();
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+}  // namespace prefixcache::daemon

@@ -1,0 +1,58 @@
+// Metrics: the Prometheus text exposition of the daemon's counters (commands, tiers,
+// connections, request latency) and the small Boost.Beast HTTP server that serves it at
+// GET /metrics. The server runs on its own thread and io_context; RenderMetrics is a pure
+// function of atomics and is thread-safe.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "daemon/commands.h"
+#include "daemon/server_stats.h"
+#include "prefixcache/status.h"
+#include "storage/block_store.h"
+
+namespace prefixcache::daemon {
+
+struct MetricsSources {
+  const ServerStats& server;
+  const CommandStats& commands;
+  const storage::BlockStore& store;
+  std::string node_id;
+};
+
+// The text format 0.0.4 page, every metric prefixed "prefixcache_".
+std::string RenderMetrics(const MetricsSources& sources);
+
+class MetricsServer {
+ public:
+  // `sources` must stay valid until Stop() or destruction.
+  explicit MetricsServer(MetricsSources sources);
+  ~MetricsServer();
+
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // Binds host:port (port 0: ephemeral) and starts serving on a new thread. IoError naming
+  // the address when binding fails.
+  Status Start(const std::string& host, std::uint16_t port);
+  // The bound "host:port" after Start.
+  const std::string& address() const { return address_; }
+  // Stops serving and joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  void Accept();
+
+  MetricsSources sources_;
+  boost::asio::io_context context_{1};
+  boost::asio::ip::tcp::acceptor acceptor_{context_};
+  std::thread thread_;
+  std::string address_;
+};
+
+}  // namespace prefixcache::daemon

@@ -1,0 +1,182 @@
+// libFuzzer target for ReplyParser. Each input is parsed whole, split into pieces of varying
+// size, and split again with a bulk sink taking some payloads into separate memory; all
+// three must agree (the sunk payloads byte for byte). Every reply re-encoded with
+// ReplyBuilder must parse back to itself.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prefixcache/check.h"
+#include "protocol/resp_reply.h"
+#include "protocol/resp_writer.h"
+
+namespace {
+
+using prefixcache::Buffer;
+using prefixcache::Status;
+using prefixcache::protocol::Reply;
+using prefixcache::protocol::ReplyBuilder;
+using prefixcache::protocol::ReplyLimits;
+using prefixcache::protocol::ReplyParser;
+
+struct Outcome {
+  std::vector<Reply> replies;
+  std::string error;
+};
+
+ReplyLimits FuzzLimits() {
+  ReplyLimits limits;
+  limits.max_bulk_bytes = 40000;
+  limits.max_elements = 64;
+  limits.max_depth = 6;
+  limits.max_line_bytes = 256;
+  return limits;
+}
+
+struct Rng {
+  std::uint64_t state;
+  std::uint64_t Next() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  }
+};
+
+// Payloads the sink took, in the order it was asked.
+struct Sunk {
+  std::uint64_t reply;
+  std::size_t index;
+  std::vector<std::byte> bytes;
+};
+
+Outcome Parse(std::string_view input, const ReplyLimits& limits, std::uint64_t seed, bool whole,
+              std::deque<Sunk>* sunk) {
+  ReplyParser parser(limits);
+  if (sunk != nullptr) {
+    parser.SetBulkSink([&parser, sunk](std::size_t index, std::size_t size) {
+      if ((index + size) % 3 == 0) return std::span<std::byte>();
+      sunk->push_back(Sunk{parser.CompletedReplies(), index, std::vector<std::byte>(size)});
+      return std::span<std::byte>(sunk->back().bytes);
+    });
+  }
+  Outcome out;
+  Rng rng{seed};
+  std::size_t at = 0;
+  while (at < input.size()) {
+    std::span<std::byte> into = parser.ReadBuffer();
+    CHECK(!into.empty());
+    std::size_t n = whole ? input.size() : rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1
+                                                                : rng.Next() % 16 + 1;
+    n = std::min({n, into.size(), input.size() - at});
+    std::memcpy(into.data(), input.data() + at, n);
+    at += n;
+    Status status = parser.Commit(n);
+    while (parser.HasReply()) out.replies.push_back(parser.PopReply());
+    if (!status.ok()) {
+      out.error = status.message();
+      CHECK(parser.Commit(0).message() == out.error);
+      break;
+    }
+  }
+  CHECK(parser.CompletedReplies() == out.replies.size());
+  return out;
+}
+
+// Whether `got` equals `want`, where elements the sink took are compared with the next
+// payloads in `sunk` (then consumed).
+bool Matches(const Reply& got, const Reply& want, std::uint64_t reply, std::size_t depth,
+             std::size_t index, std::deque<Sunk>* sunk) {
+  if (got.in_sink) {
+    if (sunk == nullptr || sunk->empty() || want.type != Reply::Type::kBulk || depth > 1) {
+      return false;
+    }
+    const Sunk& s = sunk->front();
+    const bool same = s.reply == reply && s.index == index && got.type == Reply::Type::kBulk &&
+                      got.bulk.empty() &&
+                      std::string_view(reinterpret_cast<const char*>(s.bytes.data()),
+                                       s.bytes.size()) == want.bulk.view();
+    sunk->pop_front();
+    return same;
+  }
+  if (got.type != want.type || got.text != want.text || got.integer != want.integer ||
+      got.bulk.view() != want.bulk.view() || got.elements.size() != want.elements.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < got.elements.size(); ++i) {
+    if (!Matches(got.elements[i], want.elements[i], reply, depth + 1, i, sunk)) return false;
+  }
+  return true;
+}
+
+void Encode(const Reply& reply, ReplyBuilder& builder) {
+  switch (reply.type) {
+    case Reply::Type::kSimple: builder.SimpleString(reply.text); break;
+    case Reply::Type::kError: builder.Error(reply.text); break;
+    case Reply::Type::kInteger: builder.Integer(reply.integer); break;
+    case Reply::Type::kBulk: builder.Bulk(reply.bulk); break;
+    case Reply::Type::kNil: builder.Nil(); break;
+    case Reply::Type::kNilArray: builder.NilArray(); break;
+    case Reply::Type::kArray:
+      builder.ArrayHeader(reply.elements.size());
+      for (const Reply& element : reply.elements) Encode(element, builder);
+      break;
+  }
+}
+
+// ReplyBuilder writes a line break inside a status or error line as a space.
+Reply Normalized(Reply reply) {
+  for (char& c : reply.text) {
+    if (c == '\n') c = ' ';
+  }
+  for (Reply& element : reply.elements) element = Normalized(std::move(element));
+  return reply;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const ReplyLimits limits = FuzzLimits();
+  std::uint64_t seed = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < std::min<std::size_t>(size, 64); ++i) {
+    seed = (seed ^ data[i]) * 0x100000001b3ull;
+  }
+
+  const Outcome whole = Parse(input, limits, seed, true, nullptr);
+  for (const Reply& reply : whole.replies) CHECK(!reply.in_sink);
+
+  const Outcome pieces = Parse(input, limits, seed, false, nullptr);
+  CHECK(pieces.error == whole.error);
+  CHECK(pieces.replies == whole.replies);
+
+  std::deque<Sunk> sunk;
+  const Outcome sinked = Parse(input, limits, seed + 1, false, &sunk);
+  CHECK(sinked.error == whole.error);
+  CHECK(sinked.replies.size() == whole.replies.size());
+  for (std::size_t i = 0; i < whole.replies.size(); ++i) {
+    CHECK(Matches(sinked.replies[i], whole.replies[i], i, 0, 0, &sunk));
+  }
+  // Payloads sunk for an unfinished reply are the only ones left over.
+  for (const Sunk& s : sunk) CHECK(s.reply == whole.replies.size());
+
+  ReplyBuilder builder;
+  for (const Reply& reply : whole.replies) Encode(reply, builder);
+  std::string encoded;
+  for (const auto& segment : builder.Segments()) {
+    encoded.append(reinterpret_cast<const char*>(segment.data), segment.size);
+  }
+  CHECK(encoded.size() == builder.TotalBytes());
+  ReplyLimits roomy = limits;
+  roomy.max_line_bytes = 1 << 20;
+  const Outcome again = Parse(encoded, roomy, seed, false, nullptr);
+  CHECK(again.error.empty());
+  CHECK(again.replies.size() == whole.replies.size());
+  for (std::size_t i = 0; i < whole.replies.size(); ++i) {
+    CHECK(again.replies[i] == Normalized(whole.replies[i]));
+  }
+  return 0;
+}

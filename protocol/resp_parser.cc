@@ -1,0 +1,438 @@
+#include "protocol/resp_parser.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <utility>
+
+#include "prefixcache/check.h"
+#include "protocol/resp_scan.h"
+#include "protocol/staging_buffer.h"
+
+namespace prefixcache::protocol {
+namespace {
+
+using internal::LineScan;
+
+constexpr char kInvalidMultibulk[] = "Protocol error: invalid multibulk length";
+constexpr char kInvalidBulk[] = "Protocol error: invalid bulk length";
+constexpr char kTooBigMultibulk[] = "Protocol error: too big mbulk count string";
+constexpr char kTooBigBulk[] = "Protocol error: too big bulk count string";
+constexpr char kTooBigInline[] = "Protocol error: too big inline request";
+constexpr char kUnbalancedQuotes[] = "Protocol error: unbalanced quotes in request";
+// Redis skips the two bytes after a payload unchecked; we insist on CRLF so a client that
+// miscounted fails at once instead of having its payload tail parsed as commands.
+constexpr char kNoPayloadCrlf[] = "Protocol error: bulk payload not followed by CRLF";
+
+// An args vector grows past this by doubling, so a huge claimed count reserves little.
+constexpr std::size_t kMaxReservedArgs = 1024;
+
+// isspace() in the C locale, as sdssplitargs uses between arguments.
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+
+std::string TooManyArgs(std::uint64_t count, std::uint64_t max) {
+  return "ERR request has " + std::to_string(count) + " arguments, more than " +
+         "max_request_elements (" + std::to_string(max) + ")";
+}
+
+}  // namespace
+
+// The parse position is a phase plus the staging bytes not yet consumed. Invariants: in
+// kDirect the staging buffer holds no unparsed bytes (they were copied into the direct
+// buffer), so the next bytes on the wire belong to the direct buffer; while a request is
+// rejected its args stay empty and nothing of its payload is kept.
+struct RequestParser::State {
+  enum class Phase : std::uint8_t {
+    kStart,       // before a request: '*' starts a multibulk, anything else a line
+    kBulkHeader,  // before "$<len>\r\n"
+    kPayload,     // a small payload and its CRLF, sliced from staging once all there
+    kDirect,      // a large payload, read straight into `direct`
+    kDiscard,     // skipping the payload of a rejected request
+    kCrlf,        // the CRLF after a direct or discarded payload
+    kFailed,      // a protocol error; `error` says which
+  };
+  enum class Step : std::uint8_t { kProgress, kNeedMore, kFailed };
+
+  explicit State(const ParserLimits& l) : limits(l) {}
+
+  Status Parse(std::deque<Request>& ready);
+  Step ParseStart(std::deque<Request>& ready);
+  Step ParseMultibulkHeader();
+  Step ParseInline(std::deque<Request>& ready);
+  Step ParseBulkHeader();
+  Step StartDirect();
+  void FinishDirect();
+  Step ParsePayload(std::deque<Request>& ready);
+  Step Discard();
+  Step ParseCrlf(std::deque<Request>& ready);
+  Step ElementDone(std::deque<Request>& ready);
+  void Reject(std::string message);
+  Step Fail(std::string message);
+
+  const ParserLimits limits;
+  internal::StagingBuffer staging;
+  Phase phase = Phase::kStart;
+  std::int64_t elements_left = 0;   // bulk strings still to come in this request
+  std::uint64_t bulk_bytes = 0;     // length of the current bulk payload
+  std::uint64_t discard_left = 0;   // payload bytes still to skip
+  std::uint64_t request_bytes = 0;  // accepted argument bytes of this request
+  std::uint64_t held_bytes = 0;     // bytes of completed args in `current`
+  MutableBuffer direct;
+  std::size_t direct_filled = 0;
+  Request current;
+  Status error;
+};
+
+Status RequestParser::State::Parse(std::deque<Request>& ready) {
+  for (;;) {
+    Step step = Step::kNeedMore;
+    switch (phase) {
+      case Phase::kStart: step = ParseStart(ready); break;
+      case Phase::kBulkHeader: step = ParseBulkHeader(); break;
+      case Phase::kPayload: step = ParsePayload(ready); break;
+      case Phase::kDirect: return Status::Ok();
+      case Phase::kDiscard: step = Discard(); break;
+      case Phase::kCrlf: step = ParseCrlf(ready); break;
+      case Phase::kFailed: return error;
+    }
+    if (step == Step::kNeedMore) return Status::Ok();
+    if (step == Step::kFailed) return error;
+  }
+}
+
+RequestParser::State::Step RequestParser::State::ParseStart(std::deque<Request>& ready) {
+  if (staging.size() == 0) return Step::kNeedMore;
+  if (staging.data()[0] == '*') return ParseMultibulkHeader();
+  return ParseInline(ready);
+}
+
+RequestParser::State::Step RequestParser::State::ParseMultibulkHeader() {
+  const char* p = staging.data();
+  const LineScan line = internal::ScanLine(p, staging.size(), internal::kMaxHeaderLineBytes);
+  switch (line.kind) {
+    case LineScan::Kind::kNeedMore: return Step::kNeedMore;
+    case LineScan::Kind::kTooLong: return Fail(kTooBigMultibulk);
+    case LineScan::Kind::kBadTerminator: return Fail(kInvalidMultibulk);
+    case LineScan::Kind::kFound: break;
+  }
+  const auto count = internal::ParseInteger(p + 1, line.length - 1);
+  if (!count || *count < 0 || *count > std::numeric_limits<std::int32_t>::max()) {
+    return Fail(kInvalidMultibulk);
+  }
+  staging.Consume(line.length + 2);
+  if (*count == 0) return Step::kProgress;  // "*0\r\n" is no command, as in Redis
+  elements_left = *count;
+  request_bytes = 0;
+  held_bytes = 0;
+  const auto n = static_cast<std::uint64_t>(*count);
+  if (n > limits.max_elements) {
+    Reject(TooManyArgs(n, limits.max_elements));
+  } else {
+    current.args.reserve(std::min<std::uint64_t>(n, kMaxReservedArgs));
+  }
+  phase = Phase::kBulkHeader;
+  return Step::kProgress;
+}
+
+// An inline command: the line split like sdssplitargs() (Redis's inline and redis-cli
+// syntax), unquoting in place so each argument is still a slice of the staging chunk.
+RequestParser::State::Step RequestParser::State::ParseInline(std::deque<Request>& ready) {
+  char* line = staging.mutable_data();
+  const std::size_t size = staging.size();
+  // The line may hold at most max_inline_bytes before its '\n', however it arrives.
+  const std::size_t scan = static_cast<std::size_t>(
+      std::min<std::uint64_t>(size, SaturatingAdd(limits.max_inline_bytes, 1)));
+  const void* newline = std::memchr(line, '\n', scan);
+  if (newline == nullptr) {
+    if (size > limits.max_inline_bytes) return Fail(kTooBigInline);
+    return Step::kNeedMore;
+  }
+  const std::size_t line_bytes = static_cast<std::size_t>(static_cast<const char*>(newline) - line);
+  std::size_t end = line_bytes;
+  if (end != 0 && line[end - 1] == '\r') --end;
+  // Redis splits the line as a C string: a NUL ends it.
+  if (const void* nul = std::memchr(line, '\0', end)) {
+    end = static_cast<std::size_t>(static_cast<const char*>(nul) - line);
+  }
+
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  std::size_t i = 0;
+  for (;;) {
+    while (i < end && IsSpace(line[i])) ++i;
+    if (i == end) break;
+    // The unquoted argument is written from `start` on; w <= i always holds since no
+    // input byte yields more than one output byte.
+    const std::size_t start = i;
+    std::size_t w = i;
+    bool in_double = false;
+    bool in_single = false;
+    for (bool done = false; !done;) {
+      if (in_double) {
+        if (i == end) return Fail(kUnbalancedQuotes);
+        const char c = line[i];
+        if (c == '\\' && i + 3 < end && line[i + 1] == 'x' && HexValue(line[i + 2]) >= 0 &&
+            HexValue(line[i + 3]) >= 0) {
+          line[w++] = static_cast<char>(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3]));
+          i += 4;
+        } else if (c == '\\' && i + 1 < end) {
+          char e = line[i + 1];
+          switch (e) {
+            case 'n': e = '\n'; break;
+            case 'r': e = '\r'; break;
+            case 't': e = '\t'; break;
+            case 'b': e = '\b'; break;
+            case 'a': e = '\a'; break;
+            default: break;
+          }
+          line[w++] = e;
+          i += 2;
+        } else if (c == '"') {
+          // A closing quote must be followed by a space or the end of the line.
+          if (i + 1 < end && !IsSpace(line[i + 1])) return Fail(kUnbalancedQuotes);
+          ++i;
+          done = true;
+        } else {
+          line[w++] = c;
+          ++i;
+        }
+      } else if (in_single) {
+        if (i == end) return Fail(kUnbalancedQuotes);
+        const char c = line[i];
+        if (c == '\\' && i + 1 < end && line[i + 1] == '\'') {
+          line[w++] = '\'';
+          i += 2;
+        } else if (c == '\'') {
+          if (i + 1 < end && !IsSpace(line[i + 1])) return Fail(kUnbalancedQuotes);
+          ++i;
+          done = true;
+        } else {
+          line[w++] = c;
+          ++i;
+        }
+      } else if (i == end) {
+        done = true;
+      } else {
+        const char c = line[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+          done = true;
+        } else if (c == '"') {
+          in_double = true;
+          ++i;
+        } else if (c == '\'') {
+          in_single = true;
+          ++i;
+        } else {
+          line[w++] = c;
+          ++i;
+        }
+      }
+    }
+    ++count;
+    bytes += w - start;
+    if (count <= limits.max_elements) current.args.push_back(staging.Slice(start, w - start));
+  }
+  staging.Consume(line_bytes + 1);
+  if (count == 0) return Step::kProgress;  // an empty line is no command, as in Redis
+  if (count > limits.max_elements) {
+    Reject(TooManyArgs(count, limits.max_elements));
+  } else if (bytes > limits.max_request_bytes) {
+    Reject("ERR request of " + std::to_string(bytes) + " bytes exceeds max_request_bytes (" +
+           std::to_string(limits.max_request_bytes) + ")");
+  }
+  ready.push_back(std::move(current));
+  current = Request{};
+  return Step::kProgress;
+}
+
+RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
+  if (staging.size() == 0) return Step::kNeedMore;
+  const char* p = staging.data();
+  if (p[0] != '$') return Fail("Protocol error: expected '$', got " + internal::QuotedByte(p[0]));
+  const LineScan line = internal::ScanLine(p, staging.size(), internal::kMaxHeaderLineBytes);
+  switch (line.kind) {
+    case LineScan::Kind::kNeedMore: return Step::kNeedMore;
+    case LineScan::Kind::kTooLong: return Fail(kTooBigBulk);
+    case LineScan::Kind::kBadTerminator: return Fail(kInvalidBulk);
+    case LineScan::Kind::kFound: break;
+  }
+  const auto length = internal::ParseInteger(p + 1, line.length - 1);
+  if (!length || *length < 0) return Fail(kInvalidBulk);
+  staging.Consume(line.length + 2);
+  bulk_bytes = static_cast<std::uint64_t>(*length);
+  if (current.rejected.empty()) {
+    if (bulk_bytes > limits.max_bulk_bytes) {
+      Reject("ERR value of " + std::to_string(bulk_bytes) + " bytes exceeds max_value_bytes (" +
+             std::to_string(limits.max_bulk_bytes) + ")");
+    } else if (request_bytes > limits.max_request_bytes ||
+               bulk_bytes > limits.max_request_bytes - request_bytes) {
+      Reject("ERR request of at least " + std::to_string(SaturatingAdd(request_bytes, bulk_bytes)) +
+             " bytes exceeds max_request_bytes (" + std::to_string(limits.max_request_bytes) +
+             ")");
+    } else {
+      request_bytes += bulk_bytes;
+    }
+  }
+  if (!current.rejected.empty()) {
+    discard_left = bulk_bytes;
+    phase = Phase::kDiscard;
+    return Step::kProgress;
+  }
+  if (bulk_bytes >= kDirectBulkBytes) return StartDirect();
+  phase = Phase::kPayload;
+  return Step::kProgress;
+}
+
+// A large payload gets a buffer of exactly its size. The few payload bytes that came in
+// the same read as the header are copied; the rest is read into the buffer by the socket.
+RequestParser::State::Step RequestParser::State::StartDirect() {
+  try {
+    direct = MutableBuffer(static_cast<std::size_t>(bulk_bytes));
+  } catch (const std::bad_alloc&) {
+    Reject("OOM cannot allocate " + std::to_string(bulk_bytes) + " bytes for a value");
+    discard_left = bulk_bytes;
+    phase = Phase::kDiscard;
+    return Step::kProgress;
+  }
+  const std::size_t have = std::min<std::size_t>(staging.size(), direct.size());
+  std::memcpy(direct.data(), staging.data(), have);
+  staging.Consume(have);
+  direct_filled = have;
+  if (direct_filled == direct.size()) {
+    FinishDirect();
+  } else {
+    phase = Phase::kDirect;
+  }
+  return Step::kProgress;
+}
+
+void RequestParser::State::FinishDirect() {
+  held_bytes += direct.size();
+  current.args.push_back(std::move(direct).Freeze());
+  direct = MutableBuffer();
+  direct_filled = 0;
+  phase = Phase::kCrlf;
+}
+
+RequestParser::State::Step RequestParser::State::ParsePayload(std::deque<Request>& ready) {
+  const auto length = static_cast<std::size_t>(bulk_bytes);
+  if (staging.size() < length + 2) return Step::kNeedMore;
+  const char* p = staging.data();
+  if (p[length] != '\r' || p[length + 1] != '\n') return Fail(kNoPayloadCrlf);
+  current.args.push_back(staging.Slice(0, length));
+  held_bytes += length;
+  staging.Consume(length + 2);
+  return ElementDone(ready);
+}
+
+RequestParser::State::Step RequestParser::State::Discard() {
+  const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(staging.size(), discard_left));
+  staging.Consume(take);
+  discard_left -= take;
+  if (discard_left != 0) return Step::kNeedMore;
+  phase = Phase::kCrlf;
+  return Step::kProgress;
+}
+
+RequestParser::State::Step RequestParser::State::ParseCrlf(std::deque<Request>& ready) {
+  if (staging.size() < 2) return Step::kNeedMore;
+  const char* p = staging.data();
+  if (p[0] != '\r' || p[1] != '\n') return Fail(kNoPayloadCrlf);
+  staging.Consume(2);
+  return ElementDone(ready);
+}
+
+RequestParser::State::Step RequestParser::State::ElementDone(std::deque<Request>& ready) {
+  if (--elements_left > 0) {
+    phase = Phase::kBulkHeader;
+    return Step::kProgress;
+  }
+  ready.push_back(std::move(current));
+  current = Request{};
+  held_bytes = 0;
+  request_bytes = 0;
+  phase = Phase::kStart;
+  return Step::kProgress;
+}
+
+void RequestParser::State::Reject(std::string message) {
+  current.args = {};
+  held_bytes = 0;
+  current.rejected = std::move(message);
+}
+
+RequestParser::State::Step RequestParser::State::Fail(std::string message) {
+  phase = Phase::kFailed;
+  error = Status::InvalidArgument(std::move(message));
+  current = Request{};
+  direct = MutableBuffer();
+  direct_filled = 0;
+  held_bytes = 0;
+  return Step::kFailed;
+}
+
+RequestParser::RequestParser(ParserLimits limits)
+    : limits_(limits), state_(std::make_shared<State>(limits)) {}
+
+std::span<std::byte> RequestParser::ReadBuffer() {
+  State& s = *state_;
+  if (s.phase == State::Phase::kDirect) return s.direct.span().subspan(s.direct_filled);
+  const std::size_t contiguous =
+      s.phase == State::Phase::kPayload ? static_cast<std::size_t>(s.bulk_bytes) + 2 : 0;
+  return s.staging.Tail(contiguous);
+}
+
+Status RequestParser::Commit(std::size_t n) {
+  State& s = *state_;
+  if (s.phase == State::Phase::kFailed) return s.error;
+  if (s.phase == State::Phase::kDirect) {
+    CHECK(n <= s.direct.size() - s.direct_filled);
+    s.direct_filled += n;
+    if (s.direct_filled < s.direct.size()) return Status::Ok();
+    s.FinishDirect();
+  } else {
+    s.staging.Commit(n);
+  }
+  return s.Parse(ready_);
+}
+
+Status RequestParser::Feed(std::span<const std::byte> bytes) {
+  while (!bytes.empty()) {
+    const std::span<std::byte> into = ReadBuffer();
+    const std::size_t n = std::min(into.size(), bytes.size());
+    std::memcpy(into.data(), bytes.data(), n);
+    bytes = bytes.subspan(n);
+    if (Status status = Commit(n); !status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+Request RequestParser::PopRequest() {
+  CHECK(!ready_.empty());
+  Request request = std::move(ready_.front());
+  ready_.pop_front();
+  return request;
+}
+
+std::size_t RequestParser::PendingBytes() const {
+  const State& s = *state_;
+  return s.staging.size() + s.direct_filled + static_cast<std::size_t>(s.held_bytes);
+}
+
+}  // namespace prefixcache::protocol

@@ -1,0 +1,61 @@
+// SpillRecord: the fixed-size record the spill tier stores beside each block in its "meta"
+// column family -- the value's XXH3-64 checksum, its size, its chain depth and the write
+// sequence number that orders demotions. Little-endian, 28 bytes. Plain value; private to
+// storage/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace prefixcache::storage {
+
+struct SpillRecord {
+  static constexpr std::size_t kEncodedBytes = 8 + 8 + 4 + 8;
+
+  std::uint64_t checksum = 0;  // XXH3-64 of the value bytes, seed 0
+  std::uint64_t size_bytes = 0;
+  std::uint32_t depth = 0;
+  std::uint64_t seq = 0;  // store-wide write order; higher is newer
+
+  // Layout: checksum, size_bytes, depth, seq, each little-endian.
+  std::string Encode() const {
+    std::string out(kEncodedBytes, '\0');
+    std::size_t at = 0;
+    Store(out, at, checksum, 8);
+    Store(out, at, size_bytes, 8);
+    Store(out, at, depth, 4);
+    Store(out, at, seq, 8);
+    return out;
+  }
+
+  // nullopt unless `raw` is exactly kEncodedBytes long.
+  static std::optional<SpillRecord> Decode(std::string_view raw) {
+    if (raw.size() != kEncodedBytes) return std::nullopt;
+    SpillRecord record;
+    std::size_t at = 0;
+    record.checksum = Load(raw, at, 8);
+    record.size_bytes = Load(raw, at, 8);
+    record.depth = static_cast<std::uint32_t>(Load(raw, at, 4));
+    record.seq = Load(raw, at, 8);
+    return record;
+  }
+
+  friend bool operator==(const SpillRecord&, const SpillRecord&) = default;
+
+ private:
+  static void Store(std::string& out, std::size_t& at, std::uint64_t v, int width) {
+    for (int i = 0; i < width; ++i) out[at++] = static_cast<char>(v >> (8 * i) & 0xff);
+  }
+  static std::uint64_t Load(std::string_view raw, std::size_t& at, int width) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < width; ++i) {
+      v |= static_cast<std::uint64_t>(static_cast<unsigned char>(raw[at++])) << (8 * i);
+    }
+    return v;
+  }
+};
+
+}  // namespace prefixcache::storage

@@ -1,0 +1,213 @@
+// SpillTier: the RocksDB level of a BlockStore. Blocks evicted from memory are queued
+// (Enqueue, never blocks) and written in batches by one background thread; every read is
+// verified against the value's XXH3-64 checksum. Thread-safe: every method may be called
+// from any thread at once, Close() included; only the destructor must not race.
+//
+// On disk: column family "blocks" (key -> value bytes; integrated BlobDB, values of at
+// least min_blob_bytes in blob files, no compression) and "meta" (key -> SpillRecord:
+// checksum, size, depth, write seq), always written together in one WriteBatch.
+// An in-memory index rebuilt from "meta" on Open answers Contains and capacity questions
+// without touching the disk.
+//
+// Durability: blocks are a cache, so writes skip the RocksDB write-ahead log (a demoted
+// value would otherwise be written twice). Both column families flush atomically
+// (atomic_flush), so a block and its record are on disk together or not at all. What
+// Flush() or Close() returned from survives a restart; a crash (kill -9, power loss) loses
+// the blocks written since the last flush, or since RocksDB last flushed a full memtable,
+// and may bring back a block erased in that window (an older copy of that key's block).
+//
+// Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Forget, Keys,
+// Stats and Health never touch the disk (safe on a network I/O thread). Get, Put, Erase,
+// Clear, Drain, Flush and Close may read, write or wait on RocksDB: call them from a
+// worker thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "prefixcache/block_key.h"
+#include "prefixcache/buffer.h"
+#include "prefixcache/status.h"
+#include "storage/options.h"
+#include "storage/spill_index.h"
+#include "storage/stats.h"
+#include "storage/tier.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+}  // namespace rocksdb
+
+namespace prefixcache::storage {
+
+class SpillTier final : public Tier {
+ public:
+  // InvalidArgument on an empty path, zero capacity_bytes or zero batch_bytes.
+  static Status ValidateOptions(const SpillTierOptions& options);
+
+  // Opens (creating if missing) the RocksDB folder options.path, rebuilds the index from
+  // it and starts the writer thread. Ignores options.enabled. InvalidArgument on bad
+  // options; IoError naming the path and RocksDB's reason when the folder cannot be
+  // created or opened (parent is a file, no permission, locked by another process).
+  static Result<std::unique_ptr<SpillTier>> Open(const SpillTierOptions& options);
+
+  // Calls Close().
+  ~SpillTier() override;
+
+  SpillTier(const SpillTier&) = delete;
+  SpillTier& operator=(const SpillTier&) = delete;
+
+  std::string_view Name() const override { return "spill"; }
+
+  // A queued block, else the block read from disk. NotFound on a miss (or once closed);
+  // Corruption when the stored value fails its checksum or size (the block is then
+  // deleted and counted in checksum_failures); IoError when RocksDB fails to read (the
+  // block stays); Rejected when its buffer cannot be allocated. A hit refreshes the
+  // block's recency. May read the disk.
+  Result<Block> Get(const BlockKey& key) override;
+
+  // A block waiting in the queue (or being written), counting a hit; NotFound otherwise,
+  // counting nothing. No disk I/O.
+  Result<Block> GetQueued(const BlockKey& key);
+
+  // Writes the block now, on the calling thread, evicting the coldest blocks if needed;
+  // supersedes any queued block under the key. Skips the write when the same bytes are
+  // already stored. Rejected when the value exceeds capacity_bytes; Unavailable once
+  // closed; the health error once a write has failed; IoError if this write fails.
+  Status Put(const BlockKey& key, Block block) override;
+
+  // Queues the block for the writer thread and returns at once; the block stays readable
+  // meanwhile. Dropped (and counted in demotion_drops) when the queue would pass
+  // queue_bytes, when the tier is unhealthy or closed. Shares `block`'s bytes, no copy.
+  void Enqueue(const BlockKey& key, Block block);
+
+  // Removes the key from the index and the queue now (Contains turns false, Get misses)
+  // and queues its deletion on disk for the writer. No disk I/O on the calling thread.
+  void Forget(const BlockKey& key);
+
+  // Whether the key is held (queued or on disk). Counts nothing; no disk I/O.
+  bool Contains(const BlockKey& key) const override;
+
+  // Whether the key is held on disk only (a Get would read the disk). No disk I/O.
+  bool NeedsDiskRead(const BlockKey& key) const;
+
+  // Every key held (queued or on disk), in no particular order. No disk I/O.
+  std::vector<BlockKey> Keys() const;
+
+  // Deletes the key now (index, queue and disk). Ok whether or not it was held; IoError
+  // if the disk delete failed.
+  Status Erase(const BlockKey& key) override;
+
+  // Deletes every block (queued ones included) and compacts the emptied ranges away.
+  Status Clear() override;
+
+  // Waits until every block enqueued before the call is written (or dropped). Returns
+  // Health().
+  Status Drain();
+
+  // Drain(), then flushes RocksDB's memtables so the written blocks survive a restart.
+  Status Flush();
+
+  // Ok while open and writing; IoError with the failed write's text once a write has
+  // failed (the tier then drops demotions until it is reopened); Unavailable once closed.
+  Status Health() const;
+
+  // Drains the queue, stops the writer, flushes and closes RocksDB. Afterwards the tier
+  // holds nothing, Enqueue drops and Put fails with Unavailable. Idempotent; returns the
+  // first error met.
+  Status Close();
+
+  TierStats Stats() const override;
+
+ private:
+  // One queued operation: write `block` under `key`, or delete the key (no block).
+  struct Op {
+    BlockKey key;
+    std::optional<Block> block;
+    std::uint64_t id = 0;
+  };
+  // The newest queued block of a key, readable until the writer has indexed it.
+  struct Queued {
+    Block block;
+    std::uint64_t op_id = 0;
+  };
+  // A block the writer or Put is about to store.
+  struct PlannedPut {
+    BlockKey key;
+    Block block;
+    SpillRecord record;
+    std::uint64_t op_id = 0;  // 0 for Put()
+  };
+
+  SpillTier(const SpillTierOptions& options, rocksdb::DB* db,
+            std::vector<rocksdb::ColumnFamilyHandle*> handles);
+
+  Status LoadIndex();
+  void WriterLoop();
+  // Takes one batch of queued ops and writes it. Caller holds write_mu_.
+  void WriteQueuedBatch();
+  // The keys to delete so that `planned` fits the capacity: the coldest held ones, plus
+  // older copies of planned blocks dropped from the front of a batch larger than the whole
+  // capacity. Removes them from the index and counts them as evictions. Caller holds mu_.
+  std::vector<BlockKey> TakeVictimsLocked(std::vector<PlannedPut>& planned);
+  // Writes the deletes, then the victims' deletes, then the puts, in one WriteBatch.
+  // IoError (counted) when RocksDB fails; Rejected when the batch cannot be allocated.
+  // Caller holds write_mu_ and db_mu_, not mu_.
+  Status WriteLocked(const std::vector<BlockKey>& deletes, const std::vector<BlockKey>& victims,
+                     const std::vector<PlannedPut>& planned);
+  // Marks the tier unhealthy and drops every queued block. Caller holds mu_.
+  void FailLocked(const std::string& error);
+  // Deletes a block that failed verification, unless it was rewritten meanwhile.
+  void DropCorrupt(const BlockKey& key, std::uint64_t seq);
+  Result<Block> ReadFromDisk(const BlockKey& key, std::uint64_t seq);
+  Status FlushLocked();
+
+  const SpillTierOptions options_;
+
+  // Lock order: close_mu_, write_mu_, db_mu_, mu_. write_mu_ serialises all writes to
+  // RocksDB so the index always matches the last write; db_mu_ (shared by every RocksDB
+  // user, exclusive to Close) guards db_'s lifetime.
+  std::mutex close_mu_;
+  std::mutex write_mu_;
+  mutable std::shared_mutex db_mu_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* blocks_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;   // queue_ gained an op, or stopping_
+  std::condition_variable drain_cv_;  // done_op_id_ moved
+  SpillIndex index_;
+  std::deque<Op> queue_;
+  std::unordered_map<BlockKey, Queued, BlockKeyHash> queued_;
+  std::uint64_t next_seq_ = 1;    // write seqs and read recencies
+  std::uint64_t last_op_id_ = 0;  // the newest queued op
+  std::uint64_t done_op_id_ = 0;  // every op up to this one is written or dropped
+  Status health_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::thread writer_;
+
+  std::atomic<std::uint64_t> hits_{0};
+  std::atomic<std::uint64_t> misses_{0};
+  std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> demotions_{0};
+  std::atomic<std::uint64_t> checksum_failures_{0};
+  std::atomic<std::uint64_t> demotion_drops_{0};
+  std::atomic<std::uint64_t> io_errors_{0};
+  std::atomic<std::uint64_t> queue_bytes_{0};
+};
+
+}  // namespace prefixcache::storage

@@ -1,0 +1,299 @@
+#include "storage/spill_tier.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/spill_index.h"
+#include "storage/spill_record.h"
+#include "temp_dir.h"
+
+namespace prefixcache::storage {
+namespace {
+
+using prefixcache::testing::TempDir;
+
+constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
+
+BlockKey Key(std::uint64_t i) { return BlockKey::FromHalves(0x5b111, i); }
+
+Block MakeBlock(std::uint64_t i, std::uint32_t depth = 0, std::size_t size = kBlockBytes,
+                std::uint8_t salt = 0) {
+  MutableBuffer bytes(size);
+  for (std::size_t j = 0; j < size; ++j) {
+    bytes.data()[j] = static_cast<std::byte>((i * 131 + j * 7 + salt) & 0xff);
+  }
+  return Block{std::move(bytes).Freeze(), depth};
+}
+
+bool SameBytes(const Buffer& a, const Buffer& b) {
+  return a.size() == b.size() && std::equal(a.data(), a.data() + a.size(), b.data());
+}
+
+SpillTierOptions Options(const TempDir& dir, std::uint64_t capacity_blocks = 1000) {
+  SpillTierOptions options;
+  options.path = (dir.path() / "spill").string();
+  options.capacity_bytes = capacity_blocks * kBlockBytes;
+  options.queue_bytes = 64 * kMiB;
+  options.batch_bytes = 4 * kMiB;
+  return options;
+}
+
+std::unique_ptr<SpillTier> OpenTier(const SpillTierOptions& options) {
+  auto tier = SpillTier::Open(options);
+  INFO(tier.status().ToString());
+  REQUIRE(tier.ok());
+  return std::move(tier).value();
+}
+
+TEST_CASE("SpillRecord encodes a fixed little-endian layout", "[unit]") {
+  SpillRecord record{0x0102030405060708ull, 0x1122ull, 0xa0b0c0d0u, 0x99ull};
+  const std::string raw = record.Encode();
+  REQUIRE(raw.size() == SpillRecord::kEncodedBytes);
+  CHECK(static_cast<unsigned char>(raw[0]) == 0x08);  // checksum, low byte first
+  CHECK(static_cast<unsigned char>(raw[7]) == 0x01);
+  CHECK(static_cast<unsigned char>(raw[8]) == 0x22);   // size
+  CHECK(static_cast<unsigned char>(raw[16]) == 0xd0);  // depth
+  CHECK(static_cast<unsigned char>(raw[20]) == 0x99);  // seq
+  REQUIRE(SpillRecord::Decode(raw).has_value());
+  CHECK(*SpillRecord::Decode(raw) == record);
+  CHECK_FALSE(SpillRecord::Decode(raw.substr(1)).has_value());
+  CHECK_FALSE(SpillRecord::Decode(raw + "x").has_value());
+}
+
+TEST_CASE("SpillIndex tracks bytes and picks the coldest victims", "[unit]") {
+  SpillIndex index;
+  for (std::uint64_t i = 0; i < 5; ++i) index.Insert(Key(i), SpillRecord{i, 100, 0, i + 1});
+  CHECK(index.size() == 5);
+  CHECK(index.bytes() == 500);
+
+  index.Insert(Key(2), SpillRecord{7, 40, 3, 10});  // replaced: smaller, now the newest
+  CHECK(index.size() == 5);
+  CHECK(index.bytes() == 440);
+  REQUIRE(index.Find(Key(2)) != nullptr);
+  CHECK(index.Find(Key(2))->depth == 3);
+
+  index.Touch(Key(0), 11);  // read: no longer the coldest
+  auto victims = index.PickVictims(index.bytes() + 100, 400, {});
+  // Needs 140 bytes freed: Key(1) then Key(3) (Key(2) is newer, Key(0) was touched).
+  REQUIRE(victims.size() == 2);
+  CHECK(victims[0] == Key(1));
+  CHECK(victims[1] == Key(3));
+
+  SpillIndex::KeySet keep{Key(1)};
+  victims = index.PickVictims(index.bytes(), 340, keep);
+  REQUIRE(victims.size() == 1);
+  CHECK(victims[0] == Key(3));
+  CHECK(index.PickVictims(index.bytes(), index.bytes(), {}).empty());
+
+  CHECK(index.Erase(Key(1)));
+  CHECK_FALSE(index.Erase(Key(1)));
+  CHECK(index.bytes() == 340);
+  index.Clear();
+  CHECK(index.empty());
+  CHECK(index.bytes() == 0);
+}
+
+TEST_CASE("SpillTier serves queued blocks and writes them in the background", "[integration]") {
+  TempDir dir("spill");
+  auto tier = OpenTier(Options(dir));
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    tier->Enqueue(Key(i), MakeBlock(i, static_cast<std::uint32_t>(i)));
+    CHECK(tier->Contains(Key(i)));  // queued or written, never absent
+  }
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    auto got = tier->Get(Key(i));
+    REQUIRE(got.ok());
+    CHECK(SameBytes(got->value, MakeBlock(i).value));
+  }
+  REQUIRE(tier->Drain().ok());
+  TierStats stats = tier->Stats();
+  CHECK(stats.demotions == 20);
+  CHECK(stats.entries == 20);
+  CHECK(stats.bytes == 20 * kBlockBytes);
+  CHECK(stats.queue_bytes == 0);
+  CHECK(tier->NeedsDiskRead(Key(3)));
+  auto got = tier->Get(Key(3));
+  REQUIRE(got.ok());
+  CHECK(got->depth == 3);
+  CHECK(SameBytes(got->value, MakeBlock(3).value));
+  CHECK(tier->Get(Key(99)).status().IsNotFound());
+
+  // The same bytes again are skipped; different bytes replace.
+  tier->Enqueue(Key(3), MakeBlock(3, 3));
+  tier->Enqueue(Key(4), MakeBlock(4, 4, kBlockBytes / 2, 1));
+  REQUIRE(tier->Drain().ok());
+  stats = tier->Stats();
+  CHECK(stats.demotions == 21);
+  CHECK(stats.entries == 20);
+  CHECK(stats.bytes == 20 * kBlockBytes - kBlockBytes / 2);
+  got = tier->Get(Key(4));
+  REQUIRE(got.ok());
+  CHECK(SameBytes(got->value, MakeBlock(4, 4, kBlockBytes / 2, 1).value));
+  CHECK(tier->Stats().checksum_failures == 0);
+}
+
+TEST_CASE("SpillTier blocks survive a restart with depth and order", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  {
+    auto tier = OpenTier(options);
+    for (std::uint64_t i = 0; i < 10; ++i) {
+      REQUIRE(tier->Put(Key(i), MakeBlock(i, static_cast<std::uint32_t>(i + 1))).ok());
+    }
+    tier->Enqueue(Key(10), MakeBlock(10, 11));
+    REQUIRE(tier->Close().ok());
+    CHECK(tier->Health().code() == StatusCode::kUnavailable);
+    CHECK_FALSE(tier->Contains(Key(1)));
+    CHECK(tier->Put(Key(1), MakeBlock(1)).code() == StatusCode::kUnavailable);
+  }
+  {
+    auto tier = OpenTier(options);
+    CHECK(tier->Stats().entries == 11);
+    for (std::uint64_t i = 0; i <= 10; ++i) {
+      CHECK(tier->Contains(Key(i)));
+      auto got = tier->Get(Key(i));
+      REQUIRE(got.ok());
+      CHECK(got->depth == i + 1);
+      CHECK(SameBytes(got->value, MakeBlock(i).value));
+    }
+  }
+  // A smaller capacity on the next open trims the oldest writes at once.
+  options.capacity_bytes = 4 * kBlockBytes;
+  auto tier = OpenTier(options);
+  TierStats stats = tier->Stats();
+  CHECK(stats.entries == 4);
+  CHECK(stats.evictions == 7);
+  for (std::uint64_t i = 0; i <= 10; ++i) CHECK(tier->Contains(Key(i)) == (i >= 7));
+}
+
+TEST_CASE("SpillTier evicts its coldest blocks; a read refreshes a block", "[integration]") {
+  TempDir dir("spill");
+  auto tier = OpenTier(Options(dir, 3));
+  REQUIRE(tier->Put(Key(0), MakeBlock(0)).ok());
+  REQUIRE(tier->Put(Key(1), MakeBlock(1)).ok());
+  REQUIRE(tier->Put(Key(2), MakeBlock(2)).ok());
+  REQUIRE(tier->Get(Key(0)).ok());
+  REQUIRE(tier->Put(Key(3), MakeBlock(3)).ok());
+  CHECK(tier->Contains(Key(0)));
+  CHECK_FALSE(tier->Contains(Key(1)));
+  CHECK(tier->Stats().evictions == 1);
+
+  // A batch larger than the capacity keeps only its newest blocks.
+  for (std::uint64_t i = 10; i < 20; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+  REQUIRE(tier->Drain().ok());
+  TierStats stats = tier->Stats();
+  CHECK(stats.bytes <= stats.capacity_bytes);
+  CHECK(stats.entries == 3);
+  for (std::uint64_t i = 17; i < 20; ++i) CHECK(tier->Contains(Key(i)));
+  CHECK(tier->Put(Key(50), MakeBlock(50, 0, 4 * kBlockBytes)).code() == StatusCode::kRejected);
+}
+
+TEST_CASE("SpillTier drops demotions past its queue bytes", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  options.queue_bytes = kBlockBytes - 1;
+  auto tier = OpenTier(options);
+  for (std::uint64_t i = 0; i < 5; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+  REQUIRE(tier->Drain().ok());
+  TierStats stats = tier->Stats();
+  CHECK(stats.demotion_drops == 5);
+  CHECK(stats.demotions == 0);
+  CHECK(stats.entries == 0);
+  CHECK_FALSE(tier->Contains(Key(0)));
+}
+
+TEST_CASE("SpillTier Erase, Forget and Clear reach the disk", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  {
+    auto tier = OpenTier(options);
+    for (std::uint64_t i = 0; i < 6; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+    REQUIRE(tier->Drain().ok());
+    REQUIRE(tier->Erase(Key(0)).ok());
+    REQUIRE(tier->Erase(Key(77)).ok());
+    tier->Forget(Key(1));
+    tier->Enqueue(Key(9), MakeBlock(9));
+    tier->Forget(Key(9));  // queued, maybe already being written
+    CHECK_FALSE(tier->Contains(Key(0)));
+    CHECK_FALSE(tier->Contains(Key(1)));
+    CHECK_FALSE(tier->Contains(Key(9)));
+    CHECK(tier->Get(Key(1)).status().IsNotFound());
+    std::vector<BlockKey> keys = tier->Keys();
+    CHECK(keys.size() == 4);
+  }
+  {
+    auto tier = OpenTier(options);
+    CHECK(tier->Stats().entries == 4);
+    CHECK_FALSE(tier->Contains(Key(0)));
+    CHECK_FALSE(tier->Contains(Key(1)));
+    CHECK_FALSE(tier->Contains(Key(9)));
+    CHECK(tier->Contains(Key(5)));
+    tier->Enqueue(Key(8), MakeBlock(8));
+    REQUIRE(tier->Clear().ok());
+    CHECK(tier->Stats().entries == 0);
+    CHECK(tier->Stats().bytes == 0);
+    CHECK_FALSE(tier->Contains(Key(8)));
+    REQUIRE(tier->Put(Key(20), MakeBlock(20)).ok());
+  }
+  auto tier = OpenTier(options);
+  CHECK(tier->Stats().entries == 1);
+  CHECK(tier->Contains(Key(20)));
+}
+
+TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  {
+    auto tier = OpenTier(options);
+    REQUIRE(tier->Put(Key(1), MakeBlock(1)).ok());
+    REQUIRE(tier->Put(Key(2), MakeBlock(2)).ok());
+  }
+  {
+    rocksdb::Options db_options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"blocks", {}}, {"meta", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(db_options, options.path, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    const BlockKey key = Key(1);
+    REQUIRE(db->Delete({}, handles[1], rocksdb::Slice(key.View().data(), key.View().size())).ok());
+    for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
+    REQUIRE(db->Close().ok());
+  }
+  auto tier = OpenTier(options);
+  CHECK(tier->Contains(Key(1)));
+  CHECK(tier->Get(Key(1)).status().code() == StatusCode::kCorruption);
+  CHECK(tier->Stats().checksum_failures == 1);
+  CHECK_FALSE(tier->Contains(Key(1)));
+  CHECK(tier->Get(Key(2)).ok());
+}
+
+TEST_CASE("SpillTier::Open names the path and the reason when it fails", "[integration]") {
+  TempDir dir("spill");
+  const std::filesystem::path file = dir.path() / "plain-file";
+  std::ofstream(file) << "not a folder";
+  SpillTierOptions options = Options(dir);
+  options.path = (file / "spill").string();
+  auto tier = SpillTier::Open(options);
+  REQUIRE_FALSE(tier.ok());
+  CHECK(tier.status().code() == StatusCode::kIoError);
+  CHECK_THAT(tier.status().message(), Catch::Contains(options.path));
+  CHECK_THAT(tier.status().message(), Catch::Contains("Not a directory"));
+
+  options.capacity_bytes = 0;
+  CHECK(SpillTier::Open(options).status().code() == StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace prefixcache::storage
