@@ -95,14 +95,7 @@ void Connection::CompleteDeferred(ReplyWriter writer) {
 
 void Connection::MaybeRead() {
   if (reading_ || input_closed_ || closed_ || deferred_ || parser_.HasRequest()) return;
-  if (OverOutputLimit()) {
-    if (!paused_) {
-      paused_ = true;
-      stats_.backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
-    }
-    return;
-  }
-  paused_ = false;
+  if (OverOutputLimit()) return;
   reading_ = true;
   std::span<std::byte> space = parser_.ReadBuffer();
   socket_.async_read_some(asio::buffer(space.data(), space.size()),
@@ -153,8 +146,8 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
 }
 
 void Connection::ProcessRequests() {
-  while (!closed_ && !deferred_ && !session_.close_after_reply && parser_.HasRequest() &&
-         !OverOutputLimit()) {
+  while (!closed_ && !deferred_ && !session_.close_after_reply && parser_.HasRequest()) {
+    if (OverOutputLimit()) break;
     protocol::Request request = parser_.PopRequest();
     HandleOne(request);
   }
@@ -283,9 +276,15 @@ void Connection::ReadToDiscard() {
                           });
 }
 
-bool Connection::OverOutputLimit() const {
-  return options_.output_buffer_bytes != 0 &&
-         pending_.TotalBytes() + writing_.TotalBytes() > options_.output_buffer_bytes;
+bool Connection::OverOutputLimit() {
+  const bool over =
+      options_.output_buffer_bytes != 0 &&
+      pending_.TotalBytes() + writing_.TotalBytes() > options_.output_buffer_bytes;
+  if (over != paused_) {
+    paused_ = over;
+    if (over) stats_.backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
+  }
+  return over;
 }
 
 void Connection::Progress() { last_progress_ = Clock::now(); }

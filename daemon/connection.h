@@ -76,7 +76,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void Flush();
   void OnWrite(const boost::system::error_code& ec, std::size_t n);
   void MaybeFinish();
-  bool OverOutputLimit() const;
+  // Whether unsent replies exceed the output limit (and counts the pauses).
+  bool OverOutputLimit();
   void Progress();
   void ArmTimer();
   void OnTimer(const boost::system::error_code& ec);

@@ -49,6 +49,8 @@ Result<config::Config> BuildConfig(const CommandLine& cl) {
   } else {
     auto loaded = config::LoadConfig(cl.config_file);
     if (!loaded.ok()) {
+      // A read error names the file already; a parse error names only the JSON path.
+      if (loaded.status().code() == StatusCode::kIoError) return loaded.status();
       return Status::InvalidArgument(cl.config_file + ": " + loaded.status().message());
     }
     config = std::move(loaded).value();

@@ -14,9 +14,9 @@ namespace prefixcache::daemon {
 class LatencyHistogram {
  public:
   // Upper bounds of the buckets in microseconds; a last implicit bucket is +Inf.
-  static constexpr std::array<std::uint64_t, 16> kBoundsUs = {
-      25,    50,    100,    250,    500,    1000,    2500,    5000,
-      10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
+  static constexpr std::array<std::uint64_t, 18> kBoundsUs = {
+      5,    10,    25,    50,     100,    250,    500,    1000,    2500,
+      5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
 
   void Record(std::chrono::nanoseconds latency) {
     auto ns = static_cast<std::uint64_t>(latency.count() < 0 ? 0 : latency.count());

@@ -299,7 +299,7 @@ TEST_CASE("Ring::Build rejects bad membership with a message naming the entry", 
   CHECK(Ring::Build({{"solo", "", 1}}).ok());
 }
 
-TEST_CASE("ToJson describes the ring; the fingerprint follows every parameter", "[unit]") {
+TEST_CASE("ToJson describes the ring, and the fingerprint follows every parameter", "[unit]") {
   std::vector<NodeSpec> nodes = {{"b", "10.0.0.2:7379", 2}, {"a\"\\\n\x01", "10.0.0.1:7379", 1}};
   Ring ring = MustBuild(nodes, 64, 2);
   const std::string json = ring.ToJson();

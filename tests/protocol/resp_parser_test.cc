@@ -78,7 +78,7 @@ std::string MixedInput() {
   input += "set k \"quoted \\x41\\n\" 'it\\'s'\r\n";
   input += Command({"SET", "big", Pattern(kDirect, 1)});
   input += "\r\n";
-  input += Command({"SET", "small", Pattern(kDirect - 1, 2), Pattern(kDirect + 3000, 3)});
+  input += Command({"SET", "small", Pattern(3000, 2), Pattern(kDirect + 10, 3)});
   input += "get big\n";
   input += Command({"MGET", "a", "", "b"});
   return input;
@@ -89,7 +89,7 @@ Strings MixedExpected() {
   return {"PING",
           "set|k|quoted A\n|it's",
           "SET|big|" + Pattern(kDirect, 1),
-          "SET|small|" + Pattern(kDirect - 1, 2) + "|" + Pattern(kDirect + 3000, 3),
+          "SET|small|" + Pattern(3000, 2) + "|" + Pattern(kDirect + 10, 3),
           "get|big",
           "MGET|a||b"};
 }

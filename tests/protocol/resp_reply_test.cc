@@ -63,10 +63,10 @@ std::string MixedReplies() {
   builder.ArrayHeader(4);
   builder.Bulk(std::string_view(Pattern(kDirect, 1)));
   builder.Nil();
-  builder.Bulk(Buffer::Copy(Pattern(kDirect + 5000, 2)));
+  builder.Bulk(Buffer::Copy(Pattern(kDirect + 10, 2)));
   builder.ArrayHeader(2);
   builder.Integer(-3);
-  builder.Bulk(std::string_view(Pattern(kDirect - 1, 3)));
+  builder.Bulk(std::string_view(Pattern(3000, 3)));
   builder.Error("ERR nope");
   builder.Bulk(std::string_view(Pattern(20, 4)));
   builder.NilArray();
@@ -76,8 +76,8 @@ std::string MixedReplies() {
 Strings MixedExpected() {
   constexpr std::size_t kDirect = ReplyParser::kDirectBulkBytes;
   return {"+OK",
-          "[\"" + Pattern(kDirect, 1) + "\", nil, \"" + Pattern(kDirect + 5000, 2) + "\", [:-3, \"" +
-              Pattern(kDirect - 1, 3) + "\"]]",
+          "[\"" + Pattern(kDirect, 1) + "\", nil, \"" + Pattern(kDirect + 10, 2) + "\", [:-3, \"" +
+              Pattern(3000, 3) + "\"]]",
           "-ERR nope", "\"" + Pattern(20, 4) + "\"", "nil*"};
 }
 

@@ -1,0 +1,98 @@
+#include "prefixcache/value_format.h"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <vector>
+
+#include "client_lib/request.h"
+
+namespace prefixcache::client {
+namespace {
+
+std::vector<std::byte> Bytes(std::string_view text) {
+  std::vector<std::byte> out(text.size());
+  std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+std::vector<std::byte> Stored(const BlockKey& key, std::span<const std::byte> payload) {
+  std::vector<std::byte> out(payload.begin(), payload.end());
+  ValueTrailer trailer = MakeValueTrailer(key, payload);
+  out.insert(out.end(), trailer.begin(), trailer.end());
+  return out;
+}
+
+TEST_CASE("value format: the trailer layout is pinned", "[unit]") {
+  const BlockKey key = BlockKey::FromHalves(0x0102030405060708ull, 0x1112131415161718ull);
+  const auto payload = Bytes("hello, kv block");
+  const ValueTrailer trailer = MakeValueTrailer(key, payload);
+  // checksum little-endian, then "PCv1".
+  std::uint64_t sum = ValueChecksum(key, payload);
+  for (int i = 0; i < 8; ++i) CHECK(trailer[i] == static_cast<std::byte>(sum >> (8 * i)));
+  CHECK(std::memcmp(trailer.data() + 8, "PCv1", 4) == 0);
+  // Seeded by the key's high half: another key gives another checksum.
+  const BlockKey other = BlockKey::FromHalves(0x0102030405060709ull, 0x1112131415161718ull);
+  CHECK(ValueChecksum(other, payload) != sum);
+  // Pinned value (XXH3-64 with seed 0x0102030405060708 of the payload).
+  CHECK(sum == 0x2d0a9c14a8a8d4b7ull);
+}
+
+TEST_CASE("value format: VerifyStoredValue accepts good values only", "[unit]") {
+  const BlockKey key = BlockKey::FromHalves(42, 43);
+  const auto payload = Bytes("some payload bytes");
+  auto stored = Stored(key, payload);
+  auto verified = VerifyStoredValue(key, stored);
+  REQUIRE(verified);
+  CHECK(verified->size() == payload.size());
+  CHECK(std::memcmp(verified->data(), payload.data(), payload.size()) == 0);
+
+  SECTION("a flipped payload bit") {
+    stored[3] ^= std::byte{1};
+    CHECK_FALSE(VerifyStoredValue(key, stored));
+  }
+  SECTION("a flipped checksum bit") {
+    stored[payload.size()] ^= std::byte{0x80};
+    CHECK_FALSE(VerifyStoredValue(key, stored));
+  }
+  SECTION("a wrong magic") {
+    stored.back() = std::byte{'2'};
+    CHECK_FALSE(VerifyStoredValue(key, stored));
+    CHECK_FALSE(CheckValueTrailer(key, std::span(stored).first(payload.size()),
+                                  std::span(stored).last<kValueTrailerBytes>(), false));
+  }
+  SECTION("another key") { CHECK_FALSE(VerifyStoredValue(BlockKey::FromHalves(42, 44), stored)); }
+  SECTION("too short to hold a trailer") {
+    stored.resize(kValueTrailerBytes - 1);
+    CHECK_FALSE(VerifyStoredValue(key, stored));
+  }
+  SECTION("an empty payload is fine") {
+    auto empty = Stored(key, {});
+    CHECK(empty.size() == kValueTrailerBytes);
+    auto v = VerifyStoredValue(key, empty);
+    REQUIRE(v);
+    CHECK(v->empty());
+  }
+}
+
+TEST_CASE("WireBuilder frames commands with multi-piece arguments", "[unit]") {
+  std::vector<std::byte> large(5000, std::byte{'x'});
+  WireBuilder b;
+  b.Begin(3);
+  b.Arg("BLOCK.MSET");
+  b.Arg("7");
+  b.ArgPieces({std::span<const std::byte>(large), std::as_bytes(std::span("ab", 2))});
+  auto wire = b.Finish();
+  std::string flat;
+  for (const auto& buffer : wire) flat.append(static_cast<const char*>(buffer.data()), buffer.size());
+  const std::string expected =
+      "*3\r\n$10\r\nBLOCK.MSET\r\n$1\r\n7\r\n$5002\r\n" + std::string(5000, 'x') + "ab\r\n";
+  CHECK(flat == expected);
+  CHECK(b.total_bytes() == expected.size());
+  // The large piece is referenced, not copied.
+  bool referenced = false;
+  for (const auto& buffer : wire) referenced |= buffer.data() == large.data();
+  CHECK(referenced);
+}
+
+}  // namespace
+}  // namespace prefixcache::client
