@@ -103,13 +103,25 @@ Status RequestParser::State::Parse(std::deque<Request>& ready) {
   for (;;) {
     Step step = Step::kNeedMore;
     switch (phase) {
-      case Phase::kStart: step = ParseStart(ready); break;
-      case Phase::kBulkHeader: step = ParseBulkHeader(); break;
-      case Phase::kPayload: step = ParsePayload(ready); break;
-      case Phase::kDirect: return Status::Ok();
-      case Phase::kDiscard: step = Discard(); break;
-      case Phase::kCrlf: step = ParseCrlf(ready); break;
-      case Phase::kFailed: return error;
+      case Phase::kStart:
+        step = ParseStart(ready);
+        break;
+      case Phase::kBulkHeader:
+        step = ParseBulkHeader();
+        break;
+      case Phase::kPayload:
+        step = ParsePayload(ready);
+        break;
+      case Phase::kDirect:
+        return Status::Ok();
+      case Phase::kDiscard:
+        step = Discard();
+        break;
+      case Phase::kCrlf:
+        step = ParseCrlf(ready);
+        break;
+      case Phase::kFailed:
+        return error;
     }
     if (step == Step::kNeedMore) return Status::Ok();
     if (step == Step::kFailed) return error;
@@ -126,10 +138,14 @@ RequestParser::State::Step RequestParser::State::ParseMultibulkHeader() {
   const char* p = staging.data();
   const LineScan line = internal::ScanLine(p, staging.size(), internal::kMaxHeaderLineBytes);
   switch (line.kind) {
-    case LineScan::Kind::kNeedMore: return Step::kNeedMore;
-    case LineScan::Kind::kTooLong: return Fail(kTooBigMultibulk);
-    case LineScan::Kind::kBadTerminator: return Fail(kInvalidMultibulk);
-    case LineScan::Kind::kFound: break;
+    case LineScan::Kind::kNeedMore:
+      return Step::kNeedMore;
+    case LineScan::Kind::kTooLong:
+      return Fail(kTooBigMultibulk);
+    case LineScan::Kind::kBadTerminator:
+      return Fail(kInvalidMultibulk);
+    case LineScan::Kind::kFound:
+      break;
   }
   const auto count = internal::ParseInteger(p + 1, line.length - 1);
   if (!count || *count < 0 || *count > std::numeric_limits<std::int32_t>::max()) {
@@ -194,12 +210,23 @@ RequestParser::State::Step RequestParser::State::ParseInline(std::deque<Request>
         } else if (c == '\\' && i + 1 < end) {
           char e = line[i + 1];
           switch (e) {
-            case 'n': e = '\n'; break;
-            case 'r': e = '\r'; break;
-            case 't': e = '\t'; break;
-            case 'b': e = '\b'; break;
-            case 'a': e = '\a'; break;
-            default: break;
+            case 'n':
+              e = '\n';
+              break;
+            case 'r':
+              e = '\r';
+              break;
+            case 't':
+              e = '\t';
+              break;
+            case 'b':
+              e = '\b';
+              break;
+            case 'a':
+              e = '\a';
+              break;
+            default:
+              break;
           }
           line[w++] = e;
           i += 2;
@@ -267,10 +294,14 @@ RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
   if (p[0] != '$') return Fail("Protocol error: expected '$', got " + internal::QuotedByte(p[0]));
   const LineScan line = internal::ScanLine(p, staging.size(), internal::kMaxHeaderLineBytes);
   switch (line.kind) {
-    case LineScan::Kind::kNeedMore: return Step::kNeedMore;
-    case LineScan::Kind::kTooLong: return Fail(kTooBigBulk);
-    case LineScan::Kind::kBadTerminator: return Fail(kInvalidBulk);
-    case LineScan::Kind::kFound: break;
+    case LineScan::Kind::kNeedMore:
+      return Step::kNeedMore;
+    case LineScan::Kind::kTooLong:
+      return Fail(kTooBigBulk);
+    case LineScan::Kind::kBadTerminator:
+      return Fail(kInvalidBulk);
+    case LineScan::Kind::kFound:
+      break;
   }
   const auto length = internal::ParseInteger(p + 1, line.length - 1);
   if (!length || *length < 0) return Fail(kInvalidBulk);
@@ -283,8 +314,7 @@ RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
     } else if (request_bytes > limits.max_request_bytes ||
                bulk_bytes > limits.max_request_bytes - request_bytes) {
       Reject("ERR request of at least " + std::to_string(SaturatingAdd(request_bytes, bulk_bytes)) +
-             " bytes exceeds max_request_bytes (" + std::to_string(limits.max_request_bytes) +
-             ")");
+             " bytes exceeds max_request_bytes (" + std::to_string(limits.max_request_bytes) + ")");
     } else {
       request_bytes += bulk_bytes;
     }

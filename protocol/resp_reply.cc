@@ -73,11 +73,19 @@ Status ReplyParser::State::Parse(ReplyParser& parser) {
   for (;;) {
     Step step = Step::kNeedMore;
     switch (phase) {
-      case Phase::kValue: step = ParseValue(parser); break;
-      case Phase::kPayload: step = ParsePayload(parser); break;
-      case Phase::kDirect: return Status::Ok();
-      case Phase::kCrlf: step = ParseCrlf(parser); break;
-      case Phase::kFailed: return error;
+      case Phase::kValue:
+        step = ParseValue(parser);
+        break;
+      case Phase::kPayload:
+        step = ParsePayload(parser);
+        break;
+      case Phase::kDirect:
+        return Status::Ok();
+      case Phase::kCrlf:
+        step = ParseCrlf(parser);
+        break;
+      case Phase::kFailed:
+        return error;
     }
     if (step == Step::kNeedMore) return Status::Ok();
     if (step == Step::kFailed) return error;
@@ -95,10 +103,14 @@ ReplyParser::State::Step ReplyParser::State::ParseLength(char type, std::int64_t
                         : type == '$' ? "Protocol error: invalid bulk length"
                                       : "Protocol error: invalid integer reply";
   switch (line.kind) {
-    case LineScan::Kind::kNeedMore: return Step::kNeedMore;
-    case LineScan::Kind::kTooLong: return Fail(Status::InvalidArgument(too_big));
-    case LineScan::Kind::kBadTerminator: return Fail(Status::InvalidArgument(invalid));
-    case LineScan::Kind::kFound: break;
+    case LineScan::Kind::kNeedMore:
+      return Step::kNeedMore;
+    case LineScan::Kind::kTooLong:
+      return Fail(Status::InvalidArgument(too_big));
+    case LineScan::Kind::kBadTerminator:
+      return Fail(Status::InvalidArgument(invalid));
+    case LineScan::Kind::kFound:
+      break;
   }
   const auto parsed = internal::ParseInteger(p + 1, line.length - 1);
   if (!parsed || (type != ':' && *parsed < -1)) return Fail(Status::InvalidArgument(invalid));
@@ -116,13 +128,15 @@ ReplyParser::State::Step ReplyParser::State::ParseValue(ReplyParser& parser) {
       const char* p = staging.data();
       const LineScan line = internal::ScanLine(p, staging.size(), limits.max_line_bytes + 1);
       switch (line.kind) {
-        case LineScan::Kind::kNeedMore: return Step::kNeedMore;
+        case LineScan::Kind::kNeedMore:
+          return Step::kNeedMore;
         case LineScan::Kind::kTooLong:
           return Fail(Status::Rejected("Protocol error: reply line longer than max_line_bytes (" +
                                        std::to_string(limits.max_line_bytes) + ")"));
         case LineScan::Kind::kBadTerminator:
           return Fail(Status::InvalidArgument("Protocol error: CR without LF in a reply line"));
-        case LineScan::Kind::kFound: break;
+        case LineScan::Kind::kFound:
+          break;
       }
       Reply reply;
       reply.type = type == '+' ? Reply::Type::kSimple : Reply::Type::kError;

@@ -24,10 +24,10 @@ namespace prefixcache::protocol {
 struct Reply {
   enum class Type { kSimple, kError, kInteger, kBulk, kNil, kArray, kNilArray };
   Type type = Type::kNil;
-  std::string text;           // kSimple, kError: the line without '+'/'-' and CRLF
-  std::int64_t integer = 0;   // kInteger
-  Buffer bulk;                // kBulk, unless in_sink
-  bool in_sink = false;       // kBulk whose payload was written to the bulk sink's span
+  std::string text;             // kSimple, kError: the line without '+'/'-' and CRLF
+  std::int64_t integer = 0;     // kInteger
+  Buffer bulk;                  // kBulk, unless in_sink
+  bool in_sink = false;         // kBulk whose payload was written to the bulk sink's span
   std::vector<Reply> elements;  // kArray
 
   // Same type and contents (bulk compared by bytes).

@@ -43,7 +43,7 @@ class ReplyBuilder {
 
  private:
   struct Piece {
-    Buffer buffer;            // set for a referenced payload
+    Buffer buffer;             // set for a referenced payload
     std::size_t arena_offset;  // otherwise a range of arena_
     std::size_t size;
   };

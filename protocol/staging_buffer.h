@@ -52,7 +52,7 @@ class StagingBuffer {
   bool Unreferenced() const;
   void Relocate(std::size_t want);
 
-  Buffer chunk_;              // the chunk; slices handed out share it
+  Buffer chunk_;               // the chunk; slices handed out share it
   std::byte* data_ = nullptr;  // writable alias of chunk_ (only bytes never handed out)
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;  // first unparsed byte

@@ -69,8 +69,9 @@ Outcome Parse(std::string_view input, const ReplyLimits& limits, std::uint64_t s
   while (at < input.size()) {
     std::span<std::byte> into = parser.ReadBuffer();
     CHECK(!into.empty());
-    std::size_t n = whole ? input.size() : rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1
-                                                                : rng.Next() % 16 + 1;
+    std::size_t n = whole                 ? input.size()
+                    : rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1
+                                          : rng.Next() % 16 + 1;
     n = std::min({n, into.size(), input.size() - at});
     std::memcpy(into.data(), input.data() + at, n);
     at += n;
@@ -114,12 +115,24 @@ bool Matches(const Reply& got, const Reply& want, std::uint64_t reply, std::size
 
 void Encode(const Reply& reply, ReplyBuilder& builder) {
   switch (reply.type) {
-    case Reply::Type::kSimple: builder.SimpleString(reply.text); break;
-    case Reply::Type::kError: builder.Error(reply.text); break;
-    case Reply::Type::kInteger: builder.Integer(reply.integer); break;
-    case Reply::Type::kBulk: builder.Bulk(reply.bulk); break;
-    case Reply::Type::kNil: builder.Nil(); break;
-    case Reply::Type::kNilArray: builder.NilArray(); break;
+    case Reply::Type::kSimple:
+      builder.SimpleString(reply.text);
+      break;
+    case Reply::Type::kError:
+      builder.Error(reply.text);
+      break;
+    case Reply::Type::kInteger:
+      builder.Integer(reply.integer);
+      break;
+    case Reply::Type::kBulk:
+      builder.Bulk(reply.bulk);
+      break;
+    case Reply::Type::kNil:
+      builder.Nil();
+      break;
+    case Reply::Type::kNilArray:
+      builder.NilArray();
+      break;
     case Reply::Type::kArray:
       builder.ArrayHeader(reply.elements.size());
       for (const Reply& element : reply.elements) Encode(element, builder);

@@ -415,7 +415,7 @@ TEST_CASE("ParseHostPort and IsLoopbackHost", "[unit]") {
   CHECK_FALSE(cfg::IsLoopbackHost(""));
 }
 
-TEST_CASE("Cluster node ids and addresses are unique; replicas fit the nodes", "[unit]") {
+TEST_CASE("Cluster node ids and addresses are unique and replicas fit the nodes", "[unit]") {
   CHECK(ErrorOf(R"({"cluster": {"nodes": [{"id": "n1", "address": "h:1"},
       {"id": "n2", "address": "h:2"}, {"id": "n1", "address": "h:3"}]}})") ==
         "cluster.nodes[2].id: duplicate node id \"n1\" (also cluster.nodes[0])");

@@ -27,13 +27,18 @@ inline std::string Describe(const Request& request) {
 // +OK, -ERR x, :42, "bulk", sink, nil, nil*, [a, b].
 inline std::string Describe(const Reply& reply) {
   switch (reply.type) {
-    case Reply::Type::kSimple: return "+" + reply.text;
-    case Reply::Type::kError: return "-" + reply.text;
-    case Reply::Type::kInteger: return ":" + std::to_string(reply.integer);
+    case Reply::Type::kSimple:
+      return "+" + reply.text;
+    case Reply::Type::kError:
+      return "-" + reply.text;
+    case Reply::Type::kInteger:
+      return ":" + std::to_string(reply.integer);
     case Reply::Type::kBulk:
       return reply.in_sink ? std::string("sink") : "\"" + std::string(reply.bulk.view()) + "\"";
-    case Reply::Type::kNil: return "nil";
-    case Reply::Type::kNilArray: return "nil*";
+    case Reply::Type::kNil:
+      return "nil";
+    case Reply::Type::kNilArray:
+      return "nil*";
     case Reply::Type::kArray: {
       std::string out = "[";
       for (std::size_t i = 0; i < reply.elements.size(); ++i) {

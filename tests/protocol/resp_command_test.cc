@@ -21,8 +21,7 @@ TEST_CASE("EncodeCommand writes a multibulk request", "[unit]") {
   CHECK(EncodeCommand({}) == "*0\r\n");
 }
 
-TEST_CASE("CommandBuilder references large values and round-trips through the parser",
-          "[unit]") {
+TEST_CASE("CommandBuilder references large values and round-trips through the parser", "[unit]") {
   const std::string value(50000, 'q');
   const std::string small(10, 's');
   const Buffer buffer = Buffer::Copy(std::string(8192, 'b'));
@@ -43,15 +42,15 @@ TEST_CASE("CommandBuilder references large values and round-trips through the pa
   REQUIRE(segments.size() == 5);
   CHECK(segments[1].data == reinterpret_cast<const std::byte*>(value.data()));
   CHECK(segments[3].data == buffer.data());
-  const std::vector<std::string_view> args{"BLOCK.MSET", "3", "0123456789abcdef", value, "-4",
-                                           small, buffer.view()};
+  const std::vector<std::string_view> args{"BLOCK.MSET", "3",   "0123456789abcdef", value,
+                                           "-4",         small, buffer.view()};
   CHECK(Joined(builder) == EncodeCommand(args) + EncodeCommand(ping));
   CHECK(builder.TotalBytes() == Joined(builder).size());
 
   RequestParser parser;
   REQUIRE(parser.Feed(Joined(builder)).ok());
-  CHECK(Describe(parser.PopRequest()) == "BLOCK.MSET|3|0123456789abcdef|" + value + "|-4|" +
-                                             small + "|" + std::string(buffer.view()));
+  CHECK(Describe(parser.PopRequest()) == "BLOCK.MSET|3|0123456789abcdef|" + value + "|-4|" + small +
+                                             "|" + std::string(buffer.view()));
   CHECK(Describe(parser.PopRequest()) == "PING");
 
   builder.Clear();

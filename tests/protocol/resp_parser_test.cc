@@ -44,7 +44,8 @@ using Strings = std::vector<std::string>;
 
 TEST_CASE("RequestParser parses pipelined multibulk requests", "[unit]") {
   const std::string input = Command({"PING"}) + Command({"SET", "key", "hello"}) +
-                            Command({"GET", "key"}) + Command({"SET", "", std::string("a\r\n\0b", 5)});
+                            Command({"GET", "key"}) +
+                            Command({"SET", "", std::string("a\r\n\0b", 5)});
   const Strings got = ParseAll(input);
   REQUIRE(got.size() == 4);
   CHECK(got[0] == "PING");
@@ -213,8 +214,8 @@ TEST_CASE("RequestParser never overwrites bytes of arguments still held", "[unit
   // Far more than one chunk of small requests, read in pieces, every request kept.
   std::string input;
   for (int i = 0; i < 3000; ++i) {
-    std::string value = Pattern(std::uniform_int_distribution<std::size_t>(0, 300)(rng),
-                                static_cast<char>(i));
+    std::string value =
+        Pattern(std::uniform_int_distribution<std::size_t>(0, 300)(rng), static_cast<char>(i));
     expected.push_back("SET|key" + std::to_string(i) + "|" + value);
     input += Command({"SET", "key" + std::to_string(i), value});
   }
@@ -342,8 +343,7 @@ TEST_CASE("RequestParser rejects a value over max_bulk_bytes without storing it"
   REQUIRE(parser.Feed(std::string("\r\n") + std::string(kPing)).ok());
   Request rejected = parser.PopRequest();
   CHECK(rejected.args.empty());
-  CHECK(rejected.rejected ==
-        "ERR value of 200000000 bytes exceeds max_value_bytes (134217728)");
+  CHECK(rejected.rejected == "ERR value of 200000000 bytes exceeds max_value_bytes (134217728)");
   CHECK(Describe(parser.PopRequest()) == "PING");
 }
 
@@ -394,9 +394,9 @@ TEST_CASE("RequestParser limits are the same whatever the read boundaries", "[un
   const std::string big(25000, 'z');
   const std::string mid(17000, 'm');
   const std::string input = "*3\r\n" + Bulk("SET") + Bulk("k") + Bulk(big) + std::string(kPing) +
-                            "*4\r\n" + Bulk("a") + Bulk("b") + Bulk("c") + Bulk("d") +
-                            "*3\r\n" + Bulk("SET") + Bulk(mid) + Bulk(mid) + "PING\r\n" +
-                            "*2\r\n" + Bulk("SET") + Bulk(mid);
+                            "*4\r\n" + Bulk("a") + Bulk("b") + Bulk("c") + Bulk("d") + "*3\r\n" +
+                            Bulk("SET") + Bulk(mid) + Bulk(mid) + "PING\r\n" + "*2\r\n" +
+                            Bulk("SET") + Bulk(mid);
   const Strings expected{
       "rejected: ERR value of 25000 bytes exceeds max_value_bytes (20000)",
       "PING",

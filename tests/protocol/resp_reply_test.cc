@@ -146,8 +146,8 @@ TEST_CASE("ReplyParser writes sunk bulks into caller memory", "[unit]") {
   };
 
   const Strings expected{"[sink, \"" + small + "\", nil, [\"nested\"], sink]", "\"top\""};
-  const std::vector<Call> expected_calls{{0, 0, big.size()}, {0, 1, small.size()},
-                                         {0, 4, small.size()}, {1, 0, 3}};
+  const std::vector<Call> expected_calls{
+      {0, 0, big.size()}, {0, 1, small.size()}, {0, 4, small.size()}, {1, 0, 3}};
   auto check_memory = [&](const std::vector<std::byte>& memory) {
     const auto* bytes = reinterpret_cast<const char*>(memory.data());
     return std::string_view(bytes, big.size()) == big &&
@@ -165,7 +165,8 @@ TEST_CASE("ReplyParser writes sunk bulks into caller memory", "[unit]") {
       CHECK(calls[i].size == expected_calls[i].size);
     }
   }
-  for (std::size_t cut = 1; cut < input.size(); cut += (cut < 200 || cut > input.size() - 400) ? 1 : 97) {
+  for (std::size_t cut = 1; cut < input.size();
+       cut += (cut < 200 || cut > input.size() - 400) ? 1 : 97) {
     std::vector<Call> calls;
     std::vector<std::byte> memory(big.size() + small.size());
     if (run({cut}, &calls, &memory) != expected || !check_memory(memory) ||
