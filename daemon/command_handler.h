@@ -20,15 +20,15 @@ namespace prefixcache::daemon {
 // Per-connection state: owned by the connection, read and written by the handler, only on
 // the connection's I/O thread.
 struct Session {
-  std::uint64_t id = 0;         // unique in this process, from 1 (CLIENT ID)
-  std::string remote_address;   // "127.0.0.1:50412"
-  std::string local_address;    // "127.0.0.1:7379"
+  std::uint64_t id = 0;        // unique in this process, from 1 (CLIENT ID)
+  std::string remote_address;  // "127.0.0.1:50412"
+  std::string local_address;   // "127.0.0.1:7379"
   int fd = -1;
   std::chrono::steady_clock::time_point connected_at;
   std::chrono::steady_clock::time_point last_command_at;
-  std::string name;             // CLIENT SETNAME
-  std::string lib_name;         // CLIENT SETINFO LIB-NAME
-  std::string lib_version;      // CLIENT SETINFO LIB-VER
+  std::string name;                        // CLIENT SETNAME
+  std::string lib_name;                    // CLIENT SETINFO LIB-NAME
+  std::string lib_version;                 // CLIENT SETINFO LIB-VER
   std::string_view last_command = "NULL";  // a static command name, for CLIENT INFO
   // Whether commands other than AUTH/HELLO/QUIT may run; the handler sets it (OnConnect,
   // AUTH, HELLO ... AUTH).

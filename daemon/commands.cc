@@ -58,8 +58,7 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
   ctx.session().last_command = spec->name;
   stats_.calls[static_cast<std::size_t>(spec->id)].fetch_add(1, std::memory_order_relaxed);
   if (!ArityOk(*spec, args.size())) {
-    ErrorReply(ctx, "ERR wrong number of arguments for '" + std::string(spec->name) +
-                        "' command");
+    ErrorReply(ctx, "ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
     return;
   }
   if (!ctx.session().authenticated && !spec->no_auth) {
@@ -71,33 +70,54 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
 
 void StoreCommandHandler::Dispatch(const CommandSpec& spec, Args& args, CommandContext& ctx) {
   switch (spec.id) {
-    case CommandId::kGet: return Get(args, ctx);
-    case CommandId::kSet: return Set(args, ctx);
-    case CommandId::kExists: return Exists(args, ctx);
-    case CommandId::kMget: return Mget(args, ctx);
-    case CommandId::kMset: return Mset(args, ctx);
-    case CommandId::kDel: return Del(args, ctx);
-    case CommandId::kBlockExists: return BlockExists(args, ctx);
-    case CommandId::kBlockMget: return BlockMget(args, ctx);
-    case CommandId::kBlockMset: return BlockMset(args, ctx);
-    case CommandId::kBlockStats: return BlockStats(ctx);
-    case CommandId::kBlockRing: return BlockRing(ctx);
-    case CommandId::kPing: return Ping(args, ctx);
-    case CommandId::kEcho: return ctx.reply().Bulk(args[1]);
-    case CommandId::kAuth: return Auth(args, ctx);
-    case CommandId::kHello: return Hello(args, ctx);
-    case CommandId::kSelect: return Select(args, ctx);
+    case CommandId::kGet:
+      return Get(args, ctx);
+    case CommandId::kSet:
+      return Set(args, ctx);
+    case CommandId::kExists:
+      return Exists(args, ctx);
+    case CommandId::kMget:
+      return Mget(args, ctx);
+    case CommandId::kMset:
+      return Mset(args, ctx);
+    case CommandId::kDel:
+      return Del(args, ctx);
+    case CommandId::kBlockExists:
+      return BlockExists(args, ctx);
+    case CommandId::kBlockMget:
+      return BlockMget(args, ctx);
+    case CommandId::kBlockMset:
+      return BlockMset(args, ctx);
+    case CommandId::kBlockStats:
+      return BlockStats(ctx);
+    case CommandId::kBlockRing:
+      return BlockRing(ctx);
+    case CommandId::kPing:
+      return Ping(args, ctx);
+    case CommandId::kEcho:
+      return ctx.reply().Bulk(args[1]);
+    case CommandId::kAuth:
+      return Auth(args, ctx);
+    case CommandId::kHello:
+      return Hello(args, ctx);
+    case CommandId::kSelect:
+      return Select(args, ctx);
     case CommandId::kQuit:
       ctx.session().close_after_reply = true;
       return ctx.reply().SimpleString("OK");
     case CommandId::kDbsize:
       return ctx.reply().Integer(static_cast<std::int64_t>(store_.Size()));
-    case CommandId::kInfo: return Info(args, ctx);
+    case CommandId::kInfo:
+      return Info(args, ctx);
     case CommandId::kFlushall:
-    case CommandId::kFlushdb: return Flush(args, ctx);
-    case CommandId::kCommand: return Command(args, ctx);
-    case CommandId::kClient: return Client(args, ctx);
-    case CommandId::kConfig: return Config(args, ctx);
+    case CommandId::kFlushdb:
+      return Flush(args, ctx);
+    case CommandId::kCommand:
+      return Command(args, ctx);
+    case CommandId::kClient:
+      return Client(args, ctx);
+    case CommandId::kConfig:
+      return Config(args, ctx);
   }
 }
 
@@ -107,9 +127,8 @@ void StoreCommandHandler::RunOnWorker(CommandContext& ctx, std::function<ReplyWr
     return;
   }
   stats_.deferred_commands.fetch_add(1, std::memory_order_relaxed);
-  boost::asio::post(workers_, [work = std::move(work), done = ctx.Defer()]() mutable {
-    done(work());
-  });
+  boost::asio::post(workers_,
+                    [work = std::move(work), done = ctx.Defer()]() mutable { done(work()); });
 }
 
 void StoreCommandHandler::CheckOwnership(std::span<const BlockKey> keys) {

@@ -5,9 +5,9 @@
 // Thread-safe: any number of I/O threads call Handle() at once.
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
 #include <array>
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -45,12 +45,12 @@ struct CommandStats {
   using Counter = std::atomic<std::uint64_t>;
   std::array<Counter, kCommandCount> calls{};  // by CommandId
   Counter unknown_commands{0};
-  Counter error_replies{0};       // arity, syntax, auth and argument errors
+  Counter error_replies{0};  // arity, syntax, auth and argument errors
   Counter auth_failures{0};
-  Counter keyspace_hits{0};       // keys found by GET/MGET/BLOCK.MGET
+  Counter keyspace_hits{0};  // keys found by GET/MGET/BLOCK.MGET
   Counter keyspace_misses{0};
-  Counter deferred_commands{0};   // commands sent to the worker pool
-  Counter misrouted_keys{0};      // keys of requests this node does not own (cluster only)
+  Counter deferred_commands{0};  // commands sent to the worker pool
+  Counter misrouted_keys{0};     // keys of requests this node does not own (cluster only)
 };
 
 // The ring this node checks ownership against; `self` is its index in ring->nodes(), or

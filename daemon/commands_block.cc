@@ -17,8 +17,7 @@ std::string BadKey(std::string_view command, std::size_t arg, std::size_t size) 
 }
 
 // Parses the keys args[1..] of a BLOCK command into `keys`; the error text otherwise.
-std::optional<std::string> ParseBlockKeys(std::string_view command,
-                                          const std::vector<Buffer>& args,
+std::optional<std::string> ParseBlockKeys(std::string_view command, const std::vector<Buffer>& args,
                                           std::vector<BlockKey>& keys) {
   keys.clear();
   keys.reserve(args.size() - 1);
@@ -82,8 +81,8 @@ void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {
     return ErrorReply(ctx, "ERR wrong number of arguments for 'block.mset' command");
   }
   const std::size_t count = (args.size() - 1) / 3;
-  const std::uint64_t max_value = std::min<std::uint64_t>(
-      store_.options().max_value_bytes, store_.options().memory.capacity_bytes);
+  const std::uint64_t max_value = std::min<std::uint64_t>(store_.options().max_value_bytes,
+                                                          store_.options().memory.capacity_bytes);
   thread_local std::vector<BlockKey> keys;
   thread_local std::vector<std::uint32_t> depths;
   keys.clear();
@@ -115,8 +114,8 @@ void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {
   CheckOwnership(keys);
   for (std::size_t t = 0; t < count; ++t) {
     if (auto error = PutBlock(keys[t], args[3 + 3 * t], depths[t])) {
-      return ErrorReply(ctx, "ERR BLOCK.MSET triple " + std::to_string(t) + ": " +
-                                 error->substr(4));
+      return ErrorReply(ctx,
+                        "ERR BLOCK.MSET triple " + std::to_string(t) + ": " + error->substr(4));
     }
   }
   ctx.reply().SimpleString("OK");
@@ -136,8 +135,8 @@ void StoreCommandHandler::BlockStats(CommandContext& ctx) {
   json += s.spill_healthy ? "true" : "false";
   json += ",\"spill_error\":";
   AppendJsonString(json, s.spill_error);
-  json += ",\"keyspace_hits\":" +
-          std::to_string(stats_.keyspace_hits.load(std::memory_order_relaxed));
+  json +=
+      ",\"keyspace_hits\":" + std::to_string(stats_.keyspace_hits.load(std::memory_order_relaxed));
   json += ",\"keyspace_misses\":" +
           std::to_string(stats_.keyspace_misses.load(std::memory_order_relaxed));
   json += ",\"misrouted_keys\":" +

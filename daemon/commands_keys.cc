@@ -213,9 +213,8 @@ void StoreCommandHandler::Del(Args& args, CommandContext& ctx) {
 }
 
 void StoreCommandHandler::Flush(Args& args, CommandContext& ctx) {
-  if (args.size() > 2 ||
-      (args.size() == 2 && !EqualsIgnoreCase(args[1].view(), "ASYNC") &&
-       !EqualsIgnoreCase(args[1].view(), "SYNC"))) {
+  if (args.size() > 2 || (args.size() == 2 && !EqualsIgnoreCase(args[1].view(), "ASYNC") &&
+                          !EqualsIgnoreCase(args[1].view(), "SYNC"))) {
     return ErrorReply(ctx, "ERR syntax error");
   }
   // ASYNC is served like SYNC: the reply waits until the blocks are gone, so a write sent

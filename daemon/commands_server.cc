@@ -20,8 +20,7 @@ constexpr std::string_view kWrongPass =
 std::string WrongArity(std::string_view command, std::string_view sub) {
   std::string name(sub);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return "ERR wrong number of arguments for '" + std::string(command) + "|" + name +
-         "' command";
+  return "ERR wrong number of arguments for '" + std::string(command) + "|" + name + "' command";
 }
 
 std::string UnknownSubcommand(std::string_view sub, std::string_view command) {
@@ -99,14 +98,13 @@ std::string ClientInfoLine(const Session& s) {
   using std::chrono::duration_cast;
   using std::chrono::seconds;
   const auto now = std::chrono::steady_clock::now();
-  std::string line = "id=" + std::to_string(s.id) + " addr=" + s.remote_address +
-                     " laddr=" + s.local_address + " fd=" + std::to_string(s.fd) +
-                     " name=" + s.name +
-                     " age=" + std::to_string(duration_cast<seconds>(now - s.connected_at).count()) +
-                     " idle=" + std::to_string(duration_cast<seconds>(now - s.last_command_at).count()) +
-                     " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=" + std::string(s.last_command) +
-                     " user=default lib-name=" + s.lib_name + " lib-ver=" + s.lib_version +
-                     " resp=2\n";
+  std::string line =
+      "id=" + std::to_string(s.id) + " addr=" + s.remote_address + " laddr=" + s.local_address +
+      " fd=" + std::to_string(s.fd) + " name=" + s.name +
+      " age=" + std::to_string(duration_cast<seconds>(now - s.connected_at).count()) +
+      " idle=" + std::to_string(duration_cast<seconds>(now - s.last_command_at).count()) +
+      " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=" + std::string(s.last_command) +
+      " user=default lib-name=" + s.lib_name + " lib-ver=" + s.lib_version + " resp=2\n";
   return line;
 }
 
@@ -174,8 +172,8 @@ void StoreCommandHandler::Hello(Args& args, CommandContext& ctx) {
       name = &args[i + 1];
       i += 1;
     } else {
-      return ErrorReply(ctx, "ERR Syntax error in HELLO option '" +
-                                 std::string(option.substr(0, 128)) + "'");
+      return ErrorReply(
+          ctx, "ERR Syntax error in HELLO option '" + std::string(option.substr(0, 128)) + "'");
     }
   }
   if (user != nullptr) {
@@ -234,8 +232,8 @@ void StoreCommandHandler::Info(Args& args, CommandContext& ctx) {
     for (char& c : section) c = Lower(c);
     sections.push_back(std::move(section));
   }
-  InfoSources sources{server_stats_, stats_,          store_,
-                      options_.node_id, options_.config_file, options_.max_clients};
+  InfoSources sources{server_stats_,       stats_, store_, options_.node_id, options_.config_file,
+                      options_.max_clients};
   const std::string text = RenderInfo(sources, sections);
   ctx.reply().Bulk(std::string_view(text));
 }
@@ -324,8 +322,8 @@ void StoreCommandHandler::Client(Args& args, CommandContext& ctx) {
     } else if (EqualsIgnoreCase(attribute, "LIB-VER")) {
       session.lib_version = std::string(args[3].view());
     } else {
-      return ErrorReply(ctx, "ERR Unrecognized option '" +
-                                 std::string(attribute.substr(0, 128)) + "'");
+      return ErrorReply(ctx,
+                        "ERR Unrecognized option '" + std::string(attribute.substr(0, 128)) + "'");
     }
     return reply.SimpleString("OK");
   }
@@ -335,14 +333,14 @@ void StoreCommandHandler::Client(Args& args, CommandContext& ctx) {
     return reply.Bulk(std::string_view(line));
   }
   if (EqualsIgnoreCase(sub, "HELP")) {
-    return HelpReply({"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                      "GETNAME", "    Return the name of the current connection.", "ID",
-                      "    Return the ID of the current connection.", "INFO",
-                      "    Return information about the current client connection.",
-                      "SETINFO <option> <value>",
-                      "    Set LIB-NAME or LIB-VER of the current connection.",
-                      "SETNAME <name>", "    Assign the name <name> to the current connection."},
-                     reply);
+    return HelpReply(
+        {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME",
+         "    Return the name of the current connection.", "ID",
+         "    Return the ID of the current connection.", "INFO",
+         "    Return information about the current client connection.", "SETINFO <option> <value>",
+         "    Set LIB-NAME or LIB-VER of the current connection.", "SETNAME <name>",
+         "    Assign the name <name> to the current connection."},
+        reply);
   }
   ErrorReply(ctx, UnknownSubcommand(sub, "CLIENT"));
 }
@@ -374,10 +372,11 @@ void StoreCommandHandler::Config(Args& args, CommandContext& ctx) {
                       "the config file at start-up");
   }
   if (EqualsIgnoreCase(sub, "HELP")) {
-    return HelpReply({"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                      "GET <pattern>", "    Return parameters matching the glob-like <pattern> "
-                      "and their values."},
-                     reply);
+    return HelpReply(
+        {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>",
+         "    Return parameters matching the glob-like <pattern> "
+         "and their values."},
+        reply);
   }
   ErrorReply(ctx, UnknownSubcommand(sub, "CONFIG"));
 }

@@ -33,8 +33,7 @@ std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
 }  // namespace
 
 Connection::Connection(Socket socket, std::uint64_t id, const ConnectionOptions& options,
-                       CommandHandler& handler, ServerStats& stats,
-                       std::function<void()> on_close)
+                       CommandHandler& handler, ServerStats& stats, std::function<void()> on_close)
     : socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       options_(options),
@@ -63,11 +62,18 @@ void Connection::Start() {
 
 void Connection::Drain() {
   if (closed_) return;
+  draining_ = true;
+  StopInputIfIdle();
+  MaybeFinish();
+}
+
+void Connection::StopInputIfIdle() {
+  // A request partly received is in flight: keep reading until it is complete.
+  if (!draining_ || input_closed_ || parser_.PendingBytes() != 0) return;
   input_closed_ = true;
-  // Wakes a pending read with end-of-file; data already received is still answered.
+  // Wakes a pending read with end-of-file; requests already received are still answered.
   error_code ignored;
   if (reading_) socket_.shutdown(Socket::shutdown_receive, ignored);
-  MaybeFinish();
 }
 
 void Connection::Close() {
@@ -88,9 +94,10 @@ Completion Connection::Defer() {
 }
 
 void Connection::CompleteDeferred(ReplyWriter writer) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), writer = std::move(writer)]() mutable {
-    self->OnDeferredDone(writer);
-  });
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), writer = std::move(writer)]() mutable {
+               self->OnDeferredDone(writer);
+             });
 }
 
 void Connection::MaybeRead() {
@@ -98,10 +105,9 @@ void Connection::MaybeRead() {
   if (OverOutputLimit()) return;
   reading_ = true;
   std::span<std::byte> space = parser_.ReadBuffer();
-  socket_.async_read_some(asio::buffer(space.data(), space.size()),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                            self->OnRead(ec, n);
-                          });
+  socket_.async_read_some(
+      asio::buffer(space.data(), space.size()),
+      [self = shared_from_this()](const error_code& ec, std::size_t n) { self->OnRead(ec, n); });
 }
 
 void Connection::OnRead(const error_code& ec, std::size_t n) {
@@ -138,6 +144,7 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
       stats_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
       spdlog::debug("client {} ({}): {}", session_.id, session_.remote_address, protocol_error_);
     }
+    StopInputIfIdle();
   }
   ProcessRequests();
   Flush();
@@ -240,8 +247,8 @@ void Connection::OnWrite(const error_code& ec, std::size_t n) {
 }
 
 void Connection::MaybeFinish() {
-  if (closed_ || lingering_ || !input_closed_ || deferred_ || write_active_ ||
-      !pending_.empty() || !protocol_error_.empty()) {
+  if (closed_ || lingering_ || !input_closed_ || deferred_ || write_active_ || !pending_.empty() ||
+      !protocol_error_.empty()) {
     return;
   }
   if (!session_.close_after_reply && parser_.HasRequest()) return;
@@ -277,9 +284,8 @@ void Connection::ReadToDiscard() {
 }
 
 bool Connection::OverOutputLimit() {
-  const bool over =
-      options_.output_buffer_bytes != 0 &&
-      pending_.TotalBytes() + writing_.TotalBytes() > options_.output_buffer_bytes;
+  const bool over = options_.output_buffer_bytes != 0 &&
+                    pending_.TotalBytes() + writing_.TotalBytes() > options_.output_buffer_bytes;
   if (over != paused_) {
     paused_ = over;
     if (over) stats_.backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
@@ -316,8 +322,8 @@ void Connection::OnTimer(const error_code& ec) {
                    session_.remote_address, options_.idle_timeout_ms);
     } else {
       stats_.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
-      spdlog::debug("client {} ({}): closed, idle for {} ms", session_.id,
-                    session_.remote_address, options_.idle_timeout_ms);
+      spdlog::debug("client {} ({}): closed, idle for {} ms", session_.id, session_.remote_address,
+                    options_.idle_timeout_ms);
     }
     Close();
     return;

@@ -6,9 +6,9 @@
 // except CompleteDeferred, which posts back to it.
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -48,8 +48,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // Starts reading. Call once, on the socket's executor, with the object in a shared_ptr.
   void Start();
 
-  // Stops reading new input; requests already received are answered, then the connection
-  // closes. Call on the I/O thread (post it).
+  // Stops reading new input once no request is partly received; requests already received
+  // are answered, then the connection closes. Call on the I/O thread (post it).
   void Drain();
   // Closes the socket now. Call on the I/O thread (post it).
   void Close();
@@ -82,6 +82,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void ArmTimer();
   void OnTimer(const boost::system::error_code& ec);
   void ReadToDiscard();
+  // While draining: stops reading once no request is partly received.
+  void StopInputIfIdle();
 
   Socket socket_;
   boost::asio::steady_timer timer_;
@@ -101,9 +103,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   Clock::time_point deferred_started_;
   bool reading_ = false;
   bool write_active_ = false;
-  bool deferred_ = false;       // a command waits for its Completion
-  bool input_closed_ = false;   // EOF, read error, QUIT, protocol error or Drain
-  bool paused_ = false;         // over the output limit (for the pause counter)
+  bool deferred_ = false;      // a command waits for its Completion
+  bool input_closed_ = false;  // EOF, read error, QUIT, protocol error or Drain
+  bool paused_ = false;        // over the output limit (for the pause counter)
+  bool draining_ = false;      // server shutdown: finish the requests in flight, then close
   bool timer_armed_ = false;
   bool close_gracefully_ = false;  // after QUIT or a protocol error: linger before closing
   bool lingering_ = false;         // final reply sent, discarding input until EOF

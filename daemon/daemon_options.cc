@@ -62,8 +62,7 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   add("prefixcache-spill-flush-on-shutdown", config.spill.flush_on_shutdown ? "yes" : "no");
   add("prefixcache-max-request-elements", std::to_string(config.limits.max_request_elements));
   add("prefixcache-idle-timeout-ms", std::to_string(config.limits.idle_timeout_ms));
-  add("prefixcache-client-output-buffer",
-      std::to_string(config.limits.client_output_buffer_bytes));
+  add("prefixcache-client-output-buffer", std::to_string(config.limits.client_output_buffer_bytes));
   add("prefixcache-cluster-nodes", std::to_string(config.cluster.nodes.size()));
   add("prefixcache-virtual-nodes", std::to_string(config.cluster.virtual_nodes));
   add("prefixcache-replicas", std::to_string(config.cluster.replicas));

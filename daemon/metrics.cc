@@ -108,8 +108,7 @@ void TierMetrics(Page& page, const storage::StoreStats& s) {
       {"tier_evictions_total", "counter", "Blocks pushed out of the tier by capacity.",
        &storage::TierStats::evictions},
       {"tier_demotions_total", "counter",
-       "Blocks demoted (memory: handed to spill; spill: written).",
-       &storage::TierStats::demotions},
+       "Blocks demoted (memory: handed to spill; spill: written).", &storage::TierStats::demotions},
       {"tier_promotions_total", "counter", "Spill hits copied back into memory.",
        &storage::TierStats::promotions},
       {"tier_checksum_failures_total", "counter",
@@ -142,8 +141,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
 
   page.Header("info", "gauge", "Constant 1, labelled with the version and node id.");
   page.Sample("info",
-              "version=\"" PREFIXCACHE_VERSION "\",node_id=\"" + LabelValue(sources.node_id) +
-                  "\"",
+              "version=\"" PREFIXCACHE_VERSION "\",node_id=\"" + LabelValue(sources.node_id) + "\"",
               std::uint64_t{1});
   page.Single("uptime_seconds", "gauge", "Seconds since the daemon started.",
               static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -179,8 +177,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
               Load(n.total_connections_received));
   page.Single("connections_rejected_total", "counter",
               "Connections refused over limits.max_connections.", Load(n.rejected_connections));
-  page.Single("requests_total", "counter", "Requests processed.",
-              Load(n.total_commands_processed));
+  page.Single("requests_total", "counter", "Requests processed.", Load(n.total_commands_processed));
   page.Single("requests_rejected_total", "counter",
               "Requests over a size or element limit, answered with an error.",
               Load(n.rejected_requests));
@@ -189,8 +186,7 @@ std::string RenderMetrics(const MetricsSources& sources) {
   page.Single("idle_timeouts_total", "counter", "Connections closed for idleness.",
               Load(n.idle_timeouts));
   page.Single("output_stalls_total", "counter",
-              "Connections closed because their replies made no progress.",
-              Load(n.output_stalls));
+              "Connections closed because their replies made no progress.", Load(n.output_stalls));
   page.Single("backpressure_pauses_total", "counter",
               "Times a connection stopped reading over the output buffer limit.",
               Load(n.backpressure_pauses));
@@ -236,10 +232,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Read() {
     request_ = {};
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](const error_code& ec, std::size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, request_,
+        [self = shared_from_this()](const error_code& ec, std::size_t) { self->OnRead(ec); });
   }
 
  private:

@@ -104,8 +104,8 @@ Status Server::Start() {
   if (ec) return FromErrorCode(ec, "cannot read the bound address of " + where);
   port_ = bound.port();
   const auto ip = bound.address();
-  address_ = (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" +
-             std::to_string(port_);
+  address_ =
+      (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" + std::to_string(port_);
   stats_.tcp_port.store(port_, std::memory_order_relaxed);
 
   accepting_ = true;

@@ -15,7 +15,7 @@ class LatencyHistogram {
  public:
   // Upper bounds of the buckets in microseconds; a last implicit bucket is +Inf.
   static constexpr std::array<std::uint64_t, 18> kBoundsUs = {
-      5,    10,    25,    50,     100,    250,    500,    1000,    2500,
+      5,    10,    25,    50,    100,    250,    500,    1000,    2500,
       5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
 
   void Record(std::chrono::nanoseconds latency) {
@@ -42,20 +42,20 @@ struct ServerStats {
   using Counter = std::atomic<std::uint64_t>;
 
   std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
-  std::atomic<std::uint16_t> tcp_port{0};      // bound port, once listening
+  std::atomic<std::uint16_t> tcp_port{0};  // bound port, once listening
 
   std::atomic<std::int64_t> connected_clients{0};
   Counter total_connections_received{0};
-  Counter rejected_connections{0};             // over max_connections
-  Counter total_commands_processed{0};         // requests handled (including errors)
-  Counter rejected_requests{0};                // over a parser limit, answered with an error
-  Counter protocol_errors{0};                  // malformed input; connection closed
-  Counter idle_timeouts{0};                    // connections closed for idleness
-  Counter output_stalls{0};                    // closed: writes made no progress
-  Counter backpressure_pauses{0};              // reading paused over the output limit
+  Counter rejected_connections{0};      // over max_connections
+  Counter total_commands_processed{0};  // requests handled (including errors)
+  Counter rejected_requests{0};         // over a parser limit, answered with an error
+  Counter protocol_errors{0};           // malformed input; connection closed
+  Counter idle_timeouts{0};             // connections closed for idleness
+  Counter output_stalls{0};             // closed: writes made no progress
+  Counter backpressure_pauses{0};       // reading paused over the output limit
   Counter net_input_bytes{0};
   Counter net_output_bytes{0};
-  LatencyHistogram latency;                    // from request parsed to reply queued
+  LatencyHistogram latency;  // from request parsed to reply queued
 };
 
 }  // namespace prefixcache::daemon

@@ -4,7 +4,7 @@
 # Starts daemons on ephemeral loopback ports in a temporary folder, checks replies, and
 # stops them with SIGTERM. Not part of CTest (tests/ holds the real integration tests).
 set -u
-BIN=${1:-$(dirname "$0")/../build-daemon/bin/prefixcached}
+BIN=$(realpath "${1:-$(dirname "$0")/../build-daemon/bin/prefixcached}")
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 FAILED=0
@@ -39,7 +39,7 @@ stop() {  # stop: SIGTERM, expect exit 0
 }
 
 cd "$WORK" || exit 1
-start main --spill-path "$WORK/spill" --memory-capacity 1MiB
+start main --spill-path "$WORK/spill" --memory-capacity 2MiB
 R="redis-cli -p $PORT"
 
 check "PING" PONG "$($R ping)"
@@ -50,7 +50,7 @@ check "GET" bar "$($R get foo)"
 check "GET miss" "" "$($R get nope)"
 check "EXISTS" 2 "$($R exists foo foo nope)"
 check "MSET" OK "$($R mset a 1 b 2)"
-check "MGET" $'1\n2\n' "$($R mget a b c)"
+check "MGET" $'1\n2\n\n.' "$($R mget a b c; echo .)"
 check "DEL" 1 "$($R del a c)"
 check "SET NX on existing" "" "$($R set foo x nx)"
 check "SET XX GET" bar "$($R set foo baz xx get)"
@@ -64,8 +64,8 @@ check "HELLO 3" "NOPROTO unsupported protocol version" "$($R hello 3)"
 check "HELLO 2" $'server\nredis' "$($R hello 2 | head -2)"
 check "CLIENT SETNAME" OK "$($R client setname me)"
 check "CLIENT SETINFO" OK "$($R client setinfo lib-name x)"
-check "CONFIG GET" $'maxmemory\n1048576' "$($R config get maxmemory)"
-check "CONFIG GET save" $'save\n' "$($R config get save)"
+check "CONFIG GET" $'maxmemory\n2097152' "$($R config get maxmemory)"
+check "CONFIG GET save" $'save\n\n.' "$($R config get save; echo .)"
 check "COMMAND DOCS" "" "$($R command docs)"
 check "INFO keyspace" "db0:keys=2,expires=0,avg_ttl=0" "$($R info keyspace | tr -d '\r' | grep db0)"
 check "FLUSHALL" OK "$($R flushall)"
@@ -76,19 +76,22 @@ K1=0123456789abcdef
 K2=fedcba9876543210
 check "BLOCK.MSET" OK "$($R block.mset 0 $K1 v0 1 $K2 v1)"
 check "BLOCK.EXISTS" $'1\n1\n0' "$($R block.exists $K1 $K2 0000000000000000)"
-check "BLOCK.MGET" $'v0\n' "$($R block.mget $K1 0000000000000000)"
+check "BLOCK.MGET" $'v0\n\n.' "$($R block.mget $K1 0000000000000000; echo .)"
 check "GET of a block key" v0 "$($R get $K1)"
 check "BLOCK.EXISTS bad key" "ERR BLOCK.EXISTS argument 2: a block key must be exactly 16 bytes, got 5" "$($R block.exists $K1 short)"
 check "BLOCK.MSET bad depth" "ERR BLOCK.MSET triple 1: depth must be an integer from 0 to 4294967295, got '-1'" "$($R block.mset 0 $K1 v -1 $K2 v)"
 check "BLOCK.STATS is JSON" node-1 "$($R block.stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["node_id"])')"
 check "BLOCK.RING is JSON" 1 "$($R block.ring | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["nodes"]))')"
 
-# Large values round-trip; with 1MiB of memory they spill, and GET reads them back from disk.
-for i in 1 2 3 4; do head -c 3000000 /dev/urandom >"$WORK/v$i"; $R -x set big$i <"$WORK/v$i" >/dev/null; done
+# Large values round-trip; with 2MiB of memory they spill, and GET reads them back from disk.
+for i in 1 2 3 4 5 6; do
+  head -c 700000 /dev/urandom >"$WORK/v$i"
+  check "SET 700KB value $i" OK "$($R -x set big$i <"$WORK/v$i")"
+done
 sleep 0.5
-for i in 1 4; do
-  $R --raw get big$i | head -c 3000000 | cmp -s - "$WORK/v$i"
-  check "3MB value $i round trip" 0 $?
+for i in 1 6; do
+  $R --raw get big$i | head -c 700000 | cmp -s - "$WORK/v$i"
+  check "700KB value $i round trip" 0 $?
 done
 check "spill read counted" 1 "$([[ $($R info stats | tr -d '\r' | sed -n 's/^disk_commands://p') -ge 1 ]] && echo 1)"
 

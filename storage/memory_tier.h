@@ -1,8 +1,9 @@
 // MemoryTier: the RAM level of a node's BlockStore -- blocks held as reference-counted
 // Buffers up to a hard byte capacity, sharded by key hash with one mutex per shard.
-// Thread-safe: every method may be called from any thread at once (network I/O threads
-// included: nothing here touches the disk). The eviction sink runs on the thread whose
-// Put caused the eviction, with no lock of this tier held.
+// Thread-safe: every method may be called from any thread at once, and none touches the
+// disk, so the BlockStore calls them from network I/O threads (Get, Put, Contains, Erase)
+// and worker threads (promotions, Clear, Snapshot on close) alike. The eviction sink runs
+// on the thread whose Put caused the eviction, with no lock of this tier held.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>

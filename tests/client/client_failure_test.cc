@@ -1,14 +1,14 @@
 // The client's failure policy against real failures: nodes that never answer, refuse
 // connections, or are killed with SIGKILL in the middle of a run and restarted on their
 // spill folder; replicas taking over reads. No failure may reach the caller as an error.
+#include "client_test_util.h"
+#include "local_cluster.h"
+#include "prefixcache/client.h"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <thread>
-
-#include "client_test_util.h"
-#include "local_cluster.h"
-#include "prefixcache/client.h"
 
 namespace prefixcache::testing {
 namespace {

@@ -1,15 +1,14 @@
 // Client against real prefixcached daemons: put/match/get across shards, caller buffers,
 // erased blocks, corrupted values, async puts, ring swaps and ring agreement.
 #include "prefixcache/client.h"
+#include "client_test_util.h"
+#include "local_cluster.h"
+#include "prefixcache/value_format.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
 #include <thread>
-
-#include "client_test_util.h"
-#include "local_cluster.h"
-#include "prefixcache/value_format.h"
 
 namespace prefixcache::testing {
 namespace {
@@ -266,7 +265,10 @@ TEST_CASE("client: PutAsync stores in the background and drops when full", "[int
   // The Buffer overload takes ownership without a copy.
   const auto keys = RandomKeys(2, 999);
   std::vector<Buffer> owned;
-  for (const auto& k : keys) owned.push_back(Buffer::Copy(std::span(ValueFor(k, 1000))));
+  for (const auto& k : keys) {
+    const auto value = ValueFor(k, 1000);
+    owned.push_back(Buffer::Copy(std::span<const std::byte>(value)));
+  }
   REQUIRE(client->PutAsync(keys, std::move(owned), Depths(2)));
   REQUIRE(client->FlushAsync(10000));
   CHECK(client->Match(keys).value() == 2);

@@ -1,10 +1,9 @@
 #include "prefixcache/value_format.h"
+#include "client_lib/request.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <vector>
-
-#include "client_lib/request.h"
 
 namespace prefixcache::client {
 namespace {

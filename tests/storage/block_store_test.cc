@@ -410,7 +410,7 @@ TEST_CASE("BlockStore stays consistent under concurrent puts, gets and demotions
   auto store = OpenStore(options);
 
   constexpr int kThreads = 4;
-  constexpr int kOpsPerThread = 1500;
+  constexpr int kOpsPerThread = 4000;
   constexpr std::uint64_t kKeys = 400;
   std::atomic<int> bad_reads{0};
   std::atomic<int> hits{0};
@@ -421,13 +421,21 @@ TEST_CASE("BlockStore stays consistent under concurrent puts, gets and demotions
       std::mt19937_64 rng(1234 + t);
       for (int op = 0; op < kOpsPerThread; ++op) {
         const std::uint64_t i = rng() % kKeys;
-        switch (rng() % 4) {
-          case 0: {
+        switch (rng() % 8) {
+          case 0:
+          case 1: {
             const auto version = static_cast<std::uint8_t>(rng() % 2);
             if (!store->Put(Key(i), Value(i, version), 0).ok()) ++failed_puts;
             break;
           }
-          case 1: {
+          case 2:
+            if (rng() % 8 == 0) {
+              if (!store->Erase(Key(i)).ok()) ++failed_puts;
+            } else {
+              store->Contains(Key(i));
+            }
+            break;
+          case 3: {
             auto got = store->GetFromMemory(Key(i));
             if (got.ok() && !IsValueOf(i, *got)) ++bad_reads;
             break;

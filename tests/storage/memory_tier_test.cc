@@ -191,6 +191,19 @@ TEST_CASE("MemoryTier with the prefix policy evicts the deepest cold block", "[u
   CHECK(tier->Contains(Key(2)));
 }
 
+TEST_CASE("The eviction sink runs outside the tier's locks", "[unit]") {
+  MemoryTier* self = nullptr;
+  std::vector<bool> held_when_sunk;
+  auto tier = MakeTier(2 * (10 + kOverhead), "prefix", 1, [&](const BlockKey& key, Block) {
+    // Calling back into the tier would deadlock if a shard lock were held here.
+    held_when_sunk.push_back(self->Contains(key));
+    (void)self->Stats();
+  });
+  self = tier.get();
+  for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(10, 0)).ok());
+  CHECK(held_when_sunk == std::vector<bool>{false, false, false});
+}
+
 TEST_CASE("MemoryTier without a sink still evicts and counts", "[unit]") {
   auto tier = MakeTier(2 * (10 + kOverhead), "lru", 2);
   for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(10, 0)).ok());
