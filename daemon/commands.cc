@@ -30,7 +30,7 @@ void StoreCommandHandler::OnConnect(Session& session) {
 }
 
 void StoreCommandHandler::ErrorReply(CommandContext& ctx, std::string_view message) {
-  stats_.error_replies.fetch_add(1, std::memory_order_relaxed);
+  stats_.error_replies.Add(1);
   ctx.reply().Error(message);
 }
 
@@ -40,7 +40,7 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
   const CommandSpec* spec = FindCommand(name);
   // Redis's order of checks: unknown command, then arity, then authentication.
   if (spec == nullptr) {
-    stats_.unknown_commands.fetch_add(1, std::memory_order_relaxed);
+    stats_.unknown_commands.Add(1);
     // Redis 7's text: each argument quoted, the list cut after about 128 bytes.
     std::string quoted;
     for (std::size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
@@ -56,7 +56,7 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
     return;
   }
   ctx.session().last_command = spec->name;
-  stats_.calls[static_cast<std::size_t>(spec->id)].fetch_add(1, std::memory_order_relaxed);
+  stats_.calls[static_cast<std::size_t>(spec->id)].Add(1);
   if (!ArityOk(*spec, args.size())) {
     ErrorReply(ctx, "ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
     return;
@@ -126,7 +126,7 @@ void StoreCommandHandler::RunOnWorker(CommandContext& ctx, std::function<ReplyWr
     ErrorReply(ctx, "ERR server is shutting down");
     return;
   }
-  stats_.deferred_commands.fetch_add(1, std::memory_order_relaxed);
+  stats_.deferred_commands.Add(1);
   boost::asio::post(workers_,
                     [work = std::move(work), done = ctx.Defer()]() mutable { done(work()); });
 }
@@ -139,7 +139,7 @@ void StoreCommandHandler::CheckOwnership(std::span<const BlockKey> keys) {
   for (const BlockKey& key : keys) {
     if (!view->self || !view->ring->OwnsKey(*view->self, key)) ++misrouted;
   }
-  if (misrouted) stats_.misrouted_keys.fetch_add(misrouted, std::memory_order_relaxed);
+  if (misrouted) stats_.misrouted_keys.Add(misrouted);
 }
 
 }  // namespace prefixcache::daemon

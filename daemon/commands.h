@@ -20,6 +20,7 @@
 #include "daemon/command_handler.h"
 #include "daemon/command_table.h"
 #include "daemon/server_stats.h"
+#include "daemon/sharded_counter.h"
 #include "prefixcache/block_key.h"
 #include "storage/block_store.h"
 
@@ -40,17 +41,17 @@ struct HandlerOptions {
   std::uint64_t max_clients = 0;
 };
 
-// Counters of the command layer (relaxed atomics; read by INFO and /metrics).
+// Counters of the command layer (sharded relaxed atomics; read by INFO and /metrics).
 struct CommandStats {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = ShardedCounter;
   std::array<Counter, kCommandCount> calls{};  // by CommandId
-  Counter unknown_commands{0};
-  Counter error_replies{0};  // arity, syntax, auth and argument errors
-  Counter auth_failures{0};
-  Counter keyspace_hits{0};  // keys found by GET/MGET/BLOCK.MGET
-  Counter keyspace_misses{0};
-  Counter deferred_commands{0};  // commands sent to the worker pool
-  Counter misrouted_keys{0};     // keys of requests this node does not own (cluster only)
+  Counter unknown_commands;
+  Counter error_replies;  // arity, syntax, auth and argument errors
+  Counter auth_failures;
+  Counter keyspace_hits;  // keys found by GET/MGET/BLOCK.MGET
+  Counter keyspace_misses;
+  Counter deferred_commands;  // commands sent to the worker pool
+  Counter misrouted_keys;     // keys of requests this node does not own (cluster only)
 };
 
 // The ring this node checks ownership against; `self` is its index in ring->nodes(), or

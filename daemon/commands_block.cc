@@ -135,12 +135,9 @@ void StoreCommandHandler::BlockStats(CommandContext& ctx) {
   json += s.spill_healthy ? "true" : "false";
   json += ",\"spill_error\":";
   AppendJsonString(json, s.spill_error);
-  json +=
-      ",\"keyspace_hits\":" + std::to_string(stats_.keyspace_hits.load(std::memory_order_relaxed));
-  json += ",\"keyspace_misses\":" +
-          std::to_string(stats_.keyspace_misses.load(std::memory_order_relaxed));
-  json += ",\"misrouted_keys\":" +
-          std::to_string(stats_.misrouted_keys.load(std::memory_order_relaxed));
+  json += ",\"keyspace_hits\":" + std::to_string(stats_.keyspace_hits.Load());
+  json += ",\"keyspace_misses\":" + std::to_string(stats_.keyspace_misses.Load());
+  json += ",\"misrouted_keys\":" + std::to_string(stats_.misrouted_keys.Load());
   json += '}';
   ctx.reply().Bulk(std::string_view(json));
 }

@@ -71,8 +71,8 @@ void StoreCommandHandler::FetchBlocks(std::vector<BlockKey> keys, bool single,
     }
   }
   if (state->on_disk.empty()) {
-    stats_.keyspace_hits.fetch_add(hits, std::memory_order_relaxed);
-    stats_.keyspace_misses.fetch_add(n - hits, std::memory_order_relaxed);
+    stats_.keyspace_hits.Add(hits);
+    stats_.keyspace_misses.Add(n - hits);
     state->Write(single, ctx.reply());
     return;
   }
@@ -85,8 +85,8 @@ void StoreCommandHandler::FetchBlocks(std::vector<BlockKey> keys, bool single,
         ++hits;
       }
     }
-    stats_.keyspace_hits.fetch_add(hits, std::memory_order_relaxed);
-    stats_.keyspace_misses.fetch_add(state->keys.size() - hits, std::memory_order_relaxed);
+    stats_.keyspace_hits.Add(hits);
+    stats_.keyspace_misses.Add(state->keys.size() - hits);
     return [state, single](protocol::ReplyBuilder& out) { state->Write(single, out); };
   });
 }
@@ -97,13 +97,13 @@ void StoreCommandHandler::Get(Args& args, CommandContext& ctx) {
   Result<Buffer> value = store_.GetFromMemory(key);
   if (value.ok()) {
     CheckOwnership(key);
-    stats_.keyspace_hits.fetch_add(1, std::memory_order_relaxed);
+    stats_.keyspace_hits.Add(1);
     ctx.reply().Bulk(*value);
     return;
   }
   if (!store_.NeedsDiskRead(key)) {
     CheckOwnership(key);
-    stats_.keyspace_misses.fetch_add(1, std::memory_order_relaxed);
+    stats_.keyspace_misses.Add(1);
     ctx.reply().Nil();
     return;
   }
@@ -167,7 +167,7 @@ void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
     std::optional<std::string> error;
     if (!((nx && had) || (xx && !had))) error = PutBlock(key, value, 0);
     if (error) {
-      stats_.error_replies.fetch_add(1, std::memory_order_relaxed);
+      stats_.error_replies.Add(1);
       return [error](protocol::ReplyBuilder& out) { out.Error(*error); };
     }
     if (!had) return [](protocol::ReplyBuilder& out) { out.Nil(); };
@@ -222,7 +222,7 @@ void StoreCommandHandler::Flush(Args& args, CommandContext& ctx) {
   RunOnWorker(ctx, [this]() -> ReplyWriter {
     Status status = store_.Clear();
     if (!status.ok()) {
-      stats_.error_replies.fetch_add(1, std::memory_order_relaxed);
+      stats_.error_replies.Add(1);
       return [message = "ERR " + status.ToString()](protocol::ReplyBuilder& out) {
         out.Error(message);
       };

@@ -136,13 +136,13 @@ void StoreCommandHandler::Auth(Args& args, CommandContext& ctx) {
     }
     // The default user has no password: any password is accepted for it.
     if (args[1].view() == "default") return ctx.reply().SimpleString("OK");
-    stats_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    stats_.auth_failures.Add(1);
     return ErrorReply(ctx, kWrongPass);
   }
   const bool user_ok = !with_user || args[1].view() == "default";
   const bool password_ok = PasswordMatches(args.back().view());
   if (!user_ok || !password_ok) {
-    stats_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    stats_.auth_failures.Add(1);
     return ErrorReply(ctx, kWrongPass);
   }
   ctx.session().authenticated = true;
@@ -180,7 +180,7 @@ void StoreCommandHandler::Hello(Args& args, CommandContext& ctx) {
     const bool ok = user->view() == "default" &&
                     (options_.password.empty() || PasswordMatches(password->view()));
     if (!ok) {
-      stats_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+      stats_.auth_failures.Add(1);
       return ErrorReply(ctx, kWrongPass);
     }
     session.authenticated = true;

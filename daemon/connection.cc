@@ -134,14 +134,14 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
     }
   } else {
     Progress();
-    stats_.net_input_bytes.fetch_add(n, std::memory_order_relaxed);
+    stats_.net_input_bytes.Add(n);
     Status status = parser_.Commit(n);
     if (!status.ok()) {
       protocol_error_ = status.message();
       if (protocol_error_.empty()) protocol_error_ = "Protocol error";
       input_closed_ = true;
       close_gracefully_ = true;
-      stats_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      stats_.protocol_errors.Add(1);
       spdlog::debug("client {} ({}): {}", session_.id, session_.remote_address, protocol_error_);
     }
     StopInputIfIdle();
@@ -158,18 +158,22 @@ void Connection::ProcessRequests() {
     protocol::Request request = parser_.PopRequest();
     HandleOne(request);
   }
-  if (!protocol_error_.empty() && !deferred_ && !parser_.HasRequest() &&
-      !session_.close_after_reply) {
-    std::string message = "ERR " + protocol_error_;
-    pending_.Error(message);
-    protocol_error_.clear();
+  // The protocol error is the last reply, after those of the requests before it; a QUIT
+  // among those ends the connection first.
+  if (!protocol_error_.empty() && !deferred_) {
+    if (session_.close_after_reply) {
+      protocol_error_.clear();
+    } else if (!parser_.HasRequest()) {
+      pending_.Error("ERR " + protocol_error_);
+      protocol_error_.clear();
+    }
   }
 }
 
 void Connection::HandleOne(protocol::Request& request) {
-  stats_.total_commands_processed.fetch_add(1, std::memory_order_relaxed);
+  stats_.total_commands_processed.Add(1);
   if (!request.rejected.empty()) {
-    stats_.rejected_requests.fetch_add(1, std::memory_order_relaxed);
+    stats_.rejected_requests.Add(1);
     pending_.Error(request.rejected);
     return;
   }
@@ -238,7 +242,7 @@ void Connection::OnWrite(const error_code& ec, std::size_t n) {
     Close();
     return;
   }
-  stats_.net_output_bytes.fetch_add(n, std::memory_order_relaxed);
+  stats_.net_output_bytes.Add(n);
   Progress();
   ProcessRequests();
   Flush();
@@ -288,7 +292,7 @@ bool Connection::OverOutputLimit() {
                     pending_.TotalBytes() + writing_.TotalBytes() > options_.output_buffer_bytes;
   if (over != paused_) {
     paused_ = over;
-    if (over) stats_.backpressure_pauses.fetch_add(1, std::memory_order_relaxed);
+    if (over) stats_.backpressure_pauses.Add(1);
   }
   return over;
 }
@@ -317,11 +321,11 @@ void Connection::OnTimer(const error_code& ec) {
     last_progress_ = std::max(last_progress_, now - timeout / 2);
   } else if (now - last_progress_ >= timeout) {
     if (write_active_) {
-      stats_.output_stalls.fetch_add(1, std::memory_order_relaxed);
+      stats_.output_stalls.Add(1);
       spdlog::info("client {} ({}): closed, no write progress for {} ms", session_.id,
                    session_.remote_address, options_.idle_timeout_ms);
     } else {
-      stats_.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+      stats_.idle_timeouts.Add(1);
       spdlog::debug("client {} ({}): closed, idle for {} ms", session_.id, session_.remote_address,
                     options_.idle_timeout_ms);
     }

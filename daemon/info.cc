@@ -54,9 +54,7 @@ class Writer {
   std::string& out_;
 };
 
-std::uint64_t Load(const std::atomic<std::uint64_t>& counter) {
-  return counter.load(std::memory_order_relaxed);
-}
+std::uint64_t Load(const ShardedCounter& counter) { return counter.Load(); }
 
 void ServerSection(const InfoSources& s, Writer& w) {
   w.Section("Server");

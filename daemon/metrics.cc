@@ -69,9 +69,7 @@ class Page {
   std::string& out_;
 };
 
-std::uint64_t Load(const std::atomic<std::uint64_t>& counter) {
-  return counter.load(std::memory_order_relaxed);
-}
+std::uint64_t Load(const ShardedCounter& counter) { return counter.Load(); }
 
 // Label values may hold any bytes: escape backslash, quote and newline.
 std::string LabelValue(std::string_view text) {

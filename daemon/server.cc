@@ -155,11 +155,11 @@ void Server::OnAccept(const error_code& ec, tcp::socket socket) {
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
 
-  stats_.total_connections_received.fetch_add(1, std::memory_order_relaxed);
+  stats_.total_connections_received.Add(1);
   std::int64_t connected = stats_.connected_clients.load(std::memory_order_relaxed);
   if (static_cast<std::uint64_t>(std::max<std::int64_t>(connected, 0)) >=
       options_.max_connections) {
-    stats_.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    stats_.rejected_connections.Add(1);
     spdlog::debug("connection refused: max number of clients ({}) reached",
                   options_.max_connections);
     std::make_shared<Rejection>(std::move(socket))->Start();

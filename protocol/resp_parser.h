@@ -34,7 +34,10 @@ struct ParserLimits {
 
 // One command as the client sent it.
 struct Request {
-  std::vector<Buffer> args;  // args[0] is the command name, as sent (any case)
+  // args[0] is the command name, as sent (any case). An argument under kDirectBulkBytes is
+  // a slice of a staging chunk (64 KiB) and keeps the whole chunk alive: copy it
+  // (Buffer::Copy) before keeping it long-term, e.g. as a stored value.
+  std::vector<Buffer> args;
   // Set when the request broke a limit and was skipped without storing its payload: the
   // error to reply, without the leading '-' (e.g. "ERR value of 200000000 bytes exceeds
   // max_value_bytes (134217728)"). args is then empty.
@@ -48,6 +51,11 @@ class RequestParser {
   static constexpr std::size_t kDirectBulkBytes = 16 * 1024;
 
   explicit RequestParser(ParserLimits limits = {});
+  // Not copyable (a copy would share the parse state); movable.
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+  RequestParser(RequestParser&&) = default;
+  RequestParser& operator=(RequestParser&&) = default;
 
   // Writable space for the next socket read: inside a large bulk payload, the rest of that
   // argument's buffer; otherwise free space in the staging buffer. Never empty.

@@ -76,6 +76,12 @@ Result<Block> CopyVerified(const rocksdb::Slice& value, const SpillRecord& recor
   return Block{std::move(copy).Freeze(), record.depth};
 }
 
+rocksdb::ColumnFamilyOptions MetaFamilyOptions() {
+  rocksdb::ColumnFamilyOptions family;
+  family.compression = rocksdb::kNoCompression;  // 28-byte records of hashes and counters
+  return family;
+}
+
 void DeleteBoth(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* blocks,
                 rocksdb::ColumnFamilyHandle* meta, const BlockKey& key) {
   batch.Delete(blocks, KeySlice(key));
@@ -114,7 +120,7 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kBlocksFamily, BlocksFamilyOptions(options)},
-      {kMetaFamily, rocksdb::ColumnFamilyOptions()},
+      {kMetaFamily, MetaFamilyOptions()},
   };
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -58,7 +58,8 @@ Outcome Parse(std::string_view input, const ReplyLimits& limits, std::uint64_t s
   ReplyParser parser(limits);
   if (sunk != nullptr) {
     parser.SetBulkSink([&parser, sunk](std::size_t index, std::size_t size) {
-      if ((index + size) % 3 == 0) return std::span<std::byte>();
+      // An empty span means "no sink", so a zero-size payload is never recorded.
+      if (size == 0 || (index + size) % 3 == 0) return std::span<std::byte>();
       sunk->push_back(Sunk{parser.CompletedReplies(), index, std::vector<std::byte>(size)});
       return std::span<std::byte>(sunk->back().bytes);
     });

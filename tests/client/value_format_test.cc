@@ -29,11 +29,13 @@ TEST_CASE("value format: the trailer layout is pinned", "[unit]") {
   std::uint64_t sum = ValueChecksum(key, payload);
   for (int i = 0; i < 8; ++i) CHECK(trailer[i] == static_cast<std::byte>(sum >> (8 * i)));
   CHECK(std::memcmp(trailer.data() + 8, "PCv1", 4) == 0);
-  // Seeded by the key's high half: another key gives another checksum.
-  const BlockKey other = BlockKey::FromHalves(0x0102030405060709ull, 0x1112131415161718ull);
-  CHECK(ValueChecksum(other, payload) != sum);
-  // Pinned value (XXH3-64 with seed 0x0102030405060708 of the payload).
-  CHECK(sum == 0x2d0a9c14a8a8d4b7ull);
+  // Seeded by both halves of the key: another key gives another checksum.
+  CHECK(ValueChecksum(BlockKey::FromHalves(0x0102030405060709ull, 0x1112131415161718ull),
+                      payload) != sum);
+  CHECK(ValueChecksum(BlockKey::FromHalves(0x0102030405060708ull, 0x1112131415161719ull),
+                      payload) != sum);
+  // Pinned: XXH3_64bits_withSeed("hello, kv block", 15, 0x0102030405060708 ^ 0x1112131415161718).
+  CHECK(sum == 0xceba736684eaa1aeull);
 }
 
 TEST_CASE("value format: VerifyStoredValue accepts good values only", "[unit]") {

@@ -4,9 +4,9 @@
 //
 // Stored value = payload || checksum || magic, 12 bytes after the payload:
 //   payload   the caller's bytes, unchanged (any length, including 0)
-//   checksum  8 bytes, little-endian: XXH3-64 of the payload with seed key.High()
-//             (the key's first 8 bytes read big-endian), so that a value stored under
-//             another key also fails
+//   checksum  8 bytes, little-endian: XXH3_64bits_withSeed(payload, seed) with
+//             seed = key.High() ^ key.Low() (the key's two 8-byte halves, each read
+//             big-endian), so that a value stored under another key fails too
 //   magic     4 bytes, ASCII "PCv1"
 // A trailer (not a header) lets a get read the payload straight into the caller's buffer
 // and only the last 12 bytes elsewhere.

@@ -1,0 +1,42 @@
+// examples/worker_flow against a real three-daemon cluster: the second prompt must reuse
+// the shared system prompt's blocks, bit-identical.
+#include "local_cluster.h"
+#include "run_program.h"
+
+#include <catch2/catch.hpp>
+
+namespace prefixcache::testing {
+namespace {
+
+TEST_CASE("examples/worker_flow reuses a shared prefix from a real cluster", "[integration]") {
+  if (!DaemonProcess::BinaryExists()) {
+    WARN("prefixcached not built");
+    return;
+  }
+  LocalCluster cluster;
+  REQUIRE(cluster.Start());
+  const std::string program = std::string(PREFIXCACHE_BIN_DIR) + "/worker_flow";
+  ProgramResult run = RunProgram({program, cluster.config_path()});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.output.find("prompt 1: 407 tokens, 25 blocks: 0 cached, 0 fetched into KV buffers "
+                        "(0 not bit-identical), 25 computed, 25 stored") != std::string::npos);
+  CHECK(run.output.find("prompt 2: 407 tokens, 25 blocks: 20 cached, 20 fetched into KV "
+                        "buffers (0 not bit-identical), 5 computed, 5 stored") !=
+        std::string::npos);
+
+  // A second worker process finds both prompts cached.
+  run = RunProgram({program, cluster.config_path()});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.output.find("prompt 1: 407 tokens, 25 blocks: 25 cached, 25 fetched") !=
+        std::string::npos);
+
+  // A bad config file is reported, not crashed on.
+  run = RunProgram({program, cluster.config_path() + ".missing"});
+  CHECK(run.exit_code == 2);
+  CHECK(run.output.find("cannot read") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace prefixcache::testing
