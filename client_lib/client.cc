@@ -335,6 +335,15 @@ std::vector<NodeAddress> Client::Nodes() const {
   return out;
 }
 
+std::vector<std::string> Client::NodesFor(const BlockKey& key) const {
+  std::shared_ptr<const Topology> topology = impl_->topology();
+  std::vector<std::string> out;
+  for (std::size_t node : topology->ring.Replicas(key)) {
+    out.push_back(topology->ring.nodes()[node].id);
+  }
+  return out;
+}
+
 Result<std::string> Client::Command(std::string_view node_id,
                                     std::span<const std::string_view> args) {
   return impl_->Command(node_id, args);

@@ -119,6 +119,7 @@ class StoreCommandHandler final : public CommandHandler {
   void BlockMget(Args& args, CommandContext& ctx);
   void BlockMset(Args& args, CommandContext& ctx);
   void BlockStats(CommandContext& ctx);
+  std::string StatsJson() const;
   void BlockRing(CommandContext& ctx);
 
   // Shared by GET, MGET and BLOCK.MGET: replies an array (or a single bulk when `single`)

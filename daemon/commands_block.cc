@@ -122,6 +122,13 @@ void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {
 }
 
 void StoreCommandHandler::BlockStats(CommandContext& ctx) {
+  // Counting blocks walks the spill index: on a worker, not on an I/O thread.
+  RunOnWorker(ctx, [this]() -> ReplyWriter {
+    return [json = StatsJson()](protocol::ReplyBuilder& out) { out.Bulk(std::string_view(json)); };
+  });
+}
+
+std::string StoreCommandHandler::StatsJson() const {
   const storage::StoreStats s = store_.Stats();
   std::string json = "{\"node_id\":";
   AppendJsonString(json, options_.node_id);
@@ -139,7 +146,7 @@ void StoreCommandHandler::BlockStats(CommandContext& ctx) {
   json += ",\"keyspace_misses\":" + std::to_string(stats_.keyspace_misses.Load());
   json += ",\"misrouted_keys\":" + std::to_string(stats_.misrouted_keys.Load());
   json += '}';
-  ctx.reply().Bulk(std::string_view(json));
+  return json;
 }
 
 void StoreCommandHandler::BlockRing(CommandContext& ctx) {

@@ -34,7 +34,7 @@ constexpr std::size_t kBlockBytes = 16 * 2 * 4 * 8 * 64 * 2;
 // Stands in for prefill: the KV bytes of a block are a function of its key (which commits
 // to the whole prefix), as real KV is a function of the prefix's tokens.
 void ComputeBlock(const BlockKey& key, std::span<std::byte> out) {
-  std::uint64_t x = key.High() ^ (key.Low() * 0x9E3779B97F4A7C15ull) | 1;
+  std::uint64_t x = (key.High() ^ (key.Low() * 0x9E3779B97F4A7C15ull)) | 1;
   for (std::size_t i = 0; i < out.size(); i += 8) {
     x ^= x << 13;
     x ^= x >> 7;

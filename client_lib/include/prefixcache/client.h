@@ -124,6 +124,8 @@ class Client {
   std::uint64_t RingFingerprint() const;
   // The current members, sorted by id.
   std::vector<NodeAddress> Nodes() const;
+  // Ids of the nodes that hold `key` on the current ring, owner first (replicas of them).
+  std::vector<std::string> NodesFor(const BlockKey& key) const;
 
   // For tools: sends one command to the node named `node_id` (bypassing down-marking) and
   // renders the reply: a bulk string's raw bytes, a status line's text, an integer in

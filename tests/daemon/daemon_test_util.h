@@ -1,0 +1,91 @@
+// Helpers of the prefixcached integration tests: running a program with stdin fed and
+// stdout/stderr captured (redis-cli), a daemon whose metrics port is known, config files,
+// INFO fields and a process's resident memory. Not thread-safe unless said otherwise.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "resp_client.h"
+
+namespace prefixcache::testing {
+
+struct CapturedRun {
+  int exit_code = -1;  // -1: killed by a signal or the bound
+  std::string out;     // stdout
+  std::string err;     // stderr
+};
+
+// Runs argv[0] (a path or a name looked up in PATH) with `stdin_data` on its stdin and
+// waits for it to exit, killing it after `bound`. Thread-safe.
+CapturedRun RunCaptured(const std::vector<std::string>& argv, const std::string& stdin_data = {},
+                        std::chrono::milliseconds bound = std::chrono::seconds(60));
+
+// redis-cli -p PORT args... (stdin empty unless given).
+CapturedRun RedisCli(std::uint16_t port, const std::vector<std::string>& args,
+                     const std::string& stdin_data = {});
+
+// True when a program of that name is in PATH.
+bool HaveProgram(const std::string& name);
+
+// Writes `text` to `path`, replacing it.
+void WriteFile(const std::filesystem::path& path, const std::string& text);
+
+// The value of `field` in INFO [section] ("" when absent).
+std::string InfoField(RespClient& client, const std::string& section, const std::string& field);
+
+// VmRSS of a process in bytes, or 0 when it cannot be read.
+std::uint64_t VmRssBytes(pid_t pid);
+
+// Polls `condition` every few ms until it holds (true) or `bound` passes (false).
+template <typename Fn>
+bool Eventually(Fn condition, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// A prefixcached child started with exactly the given arguments (after the binary), whose
+// RESP and metrics addresses are read from its stdout. DaemonProcess always passes
+// --metrics-listen 127.0.0.1:0 and drops the "metrics on" line, so tests of the metrics
+// endpoint use this. Stopped with SIGTERM (then SIGKILL after a bound) on destruction.
+class MetricsDaemon {
+ public:
+  MetricsDaemon() = default;
+  ~MetricsDaemon();
+  MetricsDaemon(const MetricsDaemon&) = delete;
+  MetricsDaemon& operator=(const MetricsDaemon&) = delete;
+
+  // False (stderr printed) when it exits or does not print both lines within `wait`.
+  bool Start(const std::vector<std::string>& args,
+             std::chrono::milliseconds wait = std::chrono::seconds(20));
+  // SIGTERM, wait up to `bound`, then SIGKILL. The waitpid status or -1.
+  int Stop(std::chrono::milliseconds bound = std::chrono::seconds(15));
+
+  pid_t pid() const { return pid_; }
+  std::uint16_t port() const { return port_; }
+  std::uint16_t metrics_port() const { return metrics_port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string err_path_;
+  std::uint16_t port_ = 0;
+  std::uint16_t metrics_port_ = 0;
+};
+
+// The body of an HTTP/1.1 GET of `path` on 127.0.0.1:port ("" on failure); the status line
+// goes to *status_line.
+std::string HttpGet(std::uint16_t port, const std::string& path, std::string* status_line);
+
+}  // namespace prefixcache::testing
