@@ -44,7 +44,8 @@ Status ValidateOptions(const ClientOptions& o) {
     return bad("connections_per_node", "1.." + std::to_string(kMaxConnectionsPerNode));
   }
   if (o.backoff_initial_ms == 0) return bad("backoff_initial_ms", ">= 1");
-  if (o.backoff_max_ms < o.backoff_initial_ms) return bad("backoff_max_ms", ">= backoff_initial_ms");
+  if (o.backoff_max_ms < o.backoff_initial_ms)
+    return bad("backoff_max_ms", ">= backoff_initial_ms");
   if (o.io_threads == 0 || o.io_threads > kMaxIoThreads) {
     return bad("io_threads", "1.." + std::to_string(kMaxIoThreads));
   }
@@ -89,11 +90,16 @@ void Render(const protocol::Reply& reply, std::string& out, const std::string& i
 
 std::string_view BlockStatusName(BlockStatus status) {
   switch (status) {
-    case BlockStatus::kHit: return "hit";
-    case BlockStatus::kMiss: return "miss";
-    case BlockStatus::kUnavailable: return "unavailable";
-    case BlockStatus::kTooSmall: return "too_small";
-    case BlockStatus::kCorrupt: return "corrupt";
+    case BlockStatus::kHit:
+      return "hit";
+    case BlockStatus::kMiss:
+      return "miss";
+    case BlockStatus::kUnavailable:
+      return "unavailable";
+    case BlockStatus::kTooSmall:
+      return "too_small";
+    case BlockStatus::kCorrupt:
+      return "corrupt";
   }
   return "unknown";
 }
@@ -165,11 +171,11 @@ std::shared_ptr<Topology> Client::Impl::BuildTopology(const std::vector<NodeAddr
       }
     }
     if (!node) {
-      auto context = std::make_shared<NodeContext>(
-          spec.id, spec.address, options_.password,
-          std::chrono::milliseconds(options_.connect_timeout_ms),
-          std::chrono::milliseconds(options_.backoff_initial_ms),
-          std::chrono::milliseconds(options_.backoff_max_ms));
+      auto context =
+          std::make_shared<NodeContext>(spec.id, spec.address, options_.password,
+                                        std::chrono::milliseconds(options_.connect_timeout_ms),
+                                        std::chrono::milliseconds(options_.backoff_initial_ms),
+                                        std::chrono::milliseconds(options_.backoff_max_ms));
       node = std::make_shared<Node>(io_, std::move(context), options_.connections_per_node);
     }
     topology->nodes.push_back(std::move(node));

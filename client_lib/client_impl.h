@@ -4,9 +4,9 @@
 // the read path lives in client_read.cc, the write path in client_write.cc.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -83,6 +83,9 @@ class Client::Impl {
   Result<std::string> Command(std::string_view node_id, std::span<const std::string_view> args);
   ClientStats Stats() const;
 
+  // MGET/MSET instead of BLOCK.MGET/BLOCK.MSET (ClientInternals::UseRedisCommands).
+  void set_redis_commands(bool on) { redis_commands_ = on; }
+
   // Counters bumped by the read and write paths.
   struct Counters {
     std::atomic<std::uint64_t> hits{0}, misses{0}, unavailable{0}, too_small{0}, corrupt{0};
@@ -137,6 +140,7 @@ class Client::Impl {
   std::shared_ptr<const Topology> topology_;
 
   Counters counters_;
+  bool redis_commands_ = false;
   // Set by the destructor: PutAsync work not yet sent is dropped.
   std::atomic<bool> closing_{false};
 

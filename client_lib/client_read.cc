@@ -154,24 +154,23 @@ Result<std::size_t> Client::Impl::Match(std::span<const BlockKey> keys) {
   if (keys.empty()) return std::size_t{0};
   std::shared_ptr<const Topology> topology = this->topology();
   std::vector<std::uint8_t> exists(keys.size(), 0), unavailable(keys.size(), 0);
-  ReadRounds(*topology, keys, Deadline(start), 1, unavailable,
-             [&](std::span<const std::size_t> chunk, Waiter& waiter,
-                 std::vector<std::uint8_t>& retry) {
-               RequestPtr request = KeysCommand("BLOCK.EXISTS", keys, chunk);
-               request->done = [&, chunk](const Status& status, protocol::Reply* reply) {
-                 if (!status.ok()) {
-                   for (std::size_t i : chunk) retry[i] = 1;
-                 } else if (reply->type == Type::kArray &&
-                            reply->elements.size() == chunk.size()) {
-                   for (std::size_t j = 0; j < chunk.size(); ++j) {
-                     const protocol::Reply& e = reply->elements[j];
-                     exists[chunk[j]] = e.type == Type::kInteger && e.integer == 1;
-                   }
-                 }
-                 waiter.Done();
-               };
-               return request;
-             });
+  ReadRounds(
+      *topology, keys, Deadline(start), 1, unavailable,
+      [&](std::span<const std::size_t> chunk, Waiter& waiter, std::vector<std::uint8_t>& retry) {
+        RequestPtr request = KeysCommand("BLOCK.EXISTS", keys, chunk);
+        request->done = [&, chunk](const Status& status, protocol::Reply* reply) {
+          if (!status.ok()) {
+            for (std::size_t i : chunk) retry[i] = 1;
+          } else if (reply->type == Type::kArray && reply->elements.size() == chunk.size()) {
+            for (std::size_t j = 0; j < chunk.size(); ++j) {
+              const protocol::Reply& e = reply->elements[j];
+              exists[chunk[j]] = e.type == Type::kInteger && e.integer == 1;
+            }
+          }
+          waiter.Done();
+        };
+        return request;
+      });
   std::size_t leading = 0;
   while (leading < keys.size() && exists[leading]) ++leading;
   counters_.match_keys.fetch_add(keys.size(), std::memory_order_relaxed);
@@ -233,7 +232,7 @@ Result<std::size_t> Client::Impl::GetInto(std::span<const BlockKey> keys,
   ReadRounds(
       *topology, keys, Deadline(start), options_.connections_per_node, unavailable,
       [&](std::span<const std::size_t> chunk, Waiter& waiter, std::vector<std::uint8_t>& retry) {
-        RequestPtr request = KeysCommand("BLOCK.MGET", keys, chunk);
+        RequestPtr request = KeysCommand(redis_commands_ ? "MGET" : "BLOCK.MGET", keys, chunk);
         // Values that fit with their trailer go straight into the destination; the others
         // land in a buffer of the parser's (copied out, or dropped when too large).
         request->sink = [&, chunk](std::size_t j, std::size_t size) -> std::span<std::byte> {
@@ -264,10 +263,17 @@ Result<std::size_t> Client::Impl::GetInto(std::span<const BlockKey> keys,
         ++hits;
         bytes += reads[i].size;
         break;
-      case BlockStatus::kTooSmall: ++too_small; break;
-      case BlockStatus::kCorrupt: ++corrupt; break;
-      case BlockStatus::kUnavailable: ++down; break;
-      case BlockStatus::kMiss: break;
+      case BlockStatus::kTooSmall:
+        ++too_small;
+        break;
+      case BlockStatus::kCorrupt:
+        ++corrupt;
+        break;
+      case BlockStatus::kUnavailable:
+        ++down;
+        break;
+      case BlockStatus::kMiss:
+        break;
     }
   }
   counters_.hits.fetch_add(hits, std::memory_order_relaxed);
@@ -290,7 +296,7 @@ Result<std::vector<std::optional<Buffer>>> Client::Impl::Get(std::span<const Blo
   ReadRounds(
       *topology, keys, Deadline(start), options_.connections_per_node, unavailable,
       [&](std::span<const std::size_t> chunk, Waiter& waiter, std::vector<std::uint8_t>& retry) {
-        RequestPtr request = KeysCommand("BLOCK.MGET", keys, chunk);
+        RequestPtr request = KeysCommand(redis_commands_ ? "MGET" : "BLOCK.MGET", keys, chunk);
         request->done = [&, chunk](const Status& status, protocol::Reply* reply) {
           if (!status.ok()) {
             for (std::size_t i : chunk) retry[i] = 1;

@@ -1,10 +1,11 @@
 // The write path of Client::Impl: Put, PutAsync and FlushAsync. A put goes to every
 // admitted replica of each key; each node's share is split by bytes over its connections
 // and sent as BLOCK.MSET with the values referenced from their memory (no copy).
-#include <boost/asio/post.hpp>
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "client_lib/client_impl.h"
+#include "client_lib/client_internals.h"
 #include "prefixcache/value_format.h"
 
 namespace prefixcache::client {
@@ -14,16 +15,18 @@ using Type = protocol::Reply::Type;
 
 // BLOCK.MSET depth key value... for keys[i], i in `chunk`; each value is its payload
 // (referenced) followed by its trailer (copied into the arena).
+// With `redis`, plain MSET key value... instead.
 RequestPtr MsetCommand(std::span<const BlockKey> keys,
                        std::span<const std::span<const std::byte>> values,
                        std::span<const std::uint32_t> depths,
-                       std::span<const ValueTrailer> trailers, std::span<const std::size_t> chunk) {
+                       std::span<const ValueTrailer> trailers, std::span<const std::size_t> chunk,
+                       bool redis) {
   auto request = std::make_shared<Request>();
   WireBuilder& b = request->builder;
-  b.Begin(1 + 3 * chunk.size());
-  b.Arg("BLOCK.MSET");
+  b.Begin(1 + (redis ? 2 : 3) * chunk.size());
+  b.Arg(redis ? "MSET" : "BLOCK.MSET");
   for (std::size_t i : chunk) {
-    b.Arg(std::to_string(depths[i]));
+    if (!redis) b.Arg(std::to_string(depths[i]));
     b.Arg(keys[i].View());
     b.ArgPieces({values[i], std::span<const std::byte>(trailers[i])});
   }
@@ -83,7 +86,7 @@ Result<PutResult> Client::Impl::Put(std::span<const BlockKey> keys,
     const std::size_t base = node.NextBase();
     auto chunks = Split(per_node[node_index], node.connection_count(), sizes);
     for (std::size_t c = 0; c < chunks.size(); ++c) {
-      RequestPtr request = MsetCommand(keys, values, depths, trailers, chunks[c]);
+      RequestPtr request = MsetCommand(keys, values, depths, trailers, chunks[c], redis_commands_);
       request->deadline = deadline;
       request->done = [&, chunk = chunks[c]](const Status& status, protocol::Reply* reply) {
         if (status.ok() && IsOk(*reply)) {
@@ -137,20 +140,19 @@ bool Client::Impl::PutAsync(std::span<const BlockKey> keys, std::vector<Buffer> 
     async_bytes_ += bytes;
   }
   // Checksums and framing happen on an I/O thread so the caller returns at once.
-  boost::asio::post(io_, [this, topology = this->topology(),
-                          keys = std::vector<BlockKey>(keys.begin(), keys.end()),
-                          values = std::move(values),
-                          depths = std::vector<std::uint32_t>(depths.begin(), depths.end()),
-                          bytes]() mutable {
-    SubmitAsyncPut(*topology, keys, std::move(values), depths, bytes);
-  });
+  boost::asio::post(
+      io_, [this, topology = this->topology(),
+            keys = std::vector<BlockKey>(keys.begin(), keys.end()), values = std::move(values),
+            depths = std::vector<std::uint32_t>(depths.begin(), depths.end()), bytes]() mutable {
+        SubmitAsyncPut(*topology, keys, std::move(values), depths, bytes);
+      });
   counters_.put_async.Record(start);
   return true;
 }
 
 void Client::Impl::SubmitAsyncPut(const Topology& topology, std::span<const BlockKey> keys,
-                                  std::vector<Buffer> values,
-                                  std::span<const std::uint32_t> depths, std::size_t bytes) {
+                                  std::vector<Buffer> values, std::span<const std::uint32_t> depths,
+                                  std::size_t bytes) {
   // Shared by the call's requests; the last one to finish settles the call.
   struct Call {
     Impl* impl = nullptr;
@@ -216,12 +218,11 @@ void Client::Impl::SubmitAsyncPut(const Topology& topology, std::span<const Bloc
     const std::size_t base = node.NextBase();
     auto chunks = Split(per_node[node_index], node.connection_count(), sizes);
     for (std::size_t c = 0; c < chunks.size(); ++c) {
-      RequestPtr request = MsetCommand(keys, spans, depths, trailers, chunks[c]);
+      RequestPtr request = MsetCommand(keys, spans, depths, trailers, chunks[c], redis_commands_);
       request->deadline = deadline;
       request->keep.reserve(chunks[c].size());
       for (std::size_t i : chunks[c]) request->keep.push_back(call->values[i]);
-      request->done = [call, chunk = std::vector<std::size_t>(chunks[c].begin(),
-                                                              chunks[c].end())](
+      request->done = [call, chunk = std::vector<std::size_t>(chunks[c].begin(), chunks[c].end())](
                           const Status& status, protocol::Reply* reply) {
         if (status.ok() && IsOk(*reply)) {
           std::size_t written = 0;
@@ -239,6 +240,8 @@ void Client::Impl::SubmitAsyncPut(const Topology& topology, std::span<const Bloc
   }
   call->Release();
 }
+
+void ClientInternals::UseRedisCommands(Client& client) { client.impl_->set_redis_commands(true); }
 
 bool Client::Impl::FlushAsync(std::uint32_t timeout_ms) {
   std::unique_lock lock(async_mu_);

@@ -41,8 +41,7 @@ Connection::~Connection() = default;
 void Connection::ResetParser() {
   parser_ = protocol::ReplyParser();
   matched_ = 0;
-  parser_.SetBulkSink(
-      [this](std::size_t index, std::size_t size) { return Sink(index, size); });
+  parser_.SetBulkSink([this](std::size_t index, std::size_t size) { return Sink(index, size); });
 }
 
 std::span<std::byte> Connection::Sink(std::size_t index, std::size_t size) {

@@ -7,11 +7,11 @@
 // reconnects on the next request. All state lives on the connection's strand.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -28,8 +28,8 @@ namespace prefixcache::client {
 // counters. Thread-safe (immutable fields, NodeHealth's mutex, atomics).
 struct NodeContext {
   NodeContext(std::string id_in, std::string address_in, std::string password_in,
-              std::chrono::milliseconds connect_timeout_in, std::chrono::milliseconds backoff_initial,
-              std::chrono::milliseconds backoff_max)
+              std::chrono::milliseconds connect_timeout_in,
+              std::chrono::milliseconds backoff_initial, std::chrono::milliseconds backoff_max)
       : id(std::move(id_in)),
         address(std::move(address_in)),
         password(std::move(password_in)),

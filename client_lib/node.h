@@ -4,8 +4,8 @@
 // Destroying a Node shuts its connections down (requests in flight fail as Unavailable).
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -16,8 +16,7 @@ namespace prefixcache::client {
 
 class Node {
  public:
-  Node(boost::asio::io_context& io, std::shared_ptr<NodeContext> context,
-       std::size_t connections);
+  Node(boost::asio::io_context& io, std::shared_ptr<NodeContext> context, std::size_t connections);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;

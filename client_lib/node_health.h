@@ -41,7 +41,7 @@ class NodeHealth {
   const std::chrono::milliseconds max_;
   mutable std::mutex mu_;
   bool up_ = true;
-  std::chrono::milliseconds next_wait_;     // applied at the next failure
+  std::chrono::milliseconds next_wait_;  // applied at the next failure
   std::chrono::milliseconds current_wait_{0};
   Clock::time_point retry_at_{};
   // Set when a probe was admitted; a failure after that is a new failure even if it

@@ -1,7 +1,6 @@
-// CommandHandler: the interface between the network layer and the commands. A connection
-// calls Handle() on its own I/O thread, once per request and in arrival order; a command
-// may instead finish later, from any thread, through a Completion (e.g. after a disk read).
-// The network layer knows nothing else of commands: a stub handler is enough to run it.
+// CommandHandler: what a connection calls, on its I/O thread and in arrival order, for each
+// request; a command may finish later from any thread through a Completion. The network
+// layer knows nothing else of commands, so a stub handler is enough to run it.
 #pragma once
 
 #include <chrono>

@@ -1,8 +1,6 @@
-// StoreCommandHandler: the real CommandHandler of prefixcached -- the Redis subset and the
-// BLOCK.* commands over a storage::BlockStore. Called on I/O threads; memory hits are
-// served inline, anything that may touch the disk (a spilled block, DEL, FLUSHALL) runs on
-// the handler's own worker pool and completes through the connection's Completion.
-// Thread-safe: any number of I/O threads call Handle() at once.
+// StoreCommandHandler: the Redis subset and the BLOCK.* commands over a BlockStore. Any I/O
+// thread may call it at once; memory hits are served inline, disk reads and other blocking
+// store calls run on its own worker pool and finish through the connection's Completion.
 #pragma once
 
 #include <array>

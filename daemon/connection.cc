@@ -133,7 +133,7 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
       return;
     }
   } else {
-    Progress();
+    Progress();  // also starts the clock of the requests this read completes
     stats_.net_input_bytes.Add(n);
     Status status = parser_.Commit(n);
     if (!status.ok()) {
@@ -178,13 +178,16 @@ void Connection::HandleOne(protocol::Request& request) {
     return;
   }
   if (request.args.empty()) return;
-  auto start = Clock::now();
+  // One clock read per request: a request's time runs from the end of the previous one
+  // (or from the read that brought it) to its reply being queued.
+  const Clock::time_point start = now_;
   session_.last_command_at = start;
   handler_.Handle(request, *this);
   if (deferred_) {
     deferred_started_ = start;
   } else {
-    stats_.latency.Record(Clock::now() - start);
+    now_ = Clock::now();
+    stats_.latency.Record(now_ - start);
   }
   if (session_.close_after_reply) {
     input_closed_ = true;
@@ -196,7 +199,8 @@ void Connection::OnDeferredDone(ReplyWriter& writer) {
   deferred_ = false;
   if (closed_) return;
   writer(pending_);
-  stats_.latency.Record(Clock::now() - deferred_started_);
+  now_ = Clock::now();
+  stats_.latency.Record(now_ - deferred_started_);
   if (session_.close_after_reply) {
     input_closed_ = true;
     close_gracefully_ = true;
@@ -221,9 +225,9 @@ void Connection::Flush() {
       socket_, buffers,
       // Called before and after each partial write: every call past the first means the
       // client is taking bytes, which keeps a slow reader from counting as stalled.
-      [this](const error_code& ec, std::size_t) -> std::size_t {
+      [this](const error_code& ec, std::size_t written) -> std::size_t {
         if (ec) return 0;
-        Progress();
+        if (written != 0) Progress();
         return kMaxWriteChunkBytes;
       },
       [self = shared_from_this()](const error_code& ec, std::size_t n) { self->OnWrite(ec, n); });
@@ -297,7 +301,7 @@ bool Connection::OverOutputLimit() {
   return over;
 }
 
-void Connection::Progress() { last_progress_ = Clock::now(); }
+void Connection::Progress() { last_progress_ = now_ = Clock::now(); }
 
 void Connection::ArmTimer() {
   if (options_.idle_timeout_ms == 0 || timer_armed_ || closed_ || lingering_) return;

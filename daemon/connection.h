@@ -1,9 +1,6 @@
-// Connection: one client session of the RESP server. It reads into the request parser
-// (large bulk payloads land in their own buffer), hands requests in order to the
-// CommandHandler, batches the replies of a pipelined read into one scatter/gather write,
-// applies backpressure over the output-buffer limit, and closes idle or stalled clients.
-// Every method runs on the connection's io_context thread (one thread per io_context),
-// except CompleteDeferred, which posts back to it.
+// Connection: one RESP client session -- parser reads (large bulks into their own buffer),
+// in-order handling of pipelined requests, batched scatter/gather replies, backpressure,
+// idle/stall timeouts. Runs on its io_context's one thread; only CompleteDeferred is not.
 #pragma once
 
 #include <array>
@@ -78,6 +75,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void MaybeFinish();
   // Whether unsent replies exceed the output limit (and counts the pauses).
   bool OverOutputLimit();
+  // Records read/write progress now (and refreshes now_).
   void Progress();
   void ArmTimer();
   void OnTimer(const boost::system::error_code& ec);
@@ -98,8 +96,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::vector<boost::asio::const_buffer> write_buffers_;
   Session session_;
 
-  std::string protocol_error_;  // malformed input: sent once the earlier replies are queued
-  Clock::time_point last_progress_;
+  std::string protocol_error_;       // malformed input: sent once the earlier replies are queued
+  Clock::time_point now_;            // the last clock reading (one per request, not two)
+  Clock::time_point last_progress_;  // last read or write progress, for the idle timer
   Clock::time_point deferred_started_;
   bool reading_ = false;
   bool write_active_ = false;

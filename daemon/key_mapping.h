@@ -1,7 +1,6 @@
-// How a Redis key names a block: a key of exactly 16 bytes is a raw BlockKey (what
-// BLOCK.* commands and the client library send), any other key maps to the XXH3-128 of its
-// bytes. So GET/SET work on arbitrary keys, and SET of a 16-byte key addresses the same
-// block as BLOCK.MSET of that key. Pure functions, thread-safe.
+// How a Redis key names a block: a 16-byte key is the raw BlockKey, any other key maps to
+// XXH3-128 of its bytes (so SET of a 16-byte key and BLOCK.MSET of it address the same
+// block). Pure functions, thread-safe.
 #pragma once
 
 #include <optional>

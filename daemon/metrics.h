@@ -1,7 +1,5 @@
-// Metrics: the Prometheus text exposition of the daemon's counters (commands, tiers,
-// connections, request latency) and the small Boost.Beast HTTP server that serves it at
-// GET /metrics. The server runs on its own thread and io_context; RenderMetrics is a pure
-// function of atomics and is thread-safe.
+// Metrics: the Prometheus text page of the daemon's counters (RenderMetrics, thread-safe)
+// and the small Boost.Beast HTTP server serving it at GET /metrics on its own thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -1,7 +1,6 @@
-// Server: the RESP listener of prefixcached -- an acceptor and a pool of io_context
-// threads (one thread each; connections are spread round-robin and stay on one thread, so
-// a connection needs no locking). Enforces max_connections like Redis ("-ERR max number
-// of clients reached"). Start/Shutdown/Join are called from one control thread (main).
+// Server: the RESP acceptor and a pool of io_context threads, one thread each; a connection
+// stays on one thread and needs no locks. Over max_connections it answers like Redis.
+// Start/Shutdown/Join are called from one control thread (main).
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>

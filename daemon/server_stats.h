@@ -1,6 +1,5 @@
-// ServerStats: counters of the network layer (connections, requests, bytes, limits hit)
-// and the request latency histogram. Written by connections on any I/O thread (sharded relaxed
-// atomics), read by INFO and /metrics; a snapshot may be slightly inconsistent.
+// ServerStats: counters of the network layer and the request latency histogram, written
+// by connections on any I/O thread (sharded relaxed atomics), read by INFO and /metrics.
 #pragma once
 
 #include <array>

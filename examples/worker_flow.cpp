@@ -142,9 +142,8 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < prompts.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();
     Outcome o = Serve(client, *hasher, prompts[i]);
-    const double ms = std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     std::printf(
         "prompt %zu: %zu tokens, %zu blocks: %zu cached, %zu fetched into KV buffers "
         "(%zu not bit-identical), %zu computed, %zu stored (%.2f ms)\n",
@@ -153,16 +152,16 @@ int main(int argc, char** argv) {
     outcomes.push_back(o);
   }
   const auto stats = client.Stats();
-  std::printf("client: %llu hits, %llu misses, %llu bytes read, %llu bytes written, "
-              "%llu checksum failures\n",
-              static_cast<unsigned long long>(stats.hits),
-              static_cast<unsigned long long>(stats.misses),
-              static_cast<unsigned long long>(stats.bytes_read),
-              static_cast<unsigned long long>(stats.bytes_written),
-              static_cast<unsigned long long>(stats.checksum_failures));
+  std::printf(
+      "client: %llu hits, %llu misses, %llu bytes read, %llu bytes written, "
+      "%llu checksum failures\n",
+      static_cast<unsigned long long>(stats.hits), static_cast<unsigned long long>(stats.misses),
+      static_cast<unsigned long long>(stats.bytes_read),
+      static_cast<unsigned long long>(stats.bytes_written),
+      static_cast<unsigned long long>(stats.checksum_failures));
 
-  const bool reused = outcomes[1].fetched >= 20 && outcomes[1].mismatched == 0 &&
-                      outcomes[0].mismatched == 0;
+  const bool reused =
+      outcomes[1].fetched >= 20 && outcomes[1].mismatched == 0 && outcomes[0].mismatched == 0;
   std::printf("%s\n", reused ? "the second prompt reused the shared prefix"
                              : "the shared prefix was NOT reused");
   return reused ? 0 : 1;

@@ -100,6 +100,11 @@ Status SpillTier::ValidateOptions(const SpillTierOptions& options) {
 }
 
 Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& options) {
+  return Open(options, nullptr);
+}
+
+Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& options,
+                                                   rocksdb::Env* env) {
   if (Status valid = ValidateOptions(options); !valid.ok()) return valid;
 
   // RocksDB creates only the last level of the path. A failure here is left to RocksDB,
@@ -117,6 +122,7 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
   db_options.atomic_flush = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
+  if (env != nullptr) db_options.env = env;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {kBlocksFamily, BlocksFamilyOptions(options)},

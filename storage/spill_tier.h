@@ -47,6 +47,7 @@
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class Env;
 }  // namespace rocksdb
 
 namespace prefixcache::storage {
@@ -61,6 +62,10 @@ class SpillTier final : public Tier {
   // options; IoError naming the path and RocksDB's reason when the folder cannot be
   // created or opened (parent is a file, no permission, locked by another process).
   static Result<std::unique_ptr<SpillTier>> Open(const SpillTierOptions& options);
+  // Same, with RocksDB's file access going through `env` (not owned; must outlive the
+  // tier), for fault-injection tests. nullptr means the default environment.
+  static Result<std::unique_ptr<SpillTier>> Open(const SpillTierOptions& options,
+                                                 rocksdb::Env* env);
 
   // Calls Close().
   ~SpillTier() override;

@@ -1,14 +1,16 @@
 // The client's failure policy against real failures: nodes that never answer, refuse
 // connections, or are killed with SIGKILL in the middle of a run and restarted on their
 // spill folder; replicas taking over reads. No failure may reach the caller as an error.
+#include <chrono>
+#include <cstring>
+#include <thread>
+
 #include "client_test_util.h"
 #include "local_cluster.h"
 #include "prefixcache/client.h"
 
+// Catch2 comes after the project headers: both define CHECK, and Catch's must win.
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <cstring>
-#include <thread>
 
 namespace prefixcache::testing {
 namespace {
@@ -37,8 +39,7 @@ long MsSince(Clock::time_point start) {
     }                                                                    \
   } while (false)
 
-TEST_CASE("client: a node that accepts but never answers times out into misses",
-          "[integration]") {
+TEST_CASE("client: a node that accepts but never answers times out into misses", "[integration]") {
   SilentServer silent;
   client::ClientOptions options;
   options.nodes = {{"hung", silent.address(), 1}};
@@ -108,8 +109,7 @@ TEST_CASE("client: a refused node is skipped, the others keep serving", "[integr
   CHECK(stats.nodes[1].up);
 }
 
-TEST_CASE("client: a silent node in the cluster costs its keys, not the call",
-          "[integration]") {
+TEST_CASE("client: a silent node in the cluster costs its keys, not the call", "[integration]") {
   REQUIRE_DAEMON();
   LocalClusterOptions cluster_options;
   cluster_options.nodes = 2;

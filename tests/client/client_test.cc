@@ -1,14 +1,15 @@
 // Client against real prefixcached daemons: put/match/get across shards, caller buffers,
 // erased blocks, corrupted values, async puts, ring swaps and ring agreement.
 #include "prefixcache/client.h"
-#include "client_test_util.h"
-#include "local_cluster.h"
-#include "prefixcache/value_format.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
 #include <thread>
+
+#include "client_test_util.h"
+#include "local_cluster.h"
+#include "prefixcache/value_format.h"
 
 namespace prefixcache::testing {
 namespace {
@@ -23,12 +24,12 @@ std::unique_ptr<Client> OpenClient(const client::ClientOptions& options) {
   return std::move(opened).value();
 }
 
-#define REQUIRE_DAEMON()                                                     \
-  do {                                                                       \
-    if (!DaemonProcess::BinaryExists()) {                                    \
-      WARN("prefixcached not built at " << DaemonProcess::BinaryPath());     \
-      return;                                                                \
-    }                                                                        \
+#define REQUIRE_DAEMON()                                                 \
+  do {                                                                   \
+    if (!DaemonProcess::BinaryExists()) {                                \
+      WARN("prefixcached not built at " << DaemonProcess::BinaryPath()); \
+      return;                                                            \
+    }                                                                    \
   } while (false)
 
 TEST_CASE("client: put, match and get across three shards", "[integration]") {
@@ -201,15 +202,15 @@ TEST_CASE("client: corrupted values are never handed over and are counted", "[in
     return v;
   };
   std::string flipped = stored_for(keys[0]);
-  flipped[500] ^= 0x01;                          // payload corrupted after the checksum
-  std::string no_trailer = "short";              // written by something else
-  std::string other_key = stored_for(keys[3]);   // a valid value of another key
+  flipped[500] ^= 0x01;                         // payload corrupted after the checksum
+  std::string no_trailer = "short";             // written by something else
+  std::string other_key = stored_for(keys[3]);  // a valid value of another key
   std::string good = stored_for(keys[3]);
   // Written straight over RESP to every node (only the owner will be asked).
-  const std::string_view mset[] = {"BLOCK.MSET", "0", keys[0].View(), flipped,
-                                   "1",          keys[1].View(), no_trailer,
-                                   "2",          keys[2].View(), other_key,
-                                   "3",          keys[3].View(), good};
+  const std::string_view mset[] = {
+      "BLOCK.MSET", "0", keys[0].View(), flipped,   "1", keys[1].View(),
+      no_trailer,   "2", keys[2].View(), other_key, "3", keys[3].View(),
+      good};
   for (int i = 0; i < cluster.size(); ++i) {
     auto reply = client->Command(cluster.id(i), mset);
     REQUIRE(reply.ok());

@@ -47,9 +47,8 @@ bool DaemonProcess::Start(const std::string& spill_path, const std::vector<std::
   std::filesystem::create_directories(spill_path);
   log_path_ = spill_path + ".log";
 
-  std::vector<std::string> args = {BinaryPath(),       "--listen",     listen,
-                                   "--metrics-listen", "127.0.0.1:0", "--spill-path",
-                                   spill_path};
+  std::vector<std::string> args = {BinaryPath(),  "--listen",     listen,    "--metrics-listen",
+                                   "127.0.0.1:0", "--spill-path", spill_path};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -11,8 +11,7 @@ extern char** environ;
 
 namespace prefixcache::testing {
 
-ProgramResult RunProgram(const std::vector<std::string>& argv,
-                         std::chrono::milliseconds bound) {
+ProgramResult RunProgram(const std::vector<std::string>& argv, std::chrono::milliseconds bound) {
   ProgramResult result;
   std::vector<std::string> args = argv;
   std::vector<char*> raw;

@@ -1,9 +1,12 @@
 #include "prefixcache/value_format.h"
-#include "client_lib/request.h"
 
-#include <catch2/catch.hpp>
 #include <cstring>
 #include <vector>
+
+#include "client_lib/request.h"
+
+// Catch2 comes after the project headers: both define CHECK, and Catch's must win.
+#include <catch2/catch.hpp>
 
 namespace prefixcache::client {
 namespace {
@@ -84,7 +87,8 @@ TEST_CASE("WireBuilder frames commands with multi-piece arguments", "[unit]") {
   b.ArgPieces({std::span<const std::byte>(large), std::as_bytes(std::span("ab", 2))});
   auto wire = b.Finish();
   std::string flat;
-  for (const auto& buffer : wire) flat.append(static_cast<const char*>(buffer.data()), buffer.size());
+  for (const auto& buffer : wire)
+    flat.append(static_cast<const char*>(buffer.data()), buffer.size());
   const std::string expected =
       "*3\r\n$10\r\nBLOCK.MSET\r\n$1\r\n7\r\n$5002\r\n" + std::string(5000, 'x') + "ab\r\n";
   CHECK(flat == expected);

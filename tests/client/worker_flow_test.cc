@@ -3,6 +3,7 @@
 #include "local_cluster.h"
 #include "run_program.h"
 
+// Catch2 comes after the project headers: both define CHECK, and Catch's must win.
 #include <catch2/catch.hpp>
 
 namespace prefixcache::testing {

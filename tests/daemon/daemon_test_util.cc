@@ -17,7 +17,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "daemon_process.h"
 
 extern char** environ;
 
@@ -258,6 +257,16 @@ int MetricsDaemon::Stop(std::chrono::milliseconds bound) {
   err_path_.clear();
   return status;
 }
+
+std::vector<std::string> TestNode::Config(const std::string& json, const std::string& name) {
+  const std::filesystem::path path = dir_.path() / name;
+  WriteFile(path, json);
+  return {"--config", path.string()};
+}
+
+bool TestNode::Start(const std::vector<std::string>& extra) { return daemon_.Start(spill(), extra); }
+
+bool ExitedCleanly(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
 std::string HttpGet(std::uint16_t port, const std::string& path, std::string* status_line) {
   RespClient conn(port);  // a plain TCP connection; only its socket is used

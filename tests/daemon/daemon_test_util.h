@@ -13,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "daemon_process.h"
 #include "resp_client.h"
+#include "temp_dir.h"
 
 namespace prefixcache::testing {
 
@@ -83,6 +85,33 @@ class MetricsDaemon {
   std::uint16_t port_ = 0;
   std::uint16_t metrics_port_ = 0;
 };
+
+// One daemon in a temporary folder of its own: its spill tier in <dir>/spill, its config
+// files beside it. The daemon stops (SIGTERM) before the folder is removed.
+class TestNode {
+ public:
+  explicit TestNode(const std::string& tag) : dir_(tag) {}
+
+  // Writes <dir>/<name> with `json` and returns {"--config", path}.
+  std::vector<std::string> Config(const std::string& json, const std::string& name = "config.json");
+  // DaemonProcess::Start(<dir>/spill, extra).
+  bool Start(const std::vector<std::string>& extra = {});
+  // SIGTERM; the waitpid status.
+  int Stop() { return daemon_.Stop(); }
+
+  DaemonProcess& daemon() { return daemon_; }
+  std::uint16_t port() const { return daemon_.port(); }
+  pid_t pid() const { return daemon_.pid(); }
+  std::string spill() const { return (dir_.path() / "spill").string(); }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+  DaemonProcess daemon_;
+};
+
+// True when a waitpid status says "exited with code 0".
+bool ExitedCleanly(int status);
 
 // The body of an HTTP/1.1 GET of `path` on 127.0.0.1:port ("" on failure); the status line
 // goes to *status_line.

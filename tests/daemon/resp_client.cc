@@ -94,11 +94,14 @@ std::string Wire(const Reply& reply) {
   return "?";
 }
 
-RespClient::RespClient(std::uint16_t port, bool no_delay) {
+RespClient::RespClient(std::uint16_t port, bool no_delay, int receive_buffer_bytes) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error_ = std::strerror(errno);
     return;
+  }
+  if (receive_buffer_bytes > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
   }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

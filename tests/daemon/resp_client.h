@@ -34,8 +34,9 @@ std::string Wire(const Reply& reply);
 
 class RespClient {
  public:
-  // Connects to 127.0.0.1:port (with TCP_NODELAY when `no_delay`); connected() tells.
-  explicit RespClient(std::uint16_t port, bool no_delay = true);
+  // Connects to 127.0.0.1:port (with TCP_NODELAY when `no_delay`, and SO_RCVBUF set
+  // before connecting when `receive_buffer_bytes` > 0); connected() tells.
+  explicit RespClient(std::uint16_t port, bool no_delay = true, int receive_buffer_bytes = 0);
   ~RespClient();
   RespClient(const RespClient&) = delete;
   RespClient& operator=(const RespClient&) = delete;

@@ -1,9 +1,12 @@
 #include "storage/spill_tier.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -293,6 +296,63 @@ TEST_CASE("SpillTier::Open names the path and the reason when it fails", "[integ
 
   options.capacity_bytes = 0;
   CHECK(SpillTier::Open(options).status().code() == StatusCode::kInvalidArgument);
+}
+
+// Fails the creation of table and blob files once `full` is set, as a full disk would.
+class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  FullDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FullDiskFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    const bool data_file = name.ends_with(".sst") || name.ends_with(".blob");
+    if (full && data_file) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    return target()->NewWritableFile(name, options, file, debug);
+  }
+  std::atomic<bool> full{false};
+};
+
+TEST_CASE("SpillTier turns unhealthy when its writes fail and drops demotions", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  auto file_system = std::make_shared<FullDiskFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  {
+    auto opened = SpillTier::Open(options, env.get());
+    REQUIRE(opened.ok());
+    SpillTier& tier = **opened;
+    for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(tier.Put(Key(i), MakeBlock(i)).ok());
+    REQUIRE(tier.Flush().ok());
+
+    file_system->full = true;
+    tier.Enqueue(Key(10), MakeBlock(10));  // lands in the memtable
+    Status flushed = tier.Flush();
+    CHECK(flushed.code() == StatusCode::kIoError);
+    CHECK(tier.Stats().io_errors >= 1);
+    // RocksDB now refuses writes: the next batch fails and the tier stops writing.
+    tier.Enqueue(Key(11), MakeBlock(11));
+    tier.Drain();
+    Status health = tier.Health();
+    CHECK(health.code() == StatusCode::kIoError);
+    CHECK_FALSE(health.message().empty());
+    TierStats stats = tier.Stats();
+    CHECK(stats.demotion_drops >= 1);
+    CHECK(stats.queue_bytes == 0);
+    tier.Enqueue(Key(12), MakeBlock(12));
+    CHECK_FALSE(tier.Contains(Key(12)));
+    CHECK(tier.Stats().demotion_drops == stats.demotion_drops + 1);
+    CHECK(tier.Put(Key(13), MakeBlock(13)).code() == StatusCode::kIoError);
+    // Reads of what was flushed before still work.
+    auto got = tier.Get(Key(1));
+    REQUIRE(got.ok());
+    CHECK(SameBytes(got->value, MakeBlock(1).value));
+    CHECK_FALSE(tier.Close().ok());
+  }
+  file_system->full = false;
+  auto tier = OpenTier(options);
+  for (std::uint64_t i = 0; i < 3; ++i) CHECK(tier->Get(Key(i)).ok());
+  CHECK(tier->Health().ok());
 }
 
 }  // namespace

@@ -139,6 +139,7 @@ class Client {
   class Impl;
 
  private:
+  friend struct ClientInternals;  // hooks for this repository's benchmarks (not installed)
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

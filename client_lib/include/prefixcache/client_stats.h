@@ -19,11 +19,11 @@ struct OperationStats {
 struct NodeStats {
   std::string id;
   std::string address;
-  bool up = true;                    // false while the node is in backoff
-  std::uint64_t requests = 0;        // sub-requests sent (one per batch per connection)
-  std::uint64_t errors = 0;          // connect failures, dropped connections, timeouts
-  std::uint64_t timeouts = 0;        // of which: a reply or connect took too long
-  std::uint64_t error_replies = 0;   // RESP error replies (-ERR ...), node stays up
+  bool up = true;                        // false while the node is in backoff
+  std::uint64_t requests = 0;            // sub-requests sent (one per batch per connection)
+  std::uint64_t errors = 0;              // connect failures, dropped connections, timeouts
+  std::uint64_t timeouts = 0;            // of which: a reply or connect took too long
+  std::uint64_t error_replies = 0;       // RESP error replies (-ERR ...), node stays up
   std::uint64_t current_backoff_ms = 0;  // wait before the next retry while down
 };
 

@@ -1,0 +1,504 @@
+// client_bench: how fast the client library fetches a prompt prefix, against references
+// measured in the same run. It starts (pinned to core 0 with taskset when --pin) one
+// prefixcached node, a 3-node prefixcached cluster, a redis-server (--save '' --appendonly
+// no) and the loopback_ceiling server, loads the same values into each (payload + the
+// client's checksum trailer, so Redis serves the same bytes), and then, interleaved and
+// repeated (--rounds), fetches with the client (pinned to core 1):
+//   - 64 blocks of 2 MiB and 16 blocks of 8 MiB (128 MiB each) with GetInto into caller
+//     buffers, from the one node, from Redis (plain MGET over the same transport) and from
+//     the cluster; plus variants without checksum verification and with exact-size
+//     destinations (one copy per block);
+//   - the same transfers from loopback_ceiling (raw TCP, 4 connections, no protocol);
+//   - Match of 1,000 keys against the cluster (p50/p99 latency).
+// It prints medians in GB/s (10^9 bytes/s) and the ratios the project tracks.
+//
+//   client_bench [--rounds N] [--no-pin] [--bin-dir DIR] [--redis-server PATH]
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client_lib/client_internals.h"
+#include "prefixcache/client.h"
+#include "prefixcache/value_format.h"
+
+extern char** environ;
+
+namespace {
+
+using prefixcache::BlockKey;
+using prefixcache::client::BlockRead;
+using prefixcache::client::BlockStatus;
+using prefixcache::client::Client;
+using prefixcache::client::ClientOptions;
+using Clock = std::chrono::steady_clock;
+
+// ---- child processes ----
+
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { Stop(); }
+
+  // Starts argv (with stdout piped); waits up to 20 s for a stdout line containing
+  // `ready` and returns the text after it (or "" when ready is empty).
+  std::optional<std::string> Start(std::vector<std::string> argv, const std::string& ready) {
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    int out[2];
+    if (::pipe(out) != 0) return std::nullopt;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    const int rc = ::posix_spawnp(&pid_, raw[0], &actions, nullptr, raw.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    fd_ = out[0];
+    if (rc != 0) {
+      pid_ = -1;
+      return std::nullopt;
+    }
+    if (ready.empty()) return std::string();
+    std::string buffered;
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (Clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char chunk[512];
+      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n <= 0) break;
+      buffered.append(chunk, static_cast<std::size_t>(n));
+      std::size_t eol;
+      while ((eol = buffered.find('\n')) != std::string::npos) {
+        const std::string line = buffered.substr(0, eol);
+        buffered.erase(0, eol + 1);
+        const std::size_t at = line.find(ready);
+        if (at != std::string::npos) return line.substr(at + ready.size());
+      }
+    }
+    Stop();
+    return std::nullopt;
+  }
+
+  // The whole stdout until exit (for short-lived programs).
+  std::string Drain() {
+    std::string all;
+    char chunk[4096];
+    ssize_t n;
+    while ((n = ::read(fd_, chunk, sizeof chunk)) > 0) all.append(chunk, static_cast<std::size_t>(n));
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    ::close(fd_);
+    fd_ = -1;
+    return all;
+  }
+
+  void Stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      for (int i = 0; i < 500; ++i) {
+        if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+          pid_ = -1;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+      }
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
+
+std::uint16_t FreePort() {
+  // Bind to port 0 and read the port back; the tiny race with other programs is acceptable
+  // for a benchmark.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::vector<std::string> Pinned(bool pin, const std::string& cpu, std::vector<std::string> argv) {
+  if (!pin) return argv;
+  argv.insert(argv.begin(), {"taskset", "-c", cpu});
+  return argv;
+}
+
+// ---- data ----
+
+std::vector<BlockKey> Keys(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<BlockKey> keys(n);
+  for (auto& k : keys) k = BlockKey::FromHalves(rng(), rng());
+  return keys;
+}
+
+struct Workload {
+  std::string name;
+  std::size_t block_bytes;
+  std::vector<BlockKey> keys;
+  std::vector<std::byte> source;  // blocks back to back
+  // Caller buffers: with room for the trailer (zero-copy), and of exact payload size.
+  std::vector<std::byte> slack_pool, exact_pool;
+  std::vector<std::span<std::byte>> slack, exact;
+
+  Workload(std::string n, std::size_t bytes, std::size_t blocks, std::uint64_t seed)
+      : name(std::move(n)), block_bytes(bytes), keys(Keys(blocks, seed)), source(bytes * blocks) {
+    std::mt19937_64 rng(seed);
+    for (std::size_t i = 0; i + 8 <= source.size(); i += 8) {
+      const std::uint64_t v = rng();
+      std::memcpy(source.data() + i, &v, 8);
+    }
+    const std::size_t stride = bytes + prefixcache::client::kValueTrailerBytes;
+    slack_pool.assign(stride * blocks, std::byte{0});
+    exact_pool.assign(bytes * blocks, std::byte{0});
+    for (std::size_t i = 0; i < blocks; ++i) {
+      slack.emplace_back(slack_pool.data() + i * stride, stride);
+      exact.emplace_back(exact_pool.data() + i * bytes, bytes);
+    }
+  }
+  std::size_t total_bytes() const { return source.size(); }
+  std::vector<std::span<const std::byte>> Values() const {
+    std::vector<std::span<const std::byte>> v;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      v.emplace_back(source.data() + i * block_bytes, block_bytes);
+    }
+    return v;
+  }
+};
+
+bool Load(Client& client, const Workload& w) {
+  std::vector<std::uint32_t> depths(w.keys.size());
+  for (std::size_t i = 0; i < depths.size(); ++i) depths[i] = static_cast<std::uint32_t>(i);
+  auto put = client.Put(w.keys, w.Values(), depths);
+  return put.ok() && put->stored == w.keys.size();
+}
+
+// Seconds for one GetInto of the whole workload; < 0 if any block was not a hit.
+double Fetch(Client& client, Workload& w, bool exact) {
+  std::vector<BlockRead> reads(w.keys.size());
+  const auto start = Clock::now();
+  auto hits = client.GetInto(w.keys, exact ? w.exact : w.slack, reads);
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!hits.ok() || *hits != w.keys.size()) return -1;
+  return s;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t at = std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()));
+  return v[at];
+}
+
+std::unique_ptr<Client> Open(ClientOptions options) {
+  options.timeout_ms = 20000;
+  options.connect_timeout_ms = 2000;
+  auto opened = Client::Open(options);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "client_bench: %s\n", opened.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(opened).value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 7;
+  bool pin = std::thread::hardware_concurrency() >= 2;
+  std::string bin_dir = std::filesystem::path(argv[0]).parent_path().string();
+  std::string redis_server = "redis-server";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--rounds" && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--no-pin") {
+      pin = false;
+    } else if (arg == "--bin-dir" && i + 1 < argc) {
+      bin_dir = argv[++i];
+    } else if (arg == "--redis-server" && i + 1 < argc) {
+      redis_server = argv[++i];
+    } else {
+      std::fprintf(stderr,
+                   "usage: client_bench [--rounds N] [--no-pin] [--bin-dir DIR] "
+                   "[--redis-server PATH]\n");
+      return 2;
+    }
+  }
+  if (bin_dir.empty()) bin_dir = ".";
+  const std::string daemon = bin_dir + "/prefixcached";
+  const std::string ceiling = bin_dir + "/loopback_ceiling";
+  if (pin) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(1, &set);
+    if (::sched_setaffinity(0, sizeof set, &set) != 0) pin = false;
+  }
+  const auto tmp = std::filesystem::temp_directory_path() /
+                   ("prefixcache-client-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+
+  // ---- servers ----
+  // Everything fits in memory; no spill tier (and no flush to it on shutdown).
+  std::ofstream(tmp / "single.json") << R"({"spill": {"enabled": false}})";
+  Child single;
+  auto single_address = single.Start(
+      Pinned(pin, "0",
+             {daemon, "--config", (tmp / "single.json").string(), "--listen", "127.0.0.1:0",
+              "--metrics-listen", "127.0.0.1:0", "--memory-capacity", "2GiB", "--log-level",
+              "warn"}),
+      "prefixcached listening on ");
+  if (!single_address) {
+    std::fprintf(stderr, "client_bench: cannot start %s\n", daemon.c_str());
+    return 1;
+  }
+
+  std::vector<std::uint16_t> cluster_ports = {FreePort(), FreePort(), FreePort()};
+  ClientOptions cluster_options;
+  {
+    std::string json = "{\"cluster\": {\"nodes\": [";
+    for (int i = 0; i < 3; ++i) {
+      const std::string address = "127.0.0.1:" + std::to_string(cluster_ports[i]);
+      cluster_options.nodes.push_back({"n" + std::to_string(i + 1), address, 1});
+      json += std::string(i ? "," : "") + "{\"id\": \"n" + std::to_string(i + 1) +
+              "\", \"address\": \"" + address + "\"}";
+    }
+    json += "]}, \"memory\": {\"capacity\": \"1GiB\"}, \"spill\": {\"enabled\": false}}";
+    std::ofstream(tmp / "cluster.json") << json;
+  }
+  std::vector<std::unique_ptr<Child>> cluster;
+  for (int i = 0; i < 3; ++i) {
+    cluster.push_back(std::make_unique<Child>());
+    auto started = cluster.back()->Start(
+        Pinned(pin, "0",
+               {daemon, "--config", (tmp / "cluster.json").string(), "--node-id",
+                "n" + std::to_string(i + 1), "--metrics-listen", "127.0.0.1:0", "--log-level",
+                "warn"}),
+        "prefixcached listening on ");
+    if (!started) {
+      std::fprintf(stderr, "client_bench: cannot start cluster node %d\n", i + 1);
+      return 1;
+    }
+  }
+
+  const std::uint16_t redis_port = FreePort();
+  Child redis;
+  bool have_redis =
+      redis
+          .Start(Pinned(pin, "0",
+                        {redis_server, "--port", std::to_string(redis_port), "--bind",
+                         "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
+                         "--loglevel", "warning"}),
+                 "")
+          .has_value();
+
+  Child ceiling_server;
+  auto ceiling_address =
+      ceiling_server.Start(Pinned(pin, "0", {ceiling, "--serve"}), "loopback_ceiling listening on ");
+  if (!ceiling_address) {
+    std::fprintf(stderr, "client_bench: cannot start %s\n", ceiling.c_str());
+    return 1;
+  }
+  const std::string ceiling_port = ceiling_address->substr(ceiling_address->rfind(':') + 1);
+
+  // ---- clients ----
+  ClientOptions single_options;
+  single_options.nodes = {{"single", *single_address, 1}};
+  auto single_client = Open(single_options);
+  ClientOptions no_verify = single_options;
+  no_verify.verify_checksums = false;
+  auto no_verify_client = Open(no_verify);
+  auto cluster_client = Open(cluster_options);
+  std::unique_ptr<Client> redis_client;
+  if (have_redis) {
+    ClientOptions redis_options;
+    redis_options.nodes = {{"redis", "127.0.0.1:" + std::to_string(redis_port), 1}};
+    redis_client = Open(redis_options);
+    prefixcache::client::ClientInternals::UseRedisCommands(*redis_client);
+    const std::string_view ping[] = {"PING"};
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (!redis_client->Command("redis", ping).ok()) {
+      if (Clock::now() > deadline) {
+        have_redis = false;
+        std::fprintf(stderr, "client_bench: redis-server did not answer; skipping it\n");
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  std::vector<Workload> workloads;
+  workloads.emplace_back("64 x 2 MiB", std::size_t{2} << 20, 64, 11);
+  workloads.emplace_back("16 x 8 MiB", std::size_t{8} << 20, 16, 12);
+  for (auto& w : workloads) {
+    if (!Load(*single_client, w) || !Load(*cluster_client, w) ||
+        (have_redis && !Load(*redis_client, w))) {
+      std::fprintf(stderr, "client_bench: loading %s failed\n", w.name.c_str());
+      return 1;
+    }
+  }
+  // Match: 1,000 small blocks in the cluster, all present.
+  const auto match_keys = Keys(1000, 13);
+  {
+    std::vector<std::byte> small(64, std::byte{7});
+    std::vector<std::span<const std::byte>> values(match_keys.size(), small);
+    std::vector<std::uint32_t> depths(match_keys.size());
+    for (std::size_t i = 0; i < depths.size(); ++i) depths[i] = static_cast<std::uint32_t>(i);
+    if (cluster_client->Put(match_keys, values, depths)->stored != match_keys.size()) {
+      std::fprintf(stderr, "client_bench: loading match keys failed\n");
+      return 1;
+    }
+  }
+
+  // ---- measurements, interleaved ----
+  struct Target {
+    std::string name;
+    std::function<double(Workload&)> fetch;
+  };
+  std::vector<Target> targets;
+  targets.push_back({"loopback ceiling (raw TCP, 4 conns)", [&](Workload& w) {
+                       Child c;
+                       c.Start(Pinned(pin, "1",
+                                      {ceiling, "--connect", ceiling_port, "--block-bytes",
+                                       std::to_string(w.block_bytes), "--blocks",
+                                       std::to_string(w.keys.size()), "--connections", "4",
+                                       "--warmup", "1", "--repeat", "1"}),
+                               "");
+                       const std::string out = c.Drain();
+                       const std::size_t at = out.find("seconds ");
+                       return at == std::string::npos ? -1.0 : std::atof(out.c_str() + at + 8);
+                     }});
+  targets.push_back(
+      {"prefixcached, 1 node", [&](Workload& w) { return Fetch(*single_client, w, false); }});
+  targets.push_back({"prefixcached, 1 node, checksums off",
+                     [&](Workload& w) { return Fetch(*no_verify_client, w, false); }});
+  targets.push_back({"prefixcached, 1 node, exact-size buffers",
+                     [&](Workload& w) { return Fetch(*single_client, w, true); }});
+  if (have_redis) {
+    targets.push_back(
+        {"redis-server, MGET, same client", [&](Workload& w) { return Fetch(*redis_client, w, false); }});
+  }
+  targets.push_back(
+      {"prefixcached, 3-node cluster", [&](Workload& w) { return Fetch(*cluster_client, w, false); }});
+
+  std::map<std::pair<std::size_t, std::size_t>, std::vector<double>> gbps;  // (target, workload)
+  std::vector<double> match_us;
+  for (auto& t : targets) {  // one warm-up fetch each (connections, page faults)
+    for (auto& w : workloads) t.fetch(w);
+  }
+  for (int r = 0; r < rounds; ++r) {
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      const std::size_t t = (k + static_cast<std::size_t>(r)) % targets.size();  // rotate order
+      for (std::size_t wi = 0; wi < workloads.size(); ++wi) {
+        const double s = targets[t].fetch(workloads[wi]);
+        if (s > 0) gbps[{t, wi}].push_back(workloads[wi].total_bytes() / s / 1e9);
+      }
+    }
+    for (int m = 0; m < 200; ++m) {
+      const auto start = Clock::now();
+      auto matched = cluster_client->Match(match_keys);
+      const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+      if (matched.ok() && *matched == match_keys.size()) match_us.push_back(us);
+    }
+  }
+
+  // ---- report ----
+  std::printf("client_bench: %d rounds, medians; %s; GB/s = 10^9 bytes/s\n", rounds,
+              pin ? "servers pinned to core 0, client to core 1" : "not pinned");
+  std::printf("%-44s", "fetch (GetInto into caller buffers)");
+  for (const auto& w : workloads) std::printf("%14s", w.name.c_str());
+  std::printf("\n");
+  auto median = [&](std::size_t t, std::size_t w) { return Median(gbps[{t, w}]); };
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    std::printf("%-44s", targets[t].name.c_str());
+    for (std::size_t w = 0; w < workloads.size(); ++w) {
+      std::printf("%9.2f GB/s", median(t, w));
+    }
+    std::printf("\n");
+  }
+  auto index_of = [&](const std::string& prefix) -> std::optional<std::size_t> {
+    for (std::size_t t = 0; t < targets.size(); ++t) {
+      if (targets[t].name == prefix) return t;
+    }
+    return std::nullopt;
+  };
+  const auto ceil_t = index_of("loopback ceiling (raw TCP, 4 conns)");
+  const auto one_t = index_of("prefixcached, 1 node");
+  const auto redis_t = index_of("redis-server, MGET, same client");
+  const auto cluster_t = index_of("prefixcached, 3-node cluster");
+  std::printf("ratios\n");
+  for (std::size_t w = 0; w < workloads.size(); ++w) {
+    std::printf("  %s: 1 node / ceiling %.0f%% (target >= 80%%)", workloads[w].name.c_str(),
+                100 * median(*one_t, w) / median(*ceil_t, w));
+    if (redis_t) {
+      std::printf(", 1 node / redis %.2fx (target >= 1.3x)",
+                  median(*one_t, w) / median(*redis_t, w));
+    }
+    std::printf(", cluster / ceiling %.0f%%\n", 100 * median(*cluster_t, w) / median(*ceil_t, w));
+  }
+  std::printf("match of 1,000 keys against the 3-node cluster (%zu calls): p50 %.0f us, "
+              "p99 %.0f us (target p50 < 1000 us)\n",
+              match_us.size(), Percentile(match_us, 0.5), Percentile(match_us, 0.99));
+
+  single_client.reset();
+  no_verify_client.reset();
+  cluster_client.reset();
+  redis_client.reset();
+  std::error_code ec;
+  single.Stop();
+  for (auto& c : cluster) c->Stop();
+  redis.Stop();
+  ceiling_server.Stop();
+  std::filesystem::remove_all(tmp, ec);
+  return 0;
+}
