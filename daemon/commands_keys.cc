@@ -159,9 +159,7 @@ void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
     return ctx.reply().Nil();
   }
   // The old value is on disk: read it on a worker (Put itself never touches the disk).
-  Buffer value = std::move(args[2]);
-  if (value.size() < protocol::RequestParser::kDirectBulkBytes) value = Buffer::Copy(value.span());
-  RunOnWorker(ctx, [this, key, value, nx, xx]() mutable -> ReplyWriter {
+  RunOnWorker(ctx, [this, key, value = std::move(args[2]), nx, xx]() mutable -> ReplyWriter {
     Result<Buffer> previous = store_.Get(key);
     const bool had = previous.ok();
     std::optional<std::string> error;
