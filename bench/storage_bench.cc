@@ -2,16 +2,16 @@
 // beside a reference measured in the same run (memcpy for memory, dd for disk), as ratios.
 //
 //   storage_bench [--dir DIR] [--repeat N] [--mem-mib M] [--spill-mib S] [--dd-mib D]
-//                 [--malloc-tune] [--skip-spill] [--skip-memory]
+//                 [--no-malloc-tune] [--skip-spill] [--skip-memory]
 //
 // --dir: scratch folder for the spill tier and dd (default /var/tmp/prefixcache-bench).
 // --repeat: runs; each figure printed is the median over them.
-// --malloc-tune: mallopt(M_MMAP_THRESHOLD = 32 MiB, M_TRIM_THRESHOLD = 1 GiB) first, so
-//   freed blocks stay in the heap and a later block reuses their pages instead of taking
-//   fresh zeroed ones (one page fault per 4 KiB, which makes a put(span) cost about 4x a
-//   memcpy). With glibc's defaults whether pages are reused depends on the allocation
-//   history; the daemon should set these at startup. Blocks of 32 MiB and more are still
-//   mmapped (glibc caps the threshold there) and fault on every fill.
+// By default the bench tunes malloc exactly as prefixcached does at startup
+// (storage::TuneAllocatorForBlocks: freed blocks stay in the heap and a later block reuses
+// their pages instead of taking fresh zeroed ones, one page fault per 4 KiB, which makes a
+// put(span) cost about 4x a memcpy). --no-malloc-tune keeps glibc's defaults, where whether
+// pages are reused depends on the allocation history. Blocks of 32 MiB and more are still
+// mmapped (glibc caps the threshold there) and fault on every fill.
 #include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@
 
 #include "prefixcache/block_key.h"
 #include "prefixcache/buffer.h"
+#include "storage/allocator_tuning.h"
 #include "storage/block_store.h"
 #include "storage/memory_tier.h"
 
@@ -41,7 +42,7 @@ struct Args {
   std::uint64_t mem_bytes = 512 * kMiB;     // per block size and phase
   std::uint64_t spill_bytes = 1024 * kMiB;  // per block size
   std::uint64_t dd_bytes = 1024 * kMiB;
-  bool malloc_tune = false;
+  bool malloc_tune = true;
   bool skip_spill = false;
   bool skip_memory = false;
 };
@@ -49,7 +50,7 @@ struct Args {
 [[noreturn]] void Usage(const char* error) {
   std::fprintf(stderr,
                "storage_bench: %s\nusage: storage_bench [--dir DIR] [--repeat N] [--mem-mib M] "
-               "[--spill-mib S] [--dd-mib D] [--malloc-tune] [--skip-spill] [--skip-memory]\n",
+               "[--spill-mib S] [--dd-mib D] [--no-malloc-tune] [--skip-spill] [--skip-memory]\n",
                error);
   std::exit(2);
 }
@@ -79,8 +80,8 @@ Args ParseArgs(int argc, char** argv) {
       args.spill_bytes = number() * kMiB;
     } else if (arg == "--dd-mib") {
       args.dd_bytes = number() * kMiB;
-    } else if (arg == "--malloc-tune") {
-      args.malloc_tune = true;
+    } else if (arg == "--no-malloc-tune") {
+      args.malloc_tune = false;
     } else if (arg == "--skip-spill") {
       args.skip_spill = true;
     } else if (arg == "--skip-memory") {
@@ -397,12 +398,7 @@ int main(int argc, char** argv) {
   using namespace prefixcache::storage;
   const Args args = ParseArgs(argc, argv);
   if (args.malloc_tune) {
-    // Larger values are refused by glibc (its mmap threshold maximum is 32 MiB on 64-bit).
-    if (!::mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) ||
-        !::mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024)) {
-      std::fprintf(stderr, "storage_bench: mallopt refused\n");
-      return 1;
-    }
+    if (prefixcache::Status s = TuneAllocatorForBlocks(); !s.ok()) Die("TuneAllocatorForBlocks", s);
   }
   std::error_code ec;
   std::filesystem::create_directories(args.dir, ec);

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "client_lib/chunk_reader.h"
 #include "client_lib/node.h"
 #include "cluster/ring.h"
 #include "prefixcache/client.h"
@@ -122,6 +123,10 @@ class Client::Impl {
   void ReadRounds(const Topology& topology, std::span<const BlockKey> keys,
                   Clock::time_point deadline, std::size_t max_parts,
                   std::vector<std::uint8_t>& unavailable, MakeRequest&& make);
+  // Shared by Get and GetInto: the outcome of each key, read into `destinations` (or into
+  // owned buffers when it is empty); counts the outcomes in the stats.
+  std::vector<KeyOutcome> Read(std::span<const BlockKey> keys,
+                               std::span<const std::span<std::byte>> destinations);
   Clock::time_point Deadline(Clock::time_point start) const {
     return start + std::chrono::milliseconds(options_.timeout_ms);
   }

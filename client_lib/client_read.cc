@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "client_lib/chunk_reader.h"
 #include "client_lib/client_impl.h"
 #include "prefixcache/value_format.h"
 
@@ -182,98 +183,65 @@ Result<std::size_t> Client::Impl::Match(std::span<const BlockKey> keys) {
 Result<std::size_t> Client::Impl::GetInto(std::span<const BlockKey> keys,
                                           std::span<const std::span<std::byte>> destinations,
                                           std::span<BlockRead> reads) {
-  const Clock::time_point start = Clock::now();
   if (destinations.size() != keys.size() || reads.size() != keys.size()) {
     return Status::InvalidArgument("GetInto: keys, destinations and reads differ in length");
   }
   std::fill(reads.begin(), reads.end(), BlockRead{});
   if (keys.empty()) return std::size_t{0};
+  std::vector<KeyOutcome> outcomes = Read(keys, destinations);
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    reads[i] = {outcomes[i].status, outcomes[i].size};
+    hits += outcomes[i].status == BlockStatus::kHit;
+  }
+  return hits;
+}
+
+Result<std::vector<std::optional<Buffer>>> Client::Impl::Get(std::span<const BlockKey> keys) {
+  std::vector<std::optional<Buffer>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<KeyOutcome> outcomes = Read(keys, {});
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (outcomes[i].status == BlockStatus::kHit) out[i] = std::move(outcomes[i].owned);
+  }
+  return out;
+}
+
+std::vector<KeyOutcome> Client::Impl::Read(std::span<const BlockKey> keys,
+                                           std::span<const std::span<std::byte>> destinations) {
+  const Clock::time_point start = Clock::now();
   std::shared_ptr<const Topology> topology = this->topology();
-  const bool verify = options_.verify_checksums;
-  // Stored size of each value as announced by its bulk header (set by the sink).
-  std::vector<std::size_t> stored_sizes(keys.size(), 0);
+  std::vector<KeyOutcome> outcomes(keys.size());
   std::vector<std::uint8_t> unavailable(keys.size(), 0);
-
-  auto settle = [&](std::size_t i, const protocol::Reply& e) {
-    std::span<std::byte> dest = destinations[i];
-    if (e.type != Type::kBulk) {
-      reads[i] = {BlockStatus::kMiss, 0};
-      return;
-    }
-    if (e.in_sink) {
-      // The whole value, trailer included, is in the destination.
-      const std::size_t payload = stored_sizes[i] - kValueTrailerBytes;
-      const bool ok = CheckValueTrailer(
-          keys[i], dest.first(payload),
-          std::span<const std::byte, kValueTrailerBytes>(dest.data() + payload, kValueTrailerBytes),
-          verify);
-      reads[i] = {ok ? BlockStatus::kHit : BlockStatus::kCorrupt, ok ? payload : 0};
-      return;
-    }
-    const Buffer& value = e.bulk;
-    if (value.size() < kValueTrailerBytes) {
-      reads[i] = {BlockStatus::kCorrupt, 0};
-      return;
-    }
-    const std::size_t payload = value.size() - kValueTrailerBytes;
-    if (payload > dest.size()) {
-      reads[i] = {BlockStatus::kTooSmall, payload};
-      return;
-    }
-    if (!CheckValueTrailer(keys[i], value.span().first(payload),
-                           value.span().last<kValueTrailerBytes>(), verify)) {
-      reads[i] = {BlockStatus::kCorrupt, 0};
-      return;
-    }
-    if (payload) std::memcpy(dest.data(), value.data(), payload);
-    reads[i] = {BlockStatus::kHit, payload};
-  };
-
+  const char* command = redis_commands_ ? "MGET" : "BLOCK.MGET";
   ReadRounds(
       *topology, keys, Deadline(start), options_.connections_per_node, unavailable,
       [&](std::span<const std::size_t> chunk, Waiter& waiter, std::vector<std::uint8_t>& retry) {
-        RequestPtr request = KeysCommand(redis_commands_ ? "MGET" : "BLOCK.MGET", keys, chunk);
-        // Values that fit with their trailer go straight into the destination; the others
-        // land in a buffer of the parser's (copied out, or dropped when too large).
-        request->sink = [&, chunk](std::size_t j, std::size_t size) -> std::span<std::byte> {
-          if (j >= chunk.size()) return {};
-          const std::size_t i = chunk[j];
-          stored_sizes[i] = size;
-          if (size < kValueTrailerBytes || size > destinations[i].size()) return {};
-          return destinations[i].first(size);
-        };
-        request->done = [&, chunk](const Status& status, protocol::Reply* reply) {
+        RequestPtr request = KeysCommand(command, keys, chunk);
+        auto reader = std::make_shared<ChunkReader>(keys, chunk, destinations,
+                                                    options_.verify_checksums, outcomes);
+        ChunkReader::Attach(reader, *request, [&retry, &waiter, chunk](const Status& status) {
           if (!status.ok()) {
             for (std::size_t i : chunk) retry[i] = 1;
-          } else if (reply->type == Type::kArray && reply->elements.size() == chunk.size()) {
-            for (std::size_t j = 0; j < chunk.size(); ++j) settle(chunk[j], reply->elements[j]);
           }
           waiter.Done();
-        };
+        });
         return request;
       });
 
   std::size_t hits = 0, bytes = 0, too_small = 0, corrupt = 0, down = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (unavailable[i] && reads[i].status == BlockStatus::kMiss) {
-      reads[i] = {BlockStatus::kUnavailable, 0};
-    }
-    switch (reads[i].status) {
+    KeyOutcome& o = outcomes[i];
+    if (unavailable[i] && o.status == BlockStatus::kMiss) o = {BlockStatus::kUnavailable, 0, {}};
+    switch (o.status) {
       case BlockStatus::kHit:
         ++hits;
-        bytes += reads[i].size;
+        bytes += o.size;
         break;
-      case BlockStatus::kTooSmall:
-        ++too_small;
-        break;
-      case BlockStatus::kCorrupt:
-        ++corrupt;
-        break;
-      case BlockStatus::kUnavailable:
-        ++down;
-        break;
-      case BlockStatus::kMiss:
-        break;
+      case BlockStatus::kTooSmall: ++too_small; break;
+      case BlockStatus::kCorrupt: ++corrupt; break;
+      case BlockStatus::kUnavailable: ++down; break;
+      case BlockStatus::kMiss: break;
     }
   }
   counters_.hits.fetch_add(hits, std::memory_order_relaxed);
@@ -283,64 +251,7 @@ Result<std::size_t> Client::Impl::GetInto(std::span<const BlockKey> keys,
   counters_.corrupt.fetch_add(corrupt, std::memory_order_relaxed);
   counters_.unavailable.fetch_add(down, std::memory_order_relaxed);
   counters_.get.Record(start);
-  return hits;
-}
-
-Result<std::vector<std::optional<Buffer>>> Client::Impl::Get(std::span<const BlockKey> keys) {
-  const Clock::time_point start = Clock::now();
-  std::vector<std::optional<Buffer>> out(keys.size());
-  if (keys.empty()) return out;
-  std::shared_ptr<const Topology> topology = this->topology();
-  const bool verify = options_.verify_checksums;
-  std::vector<std::uint8_t> unavailable(keys.size(), 0), corrupt(keys.size(), 0);
-  ReadRounds(
-      *topology, keys, Deadline(start), options_.connections_per_node, unavailable,
-      [&](std::span<const std::size_t> chunk, Waiter& waiter, std::vector<std::uint8_t>& retry) {
-        RequestPtr request = KeysCommand(redis_commands_ ? "MGET" : "BLOCK.MGET", keys, chunk);
-        request->done = [&, chunk](const Status& status, protocol::Reply* reply) {
-          if (!status.ok()) {
-            for (std::size_t i : chunk) retry[i] = 1;
-          } else if (reply->type == Type::kArray && reply->elements.size() == chunk.size()) {
-            for (std::size_t j = 0; j < chunk.size(); ++j) {
-              const std::size_t i = chunk[j];
-              const protocol::Reply& e = reply->elements[j];
-              if (e.type != Type::kBulk) continue;
-              const Buffer& value = e.bulk;
-              if (value.size() < kValueTrailerBytes) {
-                corrupt[i] = 1;
-                continue;
-              }
-              const std::size_t payload = value.size() - kValueTrailerBytes;
-              if (!CheckValueTrailer(keys[i], value.span().first(payload),
-                                     value.span().last<kValueTrailerBytes>(), verify)) {
-                corrupt[i] = 1;
-                continue;
-              }
-              out[i] = value.Slice(0, payload);
-            }
-          }
-          waiter.Done();
-        };
-        return request;
-      });
-  std::size_t hits = 0, bytes = 0, bad = 0, down = 0;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (out[i]) {
-      ++hits;
-      bytes += out[i]->size();
-    } else if (corrupt[i]) {
-      ++bad;
-    } else if (unavailable[i]) {
-      ++down;
-    }
-  }
-  counters_.hits.fetch_add(hits, std::memory_order_relaxed);
-  counters_.misses.fetch_add(keys.size() - hits, std::memory_order_relaxed);
-  counters_.bytes_read.fetch_add(bytes, std::memory_order_relaxed);
-  counters_.corrupt.fetch_add(bad, std::memory_order_relaxed);
-  counters_.unavailable.fetch_add(down, std::memory_order_relaxed);
-  counters_.get.Record(start);
-  return out;
+  return outcomes;
 }
 
 }  // namespace prefixcache::client

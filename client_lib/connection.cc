@@ -174,8 +174,8 @@ void Connection::Read() {
   if (state_ != State::kReady || reading_) return;
   reading_ = true;
   const std::uint64_t epoch = epoch_;
-  const std::span<std::byte> into = parser_.ReadBuffer();
-  socket_.async_read_some(asio::mutable_buffer(into.data(), into.size()),
+  read_span_ = parser_.ReadBuffer();
+  socket_.async_read_some(asio::mutable_buffer(read_span_.data(), read_span_.size()),
                           [self = shared_from_this(), epoch](const error_code& ec, std::size_t n) {
                             self->OnRead(epoch, ec, n);
                           });
@@ -189,6 +189,12 @@ void Connection::OnRead(std::uint64_t epoch, const error_code& ec, std::size_t n
     const bool owed = !queue_.empty();
     Fail(Status::IoError("connection to " + node_->address + " lost: " + ec.message()), owed);
     return;
+  }
+  // The request whose reply these bytes belong to sees them first (hashing while hot).
+  const std::uint64_t at = parser_.CompletedReplies() - matched_;
+  if (at < written_) {
+    const RequestPtr& parsing = queue_[static_cast<std::size_t>(at)];
+    if (parsing->on_read) parsing->on_read(read_span_.first(n));
   }
   if (Status status = parser_.Commit(n); !status.ok()) {
     Fail(Status::IoError("bad reply from " + node_->address + ": " + status.message()), true);

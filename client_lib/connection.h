@@ -98,6 +98,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool reading_ = false;
   std::vector<boost::asio::const_buffer> write_buffers_;
+  std::span<std::byte> read_span_;  // where the read in flight writes
 
   protocol::ReplyParser parser_;
   // Replies of the current parser already matched to requests (popped).

@@ -61,6 +61,9 @@ struct Request {
   std::vector<Buffer> keep;
   // Places the payloads of the reply's top-level bulks; optional. Runs on the strand.
   protocol::ReplyParser::BulkSink sink;
+  // Told about every socket read made while this request's reply is being parsed, before
+  // the parser sees the bytes (they may lie in a span the sink returned); optional.
+  std::function<void(std::span<const std::byte>)> on_read;
   // Runs exactly once on the connection's strand: with Ok and the reply, or with the
   // failure (IoError, Timeout, Unavailable, Rejected) and nullptr.
   std::function<void(const Status&, protocol::Reply*)> done;

@@ -7,7 +7,7 @@
 namespace prefixcache::client {
 
 std::uint64_t ValueChecksum(const BlockKey& key, std::span<const std::byte> payload) {
-  return XXH3_64bits_withSeed(payload.data(), payload.size(), key.High() ^ key.Low());
+  return XXH3_64bits_withSeed(payload.data(), payload.size(), ValueChecksumSeed(key));
 }
 
 ValueTrailer MakeValueTrailer(const BlockKey& key, std::span<const std::byte> payload) {

@@ -112,7 +112,7 @@ struct ClusterConfig {
   // The members, in any order; empty = a single node on its own. Ids and addresses unique.
   std::vector<ClusterNode> nodes;
   // Ring points per unit of weight, 1..10000.
-  std::uint32_t virtual_nodes = 256;
+  std::uint32_t virtual_nodes = 1024;
   // Copies of each block on distinct nodes, 1..nodes.size() (any >= 1 when nodes is empty).
   std::uint32_t replicas = 1;
 

@@ -25,7 +25,7 @@ struct DaemonOptions {
   std::uint16_t metrics_port = 9379;
   // cluster.nodes as the ring sees them (empty: a single node on its own).
   std::vector<cluster::NodeSpec> cluster_nodes;
-  std::uint32_t virtual_nodes = 256;
+  std::uint32_t virtual_nodes = 1024;
   std::uint32_t replicas = 1;
 };
 

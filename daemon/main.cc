@@ -16,6 +16,7 @@
 #include "daemon/daemon_options.h"
 #include "daemon/metrics.h"
 #include "daemon/server.h"
+#include "storage/allocator_tuning.h"
 #include "storage/block_store.h"
 
 namespace {
@@ -112,6 +113,9 @@ int Run(const CommandLine& cl) {
                config.node.id, config::FormatSize(config.memory.capacity_bytes),
                config.memory.eviction_policy,
                config.spill.enabled ? config.spill.path : std::string("disabled"));
+  if (Status s = storage::TuneAllocatorForBlocks(); !s.ok()) {
+    spdlog::warn("malloc tuning for large blocks not applied: {}", s.message());
+  }
   auto opened = storage::BlockStore::Open(options.store);
   if (!opened.ok()) return ConfigError("storage: " + opened.status().message());
   std::unique_ptr<storage::BlockStore> store = std::move(opened).value();

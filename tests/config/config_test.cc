@@ -74,7 +74,7 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
   CHECK(c.security.password.empty());
   CHECK_FALSE(c.security.allow_remote_without_password);
   CHECK(c.cluster.nodes.empty());
-  CHECK(c.cluster.virtual_nodes == 256);
+  CHECK(c.cluster.virtual_nodes == 1024);
   CHECK(c.cluster.replicas == 1);
   CHECK(c.metrics.enabled);
   CHECK(c.metrics.listen == "127.0.0.1:9379");

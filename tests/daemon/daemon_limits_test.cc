@@ -201,7 +201,7 @@ TEST_CASE("limits: a client that does not read its replies does not grow the dae
   // its own read from disk (memory hits would share the stored buffer and cost nothing).
   REQUIRE(node.Start(node.Config(R"({"memory": {"capacity": "4MiB"},
                                      "spill": {"queue": "8MiB"},
-                                     "limits": {"client_output_buffer": "2GiB"}})")));
+                                     "limits": {"client_output_buffer": "4MiB"}})")));
   constexpr std::size_t kValue = 1 << 20;
   constexpr int kBlocks = 48;
   constexpr int kFlood = 1000;  // 1000 MiB of replies if nothing held the client back

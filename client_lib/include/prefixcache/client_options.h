@@ -26,7 +26,7 @@ struct ClientOptions {
   // The members; at least one. Order does not matter (the ring sorts by id).
   std::vector<NodeAddress> nodes;
   // Virtual-node points per unit of weight (cluster::Ring, the same on every component).
-  std::uint32_t virtual_nodes = 256;
+  std::uint32_t virtual_nodes = 1024;
   // Copies of each block: puts go to all of them, reads go to the first that is up and
   // fall back to the next when a node fails during the call. 1 <= replicas <= nodes.
   std::uint32_t replicas = 1;

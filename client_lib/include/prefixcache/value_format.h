@@ -28,6 +28,9 @@ inline constexpr std::array<std::byte, 4> kValueMagic = {std::byte{'P'}, std::by
 
 using ValueTrailer = std::array<std::byte, kValueTrailerBytes>;
 
+// The XXH3-64 seed of values stored under `key`: key.High() ^ key.Low().
+inline std::uint64_t ValueChecksumSeed(const BlockKey& key) { return key.High() ^ key.Low(); }
+
 // The checksum of `payload` stored under `key`.
 std::uint64_t ValueChecksum(const BlockKey& key, std::span<const std::byte> payload);
 
