@@ -78,8 +78,9 @@ struct LimitsConfig {
   std::uint32_t max_connections = 10000;
   // Close a connection idle this long; 0 = never.
   std::uint64_t idle_timeout_ms = 600000;
-  // JSON "client_output_buffer": replies queued for a slow client beyond this many bytes
-  // close its connection; > 0.
+  // JSON "client_output_buffer": while a client has more than this many reply bytes
+  // unsent, the daemon stops reading its requests (backpressure); a client whose replies
+  // make no progress for idle_timeout_ms is closed. > 0.
   std::uint64_t client_output_buffer_bytes = 512 * kMiB;
 
   bool operator==(const LimitsConfig&) const = default;
