@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -118,8 +119,7 @@ int Connect(int port) {
 }
 
 // One fetch of `blocks` blocks spread over the connections; seconds, or < 0 on failure.
-double Fetch(const std::vector<int>& fds, std::size_t block, std::size_t blocks,
-             std::byte* pool) {
+double Fetch(const std::vector<int>& fds, std::size_t block, std::size_t blocks, std::byte* pool) {
   const std::size_t n = fds.size();
   std::vector<std::thread> threads;
   std::vector<char> ok(n, 1);
@@ -147,8 +147,58 @@ double Fetch(const std::vector<int>& fds, std::size_t block, std::size_t blocks,
   return seconds;
 }
 
-int RunClient(int port, std::size_t block, std::size_t blocks, std::size_t connections,
-              int repeat, int warmup) {
+// The same fetch driven by one thread over non-blocking sockets with epoll (no thread
+// switches; what an event-loop client does).
+double FetchEpoll(const std::vector<int>& fds, std::size_t block, std::size_t blocks,
+                  std::byte* pool) {
+  const std::size_t n = fds.size();
+  struct Stream {
+    std::byte* at = nullptr;
+    std::size_t left = 0;
+  };
+  std::vector<Stream> streams(n);
+  const int ep = ::epoll_create1(0);
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t open = 0;
+  for (std::size_t c = 0; c < n; ++c) {
+    const std::size_t first = blocks * c / n, last = blocks * (c + 1) / n;
+    if (first == last) continue;
+    const std::uint64_t request[2] = {block, last - first};
+    if (!WriteAll(fds[c], request, sizeof request)) return -1;
+    streams[c] = {pool + first * block, (last - first) * block};
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, fds[c], &ev);
+    ++open;
+  }
+  epoll_event events[16];
+  bool ok = true;
+  while (open > 0 && ok) {
+    const int k = ::epoll_wait(ep, events, 16, 10000);
+    if (k <= 0) ok = false;
+    for (int e = 0; e < k && ok; ++e) {
+      Stream& s = streams[events[e].data.u64];
+      const int fd = fds[events[e].data.u64];
+      const ssize_t r = ::recv(fd, s.at, s.left, MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN)) ok = false;
+      if (r <= 0) continue;
+      s.at += r;
+      s.left -= static_cast<std::size_t>(r);
+      if (s.left == 0) {
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+        --open;
+      }
+    }
+  }
+  ::close(ep);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return ok ? seconds : -1;
+}
+
+int RunClient(int port, std::size_t block, std::size_t blocks, std::size_t connections, int repeat,
+              int warmup, bool epoll) {
   std::vector<int> fds;
   for (std::size_t c = 0; c < connections; ++c) {
     const int fd = Connect(port);
@@ -161,7 +211,7 @@ int RunClient(int port, std::size_t block, std::size_t blocks, std::size_t conne
   auto* pool = static_cast<std::byte*>(std::malloc(block * blocks));
   std::memset(pool, 0, block * blocks);  // fault the pages in before timing
   for (int i = 0; i < warmup + repeat; ++i) {
-    const double s = Fetch(fds, block, blocks, pool);
+    const double s = epoll ? FetchEpoll(fds, block, blocks, pool) : Fetch(fds, block, blocks, pool);
     if (s < 0) {
       std::fprintf(stderr, "loopback_ceiling: fetch failed\n");
       return 1;
@@ -177,7 +227,7 @@ int RunClient(int port, std::size_t block, std::size_t blocks, std::size_t conne
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool serve = false;
+  bool serve = false, epoll = false;
   int port = 0, repeat = 1, warmup = 1;
   std::size_t block = 2 << 20, blocks = 64, connections = 4;
   for (int i = 1; i < argc; ++i) {
@@ -185,6 +235,8 @@ int main(int argc, char** argv) {
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : "0"; };
     if (arg == "--serve") {
       serve = true;
+    } else if (arg == "--epoll") {
+      epoll = true;
     } else if (arg == "--port" || arg == "--connect") {
       port = std::atoi(next());
     } else if (arg == "--block-bytes") {
@@ -210,5 +262,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "loopback_ceiling: --connect PORT and positive sizes needed\n");
     return 2;
   }
-  return RunClient(port, block, blocks, connections, repeat, warmup);
+  return RunClient(port, block, blocks, connections, repeat, warmup, epoll);
 }

@@ -60,8 +60,8 @@ class ChunkReader {
     bool active = false;
     std::size_t j = 0;
     std::size_t key = 0;
-    std::size_t size = 0;     // stored bytes (payload + trailer)
-    std::size_t payload = 0;  // size - trailer
+    std::size_t size = 0;          // stored bytes (payload + trailer)
+    std::size_t payload = 0;       // size - trailer
     std::span<std::byte> landing;  // where the parser writes the `size` bytes
     std::span<std::byte> copy_to;  // payload destination when landing is scratch
     bool discard = false;          // too small a destination: only drained

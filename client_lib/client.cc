@@ -312,16 +312,14 @@ Result<PutResult> Client::Put(std::span<const BlockKey> keys,
 bool Client::PutAsync(std::span<const BlockKey> keys,
                       std::span<const std::span<const std::byte>> values,
                       std::span<const std::uint32_t> depths) {
-  if (values.size() != keys.size()) return impl_->PutAsync(keys, {}, depths);
-  std::vector<Buffer> owned;
-  owned.reserve(values.size());
-  for (auto value : values) owned.push_back(Buffer::Copy(value));
-  return impl_->PutAsync(keys, std::move(owned), depths);
+  if (values.empty() && !keys.empty()) return impl_->PutAsync(keys, {}, {}, {});  // a drop
+  return impl_->PutAsync(keys, values, {}, depths);
 }
 
 bool Client::PutAsync(std::span<const BlockKey> keys, std::vector<Buffer> values,
                       std::span<const std::uint32_t> depths) {
-  return impl_->PutAsync(keys, std::move(values), depths);
+  if (values.empty() && !keys.empty()) return impl_->PutAsync(keys, {}, {}, {});  // a drop
+  return impl_->PutAsync(keys, {}, std::move(values), depths);
 }
 
 bool Client::FlushAsync(std::uint32_t timeout_ms) { return impl_->FlushAsync(timeout_ms); }

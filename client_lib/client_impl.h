@@ -76,7 +76,9 @@ class Client::Impl {
   Result<PutResult> Put(std::span<const BlockKey> keys,
                         std::span<const std::span<const std::byte>> values,
                         std::span<const std::uint32_t> depths);
-  bool PutAsync(std::span<const BlockKey> keys, std::vector<Buffer> values,
+  // Either `borrowed` (copied once the call is accepted) or `owned` values.
+  bool PutAsync(std::span<const BlockKey> keys,
+                std::span<const std::span<const std::byte>> borrowed, std::vector<Buffer> owned,
                 std::span<const std::uint32_t> depths);
   bool FlushAsync(std::uint32_t timeout_ms);
   Status UpdateNodes(const std::vector<NodeAddress>& nodes);

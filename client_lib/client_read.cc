@@ -238,10 +238,17 @@ std::vector<KeyOutcome> Client::Impl::Read(std::span<const BlockKey> keys,
         ++hits;
         bytes += o.size;
         break;
-      case BlockStatus::kTooSmall: ++too_small; break;
-      case BlockStatus::kCorrupt: ++corrupt; break;
-      case BlockStatus::kUnavailable: ++down; break;
-      case BlockStatus::kMiss: break;
+      case BlockStatus::kTooSmall:
+        ++too_small;
+        break;
+      case BlockStatus::kCorrupt:
+        ++corrupt;
+        break;
+      case BlockStatus::kUnavailable:
+        ++down;
+        break;
+      case BlockStatus::kMiss:
+        break;
     }
   }
   counters_.hits.fetch_add(hits, std::memory_order_relaxed);

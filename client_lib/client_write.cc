@@ -119,16 +119,20 @@ Result<PutResult> Client::Impl::Put(std::span<const BlockKey> keys,
   return result;
 }
 
-bool Client::Impl::PutAsync(std::span<const BlockKey> keys, std::vector<Buffer> values,
-                            std::span<const std::uint32_t> depths) {
+bool Client::Impl::PutAsync(std::span<const BlockKey> keys,
+                            std::span<const std::span<const std::byte>> borrowed,
+                            std::vector<Buffer> owned, std::span<const std::uint32_t> depths) {
   const Clock::time_point start = Clock::now();
-  if (values.size() != keys.size() || depths.size() != keys.size()) {
+  const std::size_t count = borrowed.empty() ? owned.size() : borrowed.size();
+  if (count != keys.size() || depths.size() != keys.size() ||
+      (!borrowed.empty() && !owned.empty())) {
     counters_.async_dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   if (keys.empty()) return true;
   std::size_t bytes = 0;
-  for (const Buffer& v : values) bytes += v.size();
+  for (const auto& v : borrowed) bytes += v.size();
+  for (const Buffer& v : owned) bytes += v.size();
   {
     std::lock_guard lock(async_mu_);
     if (async_calls_ + 1 > options_.async_put_max_calls ||
@@ -139,13 +143,17 @@ bool Client::Impl::PutAsync(std::span<const BlockKey> keys, std::vector<Buffer> 
     ++async_calls_;
     async_bytes_ += bytes;
   }
+  // Only accepted calls pay for the copy.
+  if (!borrowed.empty()) {
+    owned.reserve(borrowed.size());
+    for (const auto& v : borrowed) owned.push_back(Buffer::Copy(v));
+  }
   // Checksums and framing happen on an I/O thread so the caller returns at once.
   boost::asio::post(
-      io_, [this, topology = this->topology(),
-            keys = std::vector<BlockKey>(keys.begin(), keys.end()), values = std::move(values),
-            depths = std::vector<std::uint32_t>(depths.begin(), depths.end()), bytes]() mutable {
-        SubmitAsyncPut(*topology, keys, std::move(values), depths, bytes);
-      });
+      io_,
+      [this, topology = this->topology(), keys = std::vector<BlockKey>(keys.begin(), keys.end()),
+       values = std::move(owned), depths = std::vector<std::uint32_t>(depths.begin(), depths.end()),
+       bytes]() mutable { SubmitAsyncPut(*topology, keys, std::move(values), depths, bytes); });
   counters_.put_async.Record(start);
   return true;
 }

@@ -125,6 +125,9 @@ class StoreCommandHandler final : public CommandHandler {
   void FetchBlocks(std::vector<BlockKey> keys, bool single, CommandContext& ctx);
   // Stores one block; the error reply text (without '-') on failure.
   std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
+  // The largest value PutBlock can store: max_value_bytes, and the memory tier must hold
+  // the value plus its per-entry overhead. Multi-block writes check it before storing any.
+  std::uint64_t LargestStorableValue() const;
   // Counts keys this node does not own (no-op without a configured cluster).
   void CheckOwnership(std::span<const BlockKey> keys);
   void CheckOwnership(const BlockKey& key) { CheckOwnership(std::span(&key, 1)); }

@@ -81,8 +81,7 @@ void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {
     return ErrorReply(ctx, "ERR wrong number of arguments for 'block.mset' command");
   }
   const std::size_t count = (args.size() - 1) / 3;
-  const std::uint64_t max_value = std::min<std::uint64_t>(store_.options().max_value_bytes,
-                                                          store_.options().memory.capacity_bytes);
+  const std::uint64_t max_value = LargestStorableValue();
   thread_local std::vector<BlockKey> keys;
   thread_local std::vector<std::uint32_t> depths;
   keys.clear();

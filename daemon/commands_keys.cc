@@ -187,6 +187,15 @@ void StoreCommandHandler::Mset(Args& args, CommandContext& ctx) {
   if ((args.size() - 1) % 2 != 0) {
     return ErrorReply(ctx, "ERR wrong number of arguments for 'mset' command");
   }
+  // All or nothing, as in Redis: refuse the request before storing any pair.
+  const std::uint64_t max_value = LargestStorableValue();
+  for (std::size_t i = 2; i < args.size(); i += 2) {
+    if (args[i].size() > max_value) {
+      return ErrorReply(ctx, "ERR value of " + std::to_string(args[i].size()) +
+                                 " bytes exceeds the largest storable block (" +
+                                 std::to_string(max_value) + " bytes)");
+    }
+  }
   for (std::size_t i = 1; i < args.size(); i += 2) {
     const BlockKey key = MapKey(args[i].view());
     CheckOwnership(key);

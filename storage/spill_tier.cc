@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -43,6 +44,11 @@ rocksdb::WriteOptions SpillWriteOptions() {
   return options;
 }
 
+double Knob(const char* name, double def) {
+  const char* v = std::getenv(name);
+  return v ? std::atof(v) : def;
+}
+
 rocksdb::ColumnFamilyOptions BlocksFamilyOptions(const SpillTierOptions& options) {
   rocksdb::ColumnFamilyOptions family;
   family.compression = rocksdb::kNoCompression;  // KV tensors do not compress
@@ -50,8 +56,11 @@ rocksdb::ColumnFamilyOptions BlocksFamilyOptions(const SpillTierOptions& options
   family.min_blob_size = options.min_blob_bytes;
   family.blob_compression_type = rocksdb::kNoCompression;
   // Without blob GC, deleted and evicted values would keep their blob files forever.
-  family.enable_blob_garbage_collection = true;
-  family.write_buffer_size = 64 * kMiB;
+  family.enable_blob_garbage_collection = Knob("PCX_GC", 1) != 0;
+  family.blob_garbage_collection_age_cutoff = Knob("PCX_GC_AGE", 0.25);
+  family.write_buffer_size = static_cast<std::size_t>(Knob("PCX_WBS", 64) * kMiB);
+  family.max_write_buffer_number = static_cast<int>(Knob("PCX_MWBN", 2));
+  family.blob_file_size = static_cast<std::uint64_t>(Knob("PCX_BLOBSZ", 256) * kMiB);
   return family;
 }
 
@@ -79,6 +88,7 @@ Result<Block> CopyVerified(const rocksdb::Slice& value, const SpillRecord& recor
 rocksdb::ColumnFamilyOptions MetaFamilyOptions() {
   rocksdb::ColumnFamilyOptions family;
   family.compression = rocksdb::kNoCompression;  // 28-byte records of hashes and counters
+  family.max_write_buffer_number = static_cast<int>(Knob("PCX_MWBN", 2));
   return family;
 }
 
@@ -120,7 +130,12 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
   db_options.create_missing_column_families = true;
   // A block and its meta record reach the disk together (the WAL is off).
   db_options.atomic_flush = true;
-  db_options.max_background_jobs = 2;
+  db_options.max_background_jobs = static_cast<int>(Knob("PCX_JOBS", 2));
+  db_options.max_background_flushes = static_cast<int>(Knob("PCX_FLUSHES", -1));
+  db_options.atomic_flush = Knob("PCX_ATOMIC", 1) != 0;
+  db_options.use_direct_io_for_flush_and_compaction = Knob("PCX_DIO", 0) != 0;
+  db_options.bytes_per_sync = static_cast<std::uint64_t>(Knob("PCX_BPS", 0) * kMiB);
+  if (Knob("PCX_WFBUF", 0) > 0) db_options.writable_file_max_buffer_size = static_cast<std::size_t>(Knob("PCX_WFBUF", 1) * kMiB);
   db_options.keep_log_file_num = 4;
   if (env != nullptr) db_options.env = env;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {

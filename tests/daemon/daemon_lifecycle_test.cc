@@ -166,6 +166,26 @@ TEST_CASE("a bad config file: exit 2 with the JSON path in the message", "[integ
   CHECK(flag.err.find("--memory-capacity") != std::string::npos);
 }
 
+TEST_CASE("SIGTERM while a client holds a half-sent request still exits 0", "[integration]") {
+  TestNode node("sigterm-half");
+  REQUIRE(node.Start());
+  RespClient writer(node.port());
+  REQUIRE(Describe(writer.Call({"SET", "kept", "value"})) == "+OK");
+  RespClient half(node.port());
+  REQUIRE(half.Send("*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$100\r\nonly part of it"));
+  RespClient idle(node.port());
+  REQUIRE(Describe(idle.Call({"PING"})) == "+PONG");
+
+  // Shutdown waits a grace period for the request in flight, then closes it.
+  CHECK(ExitedCleanly(node.Stop()));
+  CHECK(idle.WaitForEof());
+  CHECK(half.WaitForEof());
+
+  REQUIRE(node.Start());
+  RespClient after(node.port());
+  CHECK(Describe(after.Call({"MGET", "kept", "half"})) == "[\"value\", nil]");
+}
+
 // 16-byte keys and deterministic values for block i.
 std::string KeyOf(int i) {
   std::string key = "restart-key-";

@@ -194,6 +194,27 @@ TEST_CASE("limits: idle_timeout_ms closes an idle connection", "[integration]") 
   CHECK(InfoNumber(observer, "stats", "idle_timeouts") >= 2);
 }
 
+TEST_CASE("limits: a client whose replies make no progress for idle_timeout_ms is closed",
+          "[integration]") {
+  TestNode node("stall");
+  REQUIRE(node.Start(node.Config(R"({"spill": {"enabled": false},
+                                     "limits": {"idle_timeout_ms": 300}})")));
+  RespClient observer(node.port());
+  const std::string value(4u << 20, 'v');
+  REQUIRE(Describe(observer.Call({"SET", "big", value})) == "+OK");
+
+  RespClient stalled(node.port(), true, /*receive_buffer_bytes=*/64 * 1024);
+  std::string requests;
+  for (int i = 0; i < 50; ++i) requests += Cmd({"GET", "big"});
+  REQUIRE(stalled.Send(requests));
+  // The client reads nothing; the daemon's writes stall and it gives up on the client.
+  CHECK(Eventually([&] { return InfoNumber(observer, "stats", "output_stalls") >= 1; }));
+  std::string raw;
+  CHECK(stalled.ReadRawUntilEof(raw, std::chrono::seconds(10)));  // what was in flight, then EOF
+  CHECK(raw.size() < 50 * value.size());
+  CHECK(Describe(observer.Call({"PING"})) == "+PONG");
+}
+
 TEST_CASE("limits: a client that does not read its replies does not grow the daemon",
           "[integration]") {
   TestNode node("outbuf");

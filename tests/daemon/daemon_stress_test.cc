@@ -5,6 +5,7 @@
 #include "daemon_test_util.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <optional>
 #include <random>
@@ -30,9 +31,10 @@ std::string BulkWire(const std::optional<std::string>& v) {
 std::string IntWire(std::int64_t n) { return ":" + std::to_string(n) + "\r\n"; }
 
 // One client's run: `ops` commands over its own keys (so that their replies are known),
-// plus reads of keys shared by every client. Returns the first mismatch, or "".
+// plus reads of keys shared by every client; values up to `large_value` bytes. Returns the
+// first mismatch, or "".
 std::string RunClient(std::uint16_t port, int id, int ops,
-                      const std::map<std::string, std::string>& shared) {
+                      const std::map<std::string, std::string>& shared, std::size_t large_value) {
   RespClient client(port);
   if (!client.connected()) return "client " + std::to_string(id) + ": " + client.error();
   std::mt19937_64 rng(1000 + id);
@@ -47,12 +49,12 @@ std::string RunClient(std::uint16_t port, int id, int ops,
   std::vector<std::string> shared_keys;
   for (const auto& [k, v] : shared) shared_keys.push_back(k);
 
-  auto value_size = [&rng]() -> std::size_t {
+  auto value_size = [&rng, large_value]() -> std::size_t {
     switch (rng() % 4) {
       case 0: return rng() % 64;
       case 1: return rng() % 4096;
       case 2: return 16384 + rng() % 8;  // around the direct-read threshold
-      default: return rng() % 40000;
+      default: return rng() % large_value;
     }
   };
   auto lookup = [](const std::map<std::string, std::string>& m,
@@ -170,39 +172,110 @@ std::string RunClient(std::uint16_t port, int id, int ops,
   return "";
 }
 
-TEST_CASE("32 concurrent clients x 200 mixed ops: every reply byte-exact", "[integration]") {
-  TestNode node("concurrent");
-  REQUIRE(node.Start({"--memory-capacity", "512MiB"}));
-
+std::map<std::string, std::string> SetSharedKeys(std::uint16_t port, std::size_t max_size) {
   std::map<std::string, std::string> shared;
-  {
-    std::mt19937_64 rng(99);
-    RespClient setup(node.port());
-    for (int i = 0; i < 16; ++i) {
-      std::string key = "shared:" + std::to_string(i);
-      shared[key] = RandomBytes(rng, rng() % 30000);
-      REQUIRE(Describe(setup.Call({"SET", key, shared[key]})) == "+OK");
-    }
+  std::mt19937_64 rng(99);
+  RespClient setup(port);
+  for (int i = 0; i < 16; ++i) {
+    std::string key = "shared:" + std::to_string(i);
+    shared[key] = RandomBytes(rng, rng() % max_size);
+    REQUIRE(Describe(setup.Call({"SET", key, shared[key]})) == "+OK");
   }
+  return shared;
+}
 
-  constexpr int kClients = 32;
-  constexpr int kOps = 200;
-  std::vector<std::string> failures(kClients);
+void RunClients(std::uint16_t port, int clients, int ops,
+                const std::map<std::string, std::string>& shared, std::size_t large_value) {
+  std::vector<std::string> failures(clients);
   std::vector<std::thread> threads;
-  for (int c = 0; c < kClients; ++c) {
-    threads.emplace_back([&, c] { failures[c] = RunClient(node.port(), c, kOps, shared); });
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back(
+        [&, c] { failures[c] = RunClient(port, c, ops, shared, large_value); });
   }
   for (auto& t : threads) t.join();
-  for (int c = 0; c < kClients; ++c) {
+  for (int c = 0; c < clients; ++c) {
     INFO("client " << c);
     CHECK(failures[c] == "");
   }
+}
+
+TEST_CASE("32 concurrent clients x 200 mixed ops: every reply byte-exact", "[integration]") {
+  TestNode node("concurrent");
+  REQUIRE(node.Start({"--memory-capacity", "512MiB"}));
+  const auto shared = SetSharedKeys(node.port(), 30000);
+  constexpr int kClients = 32;
+  constexpr int kOps = 200;
+  RunClients(node.port(), kClients, kOps, shared, 40000);
 
   RespClient after(node.port());
   CHECK(Describe(after.Call({"PING"})) == "+PONG");
   const std::string processed = InfoField(after, "stats", "total_commands_processed");
   CHECK(std::stoull(processed) >= kClients * kOps);
   CHECK(InfoField(after, "stats", "protocol_errors") == "0");
+}
+
+TEST_CASE("concurrent clients over a small memory tier: disk reads keep replies in order",
+          "[integration]") {
+  // 2 MiB of memory for tens of MiB of values: most reads go to the spill tier on the
+  // worker pool while later pipelined requests wait. The spill queue holds everything, so
+  // no evicted block is dropped and every reply stays predictable.
+  TestNode node("concurrent-disk");
+  REQUIRE(node.Start(node.Config(R"({"memory": {"capacity": "2MiB"},
+                                     "spill": {"queue": "1GiB"}})")));
+  const auto shared = SetSharedKeys(node.port(), 200000);
+  RunClients(node.port(), 12, 150, shared, 300000);
+
+  RespClient after(node.port());
+  const Reply reply = after.Call({"BLOCK.STATS"});
+  REQUIRE(reply.type == Reply::Type::kBulk);
+  const auto stats = nlohmann::json::parse(reply.bulk.view());
+  INFO(stats.dump());
+  CHECK(stats["spill"]["hits"].get<std::uint64_t>() > 0);
+  CHECK(stats["memory"]["demotion_drops"] == 0);
+  CHECK(stats["spill"]["checksum_failures"] == 0);
+  CHECK(std::stoull(InfoField(after, "stats", "disk_commands")) > 0);
+}
+
+TEST_CASE("a disk read in a pipeline keeps its place before errors and QUIT", "[integration]") {
+  TestNode node("pipeline-disk");
+  REQUIRE(node.Start({"--memory-capacity", "1MiB"}));
+  std::mt19937_64 rng(8);
+  std::vector<std::string> values;
+  RespClient writer(node.port());
+  for (int i = 0; i < 8; ++i) {
+    values.push_back(RandomBytes(rng, 400000));
+    REQUIRE(Describe(writer.Call({"SET", "disk:" + std::to_string(i), values.back()})) == "+OK");
+  }
+  // disk:0 was evicted long ago; its read is deferred to a worker.
+  SECTION("then malformed input") {
+    RespClient client(node.port());
+    REQUIRE(client.Send(Cmd({"GET", "disk:0"}) + Cmd({"PING"}) + "*1\r\n$x\r\n"));
+    std::string raw;
+    CHECK(client.ReadRawUntilEof(raw));
+    CHECK(raw == BulkWire(values[0]) + "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n");
+  }
+  SECTION("then QUIT") {
+    RespClient client(node.port());
+    REQUIRE(client.Send(Cmd({"MGET", "disk:1", "nope", "disk:7"}) + Cmd({"QUIT"}) +
+                        Cmd({"SET", "after", "quit"})));
+    std::string raw;
+    CHECK(client.ReadRawUntilEof(raw));
+    CHECK(raw == "*3\r\n" + BulkWire(values[1]) + "$-1\r\n" + BulkWire(values[7]) + "+OK\r\n");
+    CHECK(Describe(writer.Call({"EXISTS", "after"})) == ":0");
+  }
+  SECTION("then an error and SET ... GET of a spilled value") {
+    RespClient client(node.port());
+    REQUIRE(client.Send(Cmd({"GET", "disk:2"}) + Cmd({"GET"}) +
+                        Cmd({"SET", "disk:3", "new", "GET"}) + Cmd({"GET", "disk:3"})));
+    std::string got;
+    for (int i = 0; i < 4; ++i) {
+      auto reply = client.Read();
+      REQUIRE(reply);
+      got += Wire(*reply);
+    }
+    CHECK(got == BulkWire(values[2]) + "-ERR wrong number of arguments for 'get' command\r\n" +
+                     BulkWire(values[3]) + "$3\r\nnew\r\n");
+  }
 }
 
 // A pipelined mix of commands (multibulk and inline, binary values with CRLFs) and the

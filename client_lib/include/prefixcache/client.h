@@ -72,17 +72,20 @@ class Client {
   // The number of leading keys that are cached: keys[0 .. result) all exist, keys[result]
   // does not (or its node is down). One BLOCK.EXISTS per node involved, all nodes at once.
   // Never an error for node failures (their keys count as missing); 0 for empty `keys`.
-  // `keys` is borrowed for the call only.
+  // Existence only: a value that fails its checksum is found out by Get/GetInto. `keys` is
+  // borrowed for the call only.
   Result<std::size_t> Match(std::span<const BlockKey> keys);
 
   // Reads the payload of keys[i] straight into destinations[i] and reports per key in
   // reads[i]. Returns the number of hits; InvalidArgument when the three spans differ in
   // length. A destination that is too small makes that key kTooSmall (never an overflow).
-  // A destination of at least payload + kValueTrailerBytes bytes receives the value with no
-  // copy at all (its bytes past the payload are scratch); one of exactly the payload size is
-  // filled with one extra copy. Contents of a destination whose key is not a hit are
-  // unspecified. Requests to different nodes run in parallel and a node's share is split
-  // over its connections. All spans are borrowed until the call returns.
+  // A destination with room for payload + kValueTrailerBytes receives the value straight
+  // from the socket, no copy (its bytes past the payload are scratch); a smaller one that
+  // still holds the payload is filled from a reused scratch buffer, copied while the bytes
+  // are in cache. The checksum is computed as the bytes arrive. Contents of a destination
+  // whose key is not a hit are unspecified. Requests to different nodes run in parallel and
+  // a node's share is split over its connections; the call blocks until every node answered
+  // or timeout_ms passed. All spans are borrowed until the call returns.
   Result<std::size_t> GetInto(std::span<const BlockKey> keys,
                               std::span<const std::span<std::byte>> destinations,
                               std::span<BlockRead> reads);
@@ -101,8 +104,9 @@ class Client {
                         std::span<const std::uint32_t> depths);
 
   // Fire-and-forget Put: copies the values (the caller may reuse its memory at once),
-  // queues the writes and returns without waiting for the network. Returns false, and
-  // counts a drop, when the queue (ClientOptions::async_put_max_*) is full or the spans
+  // queues the writes and returns without waiting for the network (checksums and framing
+  // run on the client's threads). Returns false, and counts a drop, when the queue
+  // (ClientOptions::async_put_max_*) is full -- then nothing is copied -- or the spans
   // differ in length.
   bool PutAsync(std::span<const BlockKey> keys, std::span<const std::span<const std::byte>> values,
                 std::span<const std::uint32_t> depths);
