@@ -35,7 +35,7 @@ nlohmann::json StatsJson(RespClient& client) {
   return nlohmann::json::parse(reply.bulk.view());
 }
 
-TEST_CASE("BLOCK.MSET/EXISTS/MGET: many blocks, request order, misses", "[integration]") {
+TEST_CASE("BLOCK.MSET/EXISTS/MGET: many blocks in request order with misses", "[integration]") {
   TestNode node("block-batch");
   REQUIRE(node.Start({"--memory-capacity", "256MiB"}));
   RespClient client(node.port());

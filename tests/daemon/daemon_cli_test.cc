@@ -139,7 +139,7 @@ TEST_CASE("redis-cli: key commands", "[integration]") {
   CHECK(cli({"FLUSHALL", "LATER"}) == CliError("ERR syntax error"));
 }
 
-TEST_CASE("redis-cli: INFO, COMMAND, CONFIG and error formats", "[integration]") {
+TEST_CASE("redis-cli: INFO COMMAND CONFIG and error formats", "[integration]") {
   REQUIRE(HaveProgram("redis-cli"));
   TestNode node("cli-server");
   REQUIRE(node.Start({"--memory-capacity", "64MiB"}));
@@ -228,7 +228,7 @@ TEST_CASE("redis-cli: INFO, COMMAND, CONFIG and error formats", "[integration]")
   CHECK(cli({"DBSIZE"}) == "2\n");
 }
 
-TEST_CASE("redis-cli: a binary value from stdin (-x) round-trips byte-exact", "[integration]") {
+TEST_CASE("redis-cli: a binary value from stdin with -x round-trips byte-exact", "[integration]") {
   REQUIRE(HaveProgram("redis-cli"));
   TestNode node("cli-binary");
   REQUIRE(node.Start());
@@ -237,10 +237,10 @@ TEST_CASE("redis-cli: a binary value from stdin (-x) round-trips byte-exact", "[
   // Every byte value, NULs, CRLFs and things that look like RESP framing.
   std::string value;
   for (int i = 0; i < 256; ++i) value += static_cast<char>(i);
-  value += std::string("\0\0\r\n\r\n$5\r\nhello\r\n*2\r\n\n\r", 26);
+  value += Bytes("\0\0\r\n\r\n$5\r\nhello\r\n*2\r\n\n\r");
   std::mt19937_64 rng(20240611);
   while (value.size() < 300000) value += static_cast<char>(rng() & 0xff);
-  value += std::string("\r\n\0", 3);
+  value += Bytes("\r\n\0");
 
   CHECK(cli({"-x", "SET", "binary"}, value) == "OK\n");
   CHECK(cli({"--raw", "GET", "binary"}) == value + "\n");
@@ -248,7 +248,7 @@ TEST_CASE("redis-cli: a binary value from stdin (-x) round-trips byte-exact", "[
         CliError("ERR unknown command 'STRLEN', with args beginning with: 'binary' "));
 
   // A small one, and one given to a block command as its last argument.
-  const std::string small("a\0b\r\nc", 6);
+  const std::string small = Bytes("a\0b\r\nc");
   CHECK(cli({"-x", "SET", "small"}, small) == "OK\n");
   CHECK(cli({"--raw", "GET", "small"}) == small + "\n");
   CHECK(cli({"-x", "BLOCK.MSET", "3", "0123456789abcdef"}, value) == "OK\n");

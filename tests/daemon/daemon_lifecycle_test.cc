@@ -20,7 +20,7 @@ using Type = Reply::Type;
 constexpr const char* kNoAuth = "-NOAUTH Authentication required.";
 constexpr const char* kWrongPass = "-WRONGPASS invalid username-password pair or user is disabled.";
 
-TEST_CASE("AUTH with security.password: NOAUTH, WRONGPASS, AUTH and HELLO AUTH", "[integration]") {
+TEST_CASE("AUTH with security.password: NOAUTH WRONGPASS AUTH and HELLO AUTH", "[integration]") {
   TestNode node("auth-on");
   REQUIRE(node.Start(node.Config(R"({"spill": {"enabled": false},
                                      "security": {"password": "s3cret pass"}})")));

@@ -23,7 +23,7 @@ std::uint64_t InfoNumber(RespClient& client, const std::string& section, const s
   return std::stoull(text);
 }
 
-TEST_CASE("malformed RESP: -ERR Protocol error, then close; other clients unaffected",
+TEST_CASE("malformed RESP gets -ERR Protocol error and a close while other clients go on",
           "[integration]") {
   TestNode node("malformed");
   REQUIRE(node.Start());
@@ -66,7 +66,7 @@ TEST_CASE("malformed RESP: -ERR Protocol error, then close; other clients unaffe
   CHECK(InfoNumber(bystander, "stats", "protocol_errors") == errors);
 }
 
-TEST_CASE("limits: oversized value, too many elements, oversized request keep the connection",
+TEST_CASE("limits: an oversized value or request and too many elements keep the connection",
           "[integration]") {
   TestNode node("oversized");
   const auto config = node.Config(R"({

@@ -71,7 +71,9 @@ std::string RunClient(std::uint16_t port, int id, int ops,
     std::string wire;
     std::vector<std::string> expected;
     std::vector<std::string> names;
+    std::vector<std::size_t> starts;  // where each request begins in `wire`
     for (int b = 0; b < batch && done < ops; ++b, ++done) {
+      starts.push_back(wire.size());
       const std::string& sk = string_keys[rng() % string_keys.size()];
       const std::string& bk = block_keys[rng() % block_keys.size()];
       switch (rng() % 10) {
@@ -163,9 +165,27 @@ std::string RunClient(std::uint16_t port, int id, int ops,
       if (!reply) return "client " + std::to_string(id) + " " + names[i] + ": " + client.error();
       const std::string got = Wire(*reply);
       if (got != expected[i]) {
-        return "client " + std::to_string(id) + " op " + std::to_string(done) + " " + names[i] +
-               ": got " + Describe(*reply).substr(0, 200) + " (" + std::to_string(got.size()) +
-               " bytes), expected " + std::to_string(expected[i].size()) + " bytes";
+        protocol::ReplyParser parser;
+        std::string want = "?";
+        if (parser.Feed(expected[i]).ok() && parser.HasReply()) want = Describe(parser.PopReply());
+        std::string message = "client " + std::to_string(id) + " op " + std::to_string(done) +
+                              " " + names[i] + ": got " + Describe(*reply).substr(0, 300) + " (" +
+                              std::to_string(got.size()) + " bytes), expected " +
+                              want.substr(0, 300) + " (" + std::to_string(expected[i].size()) +
+                              " bytes)";
+        // Diagnosis only (no assertion): does a read show the same a little later? A
+        // lasting mismatch means a lost write; a passing one, a transient false miss.
+        const bool read_only = names[i] != "SET" && names[i] != "DEL" && names[i] != "BLOCK.MSET";
+        for (std::size_t j = i + 1; j < expected.size(); ++j) client.Read();
+        if (read_only) {
+          const std::size_t end = i + 1 < starts.size() ? starts[i + 1] : wire.size();
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          client.Send(wire.substr(starts[i], end - starts[i]));
+          std::optional<Reply> again = client.Read();
+          message += again && Wire(*again) == expected[i] ? "; asked again later: as expected"
+                                                          : "; asked again later: still wrong";
+        }
+        return message;
       }
     }
   }
@@ -223,7 +243,7 @@ TEST_CASE("concurrent clients over a small memory tier: disk reads keep replies 
   REQUIRE(node.Start(node.Config(R"({"memory": {"capacity": "2MiB"},
                                      "spill": {"queue": "1GiB"}})")));
   const auto shared = SetSharedKeys(node.port(), 200000);
-  RunClients(node.port(), 12, 150, shared, 300000);
+  RunClients(node.port(), 16, 250, shared, 300000);
 
   RespClient after(node.port());
   const Reply reply = after.Call({"BLOCK.STATS"});
@@ -234,6 +254,73 @@ TEST_CASE("concurrent clients over a small memory tier: disk reads keep replies 
   CHECK(stats["memory"]["demotion_drops"] == 0);
   CHECK(stats["spill"]["checksum_failures"] == 0);
   CHECK(std::stoull(InfoField(after, "stats", "disk_commands")) > 0);
+}
+
+// A sharper form of the test above, for whoever works on the hand-off between the tiers:
+// a memory tier of one shard that holds only a few blocks, writers that overwrite their
+// keys with ever deeper blocks (so the prefix policy evicts the freshest block first), and
+// after every write a check that the writer's blocks are all still there.
+TEST_CASE("memory churn never hides or loses an acknowledged block", "[slow]") {
+  TestNode node("churn");
+  REQUIRE(node.Start(node.Config(R"({"memory": {"capacity": "1MiB", "shards": 1},
+                                     "spill": {"queue": "1GiB"}})")));
+  constexpr int kWriters = 6;
+  constexpr int kRounds = 1500;
+  constexpr int kKeys = 4;
+  std::vector<std::vector<std::string>> failures(kWriters);
+  std::vector<std::map<std::string, std::string>> finals(kWriters);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      RespClient client(node.port());
+      std::mt19937_64 rng(300 + w);
+      std::vector<std::string> keys;
+      for (int k = 0; k < kKeys; ++k) keys.push_back(RandomBytes(rng, 16));
+      std::map<std::string, std::string>& held = finals[w];
+      for (int i = 0; i < kRounds && failures[w].size() < 5; ++i) {
+        const std::string& key = keys[i % kKeys];
+        std::string value = RandomBytes(rng, 50000 + rng() % 100000);
+        const Reply set = client.Call({"BLOCK.MSET", std::to_string(1000 + i), key, value});
+        if (Describe(set) != "+OK") {
+          failures[w].push_back("write " + std::to_string(i) + ": " + Describe(set));
+          continue;
+        }
+        held[key] = std::move(value);
+        std::vector<std::string> exists = {"BLOCK.EXISTS"};
+        for (const auto& [k, v] : held) exists.push_back(k);
+        const Reply reply = client.Call(exists);
+        std::string want = "[";
+        for (std::size_t j = 0; j < held.size(); ++j) want += j ? ", :1" : ":1";
+        want += "]";
+        if (Describe(reply) != want) {
+          failures[w].push_back("after write " + std::to_string(i) + ": BLOCK.EXISTS " +
+                                Describe(reply));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  RespClient checker(node.port());
+  REQUIRE(Eventually([&] {
+    const auto stats = nlohmann::json::parse(checker.Call({"BLOCK.STATS"}).bulk.view());
+    return stats["memory"]["queue_bytes"] == 0 && stats["spill"]["queue_bytes"] == 0;
+  }));
+  for (int w = 0; w < kWriters; ++w) {
+    for (const auto& [key, value] : finals[w]) {
+      const Reply reply = checker.Call({"BLOCK.MGET", key});
+      if (reply.elements.size() != 1 || reply.elements[0].type != Reply::Type::kBulk ||
+          reply.elements[0].bulk.view() != value) {
+        failures[w].push_back("at the end: " + Describe(reply).substr(0, 100));
+      }
+    }
+  }
+  const auto stats = nlohmann::json::parse(checker.Call({"BLOCK.STATS"}).bulk.view());
+  INFO(stats.dump());
+  REQUIRE(stats["memory"]["demotion_drops"] == 0);  // nothing was dropped on purpose
+  for (int w = 0; w < kWriters; ++w) {
+    INFO("writer " << w);
+    CHECK(failures[w] == std::vector<std::string>{});
+  }
 }
 
 TEST_CASE("a disk read in a pipeline keeps its place before errors and QUIT", "[integration]") {
@@ -291,8 +378,9 @@ Script MixedScript() {
     s.requests += request;
     s.replies += reply;
   };
-  const std::string crlf_value("a\r\nb\0c\r\n*1\r\n$3\r\n", 17);
-  const std::string block_key("\0\r\n\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\r\n\xff", 16);
+  const std::string crlf_value = Bytes("a\r\nb\0c\r\n*1\r\n$3\r\n");
+  const std::string block_key = Bytes("\0\r\n\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\r\n\xff");
+  REQUIRE(block_key.size() == 16);
   add(Cmd({"PING"}), "+PONG\r\n");
   add("PING\r\n", "+PONG\r\n");
   add("ECHO inline-hello\r\n", "$12\r\ninline-hello\r\n");
@@ -338,7 +426,7 @@ std::size_t CountReplies(const std::string& wire) {
   return n;
 }
 
-TEST_CASE("requests split one byte per send() are answered in order", "[integration]") {
+TEST_CASE("requests split one byte per send are answered in order", "[integration]") {
   TestNode node("split-bytes");
   REQUIRE(node.Start());
   const Script script = MixedScript();

@@ -34,6 +34,12 @@ CapturedRun RunCaptured(const std::vector<std::string>& argv, const std::string&
 CapturedRun RedisCli(std::uint16_t port, const std::vector<std::string>& args,
                      const std::string& stdin_data = {});
 
+// The bytes of a string literal, NULs included (without the terminating NUL).
+template <std::size_t N>
+std::string Bytes(const char (&literal)[N]) {
+  return std::string(literal, N - 1);
+}
+
 // True when a program of that name is in PATH.
 bool HaveProgram(const std::string& name);
 
