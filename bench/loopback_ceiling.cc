@@ -5,10 +5,11 @@
 // the CPU caches (cycling through it, so the bytes are not cache-hot); the client spreads a
 // fetch over N persistent connections, one thread each, reading into its own pool.
 //
-//   loopback_ceiling --serve [--port P]          prints "loopback_ceiling listening on
-//                                                 127.0.0.1:PORT", serves until killed
+//   loopback_ceiling --serve [--port P] [--pool-mib M]   (pool default 512 MiB) prints
+//                    "loopback_ceiling listening on 127.0.0.1:PORT", serves until killed
 //   loopback_ceiling --connect PORT --block-bytes B --blocks N [--connections 4]
-//                    [--repeat R] [--warmup W]  prints "seconds S" per timed fetch
+//                    [--repeat R] [--warmup W] [--epoll]   prints "seconds S" per timed
+//                    fetch; --epoll drives the connections from one thread with epoll
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,7 +18,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,7 +32,7 @@
 
 namespace {
 
-constexpr std::size_t kServerPoolBytes = std::size_t{512} << 20;
+std::size_t g_pool_bytes = std::size_t{512} << 20;  // --pool-mib
 
 bool ReadAll(int fd, void* data, std::size_t n) {
   auto* p = static_cast<char*>(data);
@@ -53,30 +56,54 @@ bool WriteAll(int fd, const void* data, std::size_t n) {
   return true;
 }
 
+// Writes the iovecs in full with writev (as a server sending a gathered reply does).
+bool WriteAllV(int fd, std::vector<iovec>& iov) {
+  std::size_t first = 0;
+  while (first < iov.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+    ssize_t w = ::writev(fd, iov.data() + first, count);
+    if (w <= 0) return false;
+    while (w > 0) {
+      const auto n = static_cast<ssize_t>(iov[first].iov_len);
+      if (w >= n) {
+        w -= n;
+        ++first;
+      } else {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + w;
+        iov[first].iov_len -= static_cast<std::size_t>(w);
+        w = 0;
+      }
+    }
+  }
+  return true;
+}
+
 void Serve(int fd, const std::byte* pool) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   std::size_t offset = 0;
+  std::vector<iovec> iov;
   for (;;) {
     std::uint64_t request[2];
     if (!ReadAll(fd, request, sizeof request)) break;
     const std::size_t block = request[0], blocks = request[1];
-    if (block == 0 || block > kServerPoolBytes) break;
-    bool ok = true;
-    for (std::size_t i = 0; i < blocks && ok; ++i) {
-      if (offset + block > kServerPoolBytes) offset = 0;
-      ok = WriteAll(fd, pool + offset, block);
+    if (block == 0 || block > g_pool_bytes) break;
+    // The whole answer as one gather list of blocks from the pool.
+    iov.clear();
+    for (std::size_t i = 0; i < blocks; ++i) {
+      if (offset + block > g_pool_bytes) offset = 0;
+      iov.push_back({const_cast<std::byte*>(pool + offset), block});
       offset += block;
     }
-    if (!ok) break;
+    if (!WriteAllV(fd, iov)) break;
   }
   ::close(fd);
 }
 
 int RunServer(int port) {
-  auto* pool = static_cast<std::byte*>(std::malloc(kServerPoolBytes));
+  auto* pool = static_cast<std::byte*>(std::malloc(g_pool_bytes));
   std::mt19937_64 rng(1);
-  for (std::size_t i = 0; i < kServerPoolBytes; i += 8) {
+  for (std::size_t i = 0; i < g_pool_bytes; i += 8) {
     const std::uint64_t v = rng();
     std::memcpy(pool + i, &v, 8);
   }
@@ -235,6 +262,8 @@ int main(int argc, char** argv) {
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : "0"; };
     if (arg == "--serve") {
       serve = true;
+    } else if (arg == "--pool-mib") {
+      g_pool_bytes = std::max<std::size_t>(1, std::strtoull(next(), nullptr, 10)) << 20;
     } else if (arg == "--epoll") {
       epoll = true;
     } else if (arg == "--port" || arg == "--connect") {
@@ -251,9 +280,9 @@ int main(int argc, char** argv) {
       warmup = std::atoi(next());
     } else {
       std::fprintf(stderr,
-                   "usage: loopback_ceiling --serve [--port P] | --connect PORT "
+                   "usage: loopback_ceiling --serve [--port P] [--pool-mib M] | --connect PORT "
                    "[--block-bytes B] [--blocks N] [--connections C] [--repeat R] "
-                   "[--warmup W]\n");
+                   "[--warmup W] [--epoll]\n");
       return 2;
     }
   }

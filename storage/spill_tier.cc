@@ -9,7 +9,6 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -44,10 +43,18 @@ rocksdb::WriteOptions SpillWriteOptions() {
   return options;
 }
 
-double Knob(const char* name, double def) {
-  const char* v = std::getenv(name);
-  return v ? std::atof(v) : def;
-}
+// Memtables of both families: with atomic_flush every flush switches both families'
+// memtables at once, so they need the same number of slots, or the tiny "meta" memtables
+// would stop writes while the "blocks" ones are still being flushed. Four slots of
+// kMemtableBytes let the writer fill two memtables while two others flush in parallel
+// (kFlushThreads); the values pass through the memtable, so this bounds the RAM they take
+// there (4 x 32 MiB, as 2 x 64 MiB did before).
+constexpr std::size_t kMemtableBytes = 32 * kMiB;
+constexpr int kMemtables = 4;
+// The flush of a memtable into a blob file is CPU-bound (Debian's portable librocksdb
+// computes each blob record's CRC32C in software, about 1 GB/s a core); two flushes run in
+// parallel, one a core.
+constexpr int kFlushThreads = 2;
 
 rocksdb::ColumnFamilyOptions BlocksFamilyOptions(const SpillTierOptions& options) {
   rocksdb::ColumnFamilyOptions family;
@@ -56,11 +63,9 @@ rocksdb::ColumnFamilyOptions BlocksFamilyOptions(const SpillTierOptions& options
   family.min_blob_size = options.min_blob_bytes;
   family.blob_compression_type = rocksdb::kNoCompression;
   // Without blob GC, deleted and evicted values would keep their blob files forever.
-  family.enable_blob_garbage_collection = Knob("PCX_GC", 1) != 0;
-  family.blob_garbage_collection_age_cutoff = Knob("PCX_GC_AGE", 0.25);
-  family.write_buffer_size = static_cast<std::size_t>(Knob("PCX_WBS", 64) * kMiB);
-  family.max_write_buffer_number = static_cast<int>(Knob("PCX_MWBN", 2));
-  family.blob_file_size = static_cast<std::uint64_t>(Knob("PCX_BLOBSZ", 256) * kMiB);
+  family.enable_blob_garbage_collection = true;
+  family.write_buffer_size = kMemtableBytes;
+  family.max_write_buffer_number = kMemtables;
   return family;
 }
 
@@ -88,7 +93,7 @@ Result<Block> CopyVerified(const rocksdb::Slice& value, const SpillRecord& recor
 rocksdb::ColumnFamilyOptions MetaFamilyOptions() {
   rocksdb::ColumnFamilyOptions family;
   family.compression = rocksdb::kNoCompression;  // 28-byte records of hashes and counters
-  family.max_write_buffer_number = static_cast<int>(Knob("PCX_MWBN", 2));
+  family.max_write_buffer_number = kMemtables;   // see kMemtables
   return family;
 }
 
@@ -130,12 +135,11 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
   db_options.create_missing_column_families = true;
   // A block and its meta record reach the disk together (the WAL is off).
   db_options.atomic_flush = true;
-  db_options.max_background_jobs = static_cast<int>(Knob("PCX_JOBS", 2));
-  db_options.max_background_flushes = static_cast<int>(Knob("PCX_FLUSHES", -1));
-  db_options.atomic_flush = Knob("PCX_ATOMIC", 1) != 0;
-  db_options.use_direct_io_for_flush_and_compaction = Knob("PCX_DIO", 0) != 0;
-  db_options.bytes_per_sync = static_cast<std::uint64_t>(Knob("PCX_BPS", 0) * kMiB);
-  if (Knob("PCX_WFBUF", 0) > 0) db_options.writable_file_max_buffer_size = static_cast<std::size_t>(Knob("PCX_WFBUF", 1) * kMiB);
+  db_options.max_background_flushes = kFlushThreads;
+  // Compactions only merge the small tables of blob references (and relocate blobs for GC).
+  db_options.max_background_compactions = 1;
+  // Blob files are written back as they grow, not all at the end of a flush.
+  db_options.bytes_per_sync = 1 * kMiB;
   db_options.keep_log_file_num = 4;
   if (env != nullptr) db_options.env = env;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
@@ -468,8 +472,12 @@ Result<Block> SpillTier::ReadFromDisk(const BlockKey& key, std::uint64_t seq) {
       why = "unreadable meta record";
     } else {
       seq = record->seq;
+      // The value is checked against the record's XXH3 below, so RocksDB's own CRC32C of
+      // the blob (in software in Debian's build) would only read the bytes a second time.
+      rocksdb::ReadOptions read_value = read;
+      read_value.verify_checksums = false;
       rocksdb::PinnableSlice value;
-      status = db_->Get(read, blocks_cf_, KeySlice(key), &value);
+      status = db_->Get(read_value, blocks_cf_, KeySlice(key), &value);
       if (status.ok()) {
         Result<Block> block = CopyVerified(value, *record);
         if (block.ok()) {
