@@ -14,6 +14,7 @@
 // mmapped (glibc caps the threshold there) and fault on every fill.
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,7 +145,8 @@ struct Figures {
   double put_buffer_gbps = 0, put_buffer_p50 = 0, put_buffer_p99 = 0;
   double get_gbps = 0, get_p50 = 0;
   double get_no_copy = 0;  // 1 when Get returned the stored buffer itself
-  double spill_write_gbps = 0, spill_flush_s = 0, spill_written_mib = 0, spill_drops = 0;
+  double spill_write_gbps = 0, spill_put_s = 0, spill_flush_s = 0, spill_written_mib = 0;
+  double spill_disk_mib = 0, spill_cpu_s_per_gib = 0, spill_drops = 0;
   double spill_get_gbps = 0, spill_get_p50 = 0, spill_get_bad = 0;
 };
 
@@ -228,6 +230,44 @@ void RunMemory(std::size_t block_bytes, std::uint64_t total_bytes, std::uint64_t
   if (Status s = store->Close(); !s.ok()) Die("Close", s);
 }
 
+// CPU seconds (user + system) used so far by every thread of this process.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Bytes this process has caused to be written to the block layer (/proc/self/io
+// write_bytes; page-cache writes count when dirtied); 0 if unknown.
+double ProcessDiskWriteBytes() {
+  FILE* io = std::fopen("/proc/self/io", "r");
+  if (io == nullptr) return 0;
+  unsigned long long bytes = 0;
+  char line[128];
+  while (std::fgets(line, sizeof line, io) != nullptr) {
+    if (std::sscanf(line, "write_bytes: %llu", &bytes) == 1) break;
+  }
+  std::fclose(io);
+  return static_cast<double>(bytes);
+}
+
+std::string LoadAverage() {
+  FILE* file = std::fopen("/proc/loadavg", "r");
+  if (file == nullptr) return "?";
+  char text[64] = {};
+  const bool read = std::fgets(text, sizeof text, file) != nullptr;
+  std::fclose(file);
+  if (!read) return "?";
+  // "0.52 0.58 0.59 1/123 4567": the first three fields.
+  std::string load(text);
+  std::size_t end = 0;
+  for (int field = 0; field < 3 && end != std::string::npos; ++field) {
+    end = load.find(' ', end == 0 ? 0 : end + 1);
+  }
+  return load.substr(0, end);
+}
+
 // Waits for every dirty page of the file system holding `dir` to reach the disk.
 void SyncFileSystem(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -253,23 +293,31 @@ void RunSpill(std::size_t block_bytes, std::uint64_t total_bytes, std::uint64_t 
   auto store = OpenStore(options);
   if (Status s = store->SpillStatus(); !s.ok()) Die("spill tier " + path, s);
 
-  // Written = demoted to RocksDB, flushed, and synced to the disk (as dd's conv=fsync).
-  std::vector<Buffer> pre;
-  if (std::getenv("PREBUILT")) for (std::size_t i = 0; i < n; ++i) pre.push_back(Buffer::Copy(source.span()));
+  // Written = demoted to RocksDB, flushed, and synced to the disk (as dd's conv=fsync):
+  // the clock runs from the first put until Flush() and syncfs() have returned, and only
+  // blocks the spill tier wrote count (not the few still in memory, nor any dropped).
+  SyncFileSystem(path);
+  const double cpu0 = ProcessCpuSeconds();
+  const double disk0 = ProcessDiskWriteBytes();
   const auto t0 = Clock::now();
   for (std::size_t i = 0; i < n; ++i) {
-    Status s = pre.empty() ? store->Put(Key(phase, i), source.span(), static_cast<std::uint32_t>(i % 32)) : store->Put(Key(phase, i), std::move(pre[i]), 0);
+    Status s = store->Put(Key(phase, i), source.span(), static_cast<std::uint32_t>(i % 32));
     if (!s.ok()) Die("Put(span)", s);
   }
   const auto t_flush = Clock::now();
   if (Status s = store->Flush(); !s.ok()) Die("Flush", s);
   SyncFileSystem(path);
   const auto t1 = Clock::now();
+  const double cpu = ProcessCpuSeconds() - cpu0;
+  const double disk = ProcessDiskWriteBytes() - disk0;
   const StoreStats stats = store->Stats();
   const double written = static_cast<double>(stats.spill.demotions) * block_bytes;
   f.spill_write_gbps = written / 1e9 / Seconds(t1 - t0);
+  f.spill_put_s = Seconds(t_flush - t0);
   f.spill_flush_s = Seconds(t1 - t_flush);
   f.spill_written_mib = written / kMiB;
+  f.spill_disk_mib = disk / kMiB;
+  f.spill_cpu_s_per_gib = written > 0 ? cpu / (written / kGiB) : 0;
   f.spill_drops = static_cast<double>(stats.memory.demotion_drops + stats.spill.demotion_drops);
 
   // Oldest first: these are on disk (the memory tier holds only the last few).
@@ -372,21 +420,38 @@ void PrintMemory(const Args& args, const std::vector<std::vector<Figures>>& runs
   }
 }
 
-void PrintSpill(const Args& args, const std::vector<std::vector<Figures>>& runs, double dd_gbps) {
+void PrintSpill(const Args& args, const std::vector<std::vector<Figures>>& runs,
+                const std::vector<double>& dd_runs) {
+  const double dd_gbps = Median(dd_runs);
+  std::string dd_by_run;
+  for (double gbps : dd_runs) {
+    char rate[16];
+    std::snprintf(rate, sizeof rate, " %.2f", gbps);
+    dd_by_run += rate;
+  }
   std::printf("\nspill tier: %llu MiB per block size into %s, memory capacity 4 blocks\n",
               static_cast<unsigned long long>(args.spill_bytes / kMiB), args.dir.c_str());
-  std::printf("%-8s %-30s %6.2f GB/s  (%llu MiB)\n", "-", "dd oflag=direct conv=fsync", dd_gbps,
-              static_cast<unsigned long long>(args.dd_bytes / kMiB));
+  std::printf("%-8s %-30s %6.2f GB/s  (%llu MiB); GB/s by run:%s\n", "-",
+              "dd oflag=direct conv=fsync", dd_gbps,
+              static_cast<unsigned long long>(args.dd_bytes / kMiB), dd_by_run.c_str());
   for (std::size_t s = 0; s < std::size(kBlockSizes); ++s) {
     const auto& v = runs[s];
     const std::string size = SizeName(kBlockSizes[s]);
     const double write_gbps = MedianOf(v, &Figures::spill_write_gbps);
+    std::string by_run;
+    for (const Figures& f : v) {
+      char rate[16];
+      std::snprintf(rate, sizeof rate, " %.2f", f.spill_write_gbps);
+      by_run += rate;
+    }
     std::printf(
-        "%-8s %-30s %6.2f GB/s  x%.2f dd (target >= 0.5); %.0f MiB written, flush+sync %.2f s, "
-        "%.0f dropped\n",
+        "%-8s %-30s %6.2f GB/s  x%.2f dd (target >= 0.5); %.0f MiB written (%.0f MiB to disk), "
+        "puts %.2f s + flush+sync %.2f s, %.2f CPU s/GiB, %.0f dropped; GB/s by run:%s\n",
         size.c_str(), "write (put, Flush, syncfs)", write_gbps,
         dd_gbps > 0 ? write_gbps / dd_gbps : 0.0, MedianOf(v, &Figures::spill_written_mib),
-        MedianOf(v, &Figures::spill_flush_s), MedianOf(v, &Figures::spill_drops));
+        MedianOf(v, &Figures::spill_disk_mib), MedianOf(v, &Figures::spill_put_s),
+        MedianOf(v, &Figures::spill_flush_s), MedianOf(v, &Figures::spill_cpu_s_per_gib),
+        MedianOf(v, &Figures::spill_drops), by_run.c_str());
     std::printf("%-8s %-30s %6.2f GB/s  p50 %.0f us; %.0f missing or wrong (page cache warm)\n",
                 size.c_str(), "get (read, verify, promote)", MedianOf(v, &Figures::spill_get_gbps),
                 MedianOf(v, &Figures::spill_get_p50), MedianOf(v, &Figures::spill_get_bad));
@@ -410,6 +475,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  const std::string load_before = LoadAverage();
   std::vector<std::vector<Figures>> runs(std::size(kBlockSizes));
   std::vector<double> dd_runs;
   std::uint64_t phase = 1;
@@ -427,6 +493,7 @@ int main(int argc, char** argv) {
   std::printf("storage_bench: median of %d run(s); malloc tune %s; GB = 1e9 bytes\n", args.repeat,
               args.malloc_tune ? "on (mmap threshold 32 MiB, trim threshold 1 GiB)" : "off");
   if (!args.skip_memory) PrintMemory(args, runs);
-  if (!args.skip_spill) PrintSpill(args, runs, Median(dd_runs));
+  if (!args.skip_spill) PrintSpill(args, runs, dd_runs);
+  std::printf("\nload average before: %s, after: %s\n", load_before.c_str(), LoadAverage().c_str());
   return 0;
 }

@@ -66,7 +66,7 @@ void StoreCommandHandler::FetchBlocks(std::vector<BlockKey> keys, bool single,
       state->values[i] = std::move(value).value();
       state->found[i] = 1;
       ++hits;
-    } else if (store_.NeedsDiskRead(state->keys[i])) {
+    } else if (store_.Contains(state->keys[i])) {
       state->on_disk.push_back(i);
     }
   }
@@ -101,7 +101,7 @@ void StoreCommandHandler::Get(Args& args, CommandContext& ctx) {
     ctx.reply().Bulk(*value);
     return;
   }
-  if (!store_.NeedsDiskRead(key)) {
+  if (!store_.Contains(key)) {
     CheckOwnership(key);
     stats_.keyspace_misses.Add(1);
     ctx.reply().Nil();
@@ -150,7 +150,7 @@ void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
   // SET ... GET replies the old value. NX/XX and the store are not one atomic step (a
   // concurrent writer may slip in between), which Redis's single thread would exclude.
   Result<Buffer> old = store_.GetFromMemory(key);
-  if (old.ok() || !store_.NeedsDiskRead(key)) {
+  if (old.ok() || !store_.Contains(key)) {
     const bool had = old.ok();
     if (!((nx && had) || (xx && !had))) {
       if (auto error = PutBlock(key, args[2], 0)) return ErrorReply(ctx, *error);

@@ -13,9 +13,10 @@ const SpillRecord* SpillIndex::Find(const BlockKey& key) const {
 
 void SpillIndex::Insert(const BlockKey& key, const SpillRecord& record) {
   Erase(key);
-  entries_.emplace(key, Entry{record, record.seq});
+  entries_.emplace(key, Entry{record, record.seq, inserted_bytes_});
   by_recency_.emplace(record.seq, key);
   bytes_ += record.size_bytes;
+  inserted_bytes_ += record.size_bytes;
 }
 
 bool SpillIndex::Erase(const BlockKey& key) {
@@ -61,6 +62,12 @@ std::vector<BlockKey> SpillIndex::Keys() const {
   keys.reserve(entries_.size());
   for (const auto& [key, entry] : entries_) keys.push_back(key);
   return keys;
+}
+
+std::uint64_t SpillIndex::BytesInsertedSince(const BlockKey& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return 0;
+  return inserted_bytes_ - it->second.position - it->second.record.size_bytes;
 }
 
 void SpillIndex::Unlink(const BlockKey& key, std::uint64_t recency) {

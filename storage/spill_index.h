@@ -1,7 +1,8 @@
 // SpillIndex: the spill tier's in-memory view of what is on disk -- each spilled key's
 // record (size, checksum, depth, write seq) plus a recency order (the seq, refreshed on
-// read) for choosing the coldest blocks to evict. Lets Contains and capacity checks run
-// without touching RocksDB. Not thread-safe: SpillTier guards it with its mutex.
+// read) for choosing the coldest blocks to evict, and each key's write position (the bytes
+// inserted before it) for telling how old its copy on disk is. Lets Contains and capacity
+// checks run without touching RocksDB. Not thread-safe: SpillTier guards it with its mutex.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +24,8 @@ class SpillIndex {
   // The record of `key`, or nullptr. Valid until the next change to the index.
   const SpillRecord* Find(const BlockKey& key) const;
 
-  // Adds or replaces the key's record; its recency is record.seq.
+  // Adds or replaces the key's record; its recency is record.seq. Its write position is
+  // the number of bytes inserted so far, which then grows by record.size_bytes.
   void Insert(const BlockKey& key, const SpillRecord& record);
 
   // Removes the key; false if it was not held.
@@ -44,6 +46,10 @@ class SpillIndex {
   // Every held key, in no particular order.
   std::vector<BlockKey> Keys() const;
 
+  // Value bytes inserted after the key's current record (0 for a key not held): how far
+  // behind the newest writes its copy on disk is.
+  std::uint64_t BytesInsertedSince(const BlockKey& key) const;
+
   std::uint64_t bytes() const { return bytes_; }
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
@@ -52,6 +58,7 @@ class SpillIndex {
   struct Entry {
     SpillRecord record;
     std::uint64_t recency = 0;
+    std::uint64_t position = 0;  // inserted_bytes_ when the record was inserted
   };
 
   std::unordered_map<BlockKey, Entry, BlockKeyHash> entries_;
@@ -59,6 +66,7 @@ class SpillIndex {
   // a multimap keeps the index sound even if a caller reuses one.
   std::multimap<std::uint64_t, BlockKey> by_recency_;
   std::uint64_t bytes_ = 0;
+  std::uint64_t inserted_bytes_ = 0;  // every Insert's size_bytes, since construction
 
   void Unlink(const BlockKey& key, std::uint64_t recency);
 };

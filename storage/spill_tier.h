@@ -16,6 +16,15 @@
 // the blocks written since the last flush, or since RocksDB last flushed a full memtable,
 // and may bring back a block erased in that window (an older copy of that key's block).
 //
+// Blob files: RocksDB's blob garbage collection is off (it rewrote the live blobs of the
+// oldest files at every compaction). A blob file is deleted once every blob in it is
+// garbage, which for a cache happens on its own: capacity eviction deletes the coldest
+// blocks, which are mostly the oldest writes, so old files empty out. A block still in use
+// there is written again when it is demoted again and its copy has more than
+// capacity_bytes / 2 written after it; a block read but never demoted again turns cold and
+// is evicted within a capacity's worth of writes. Either way no live block keeps an old
+// file on disk for long.
+//
 // Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Forget, Keys,
 // Stats and Health never touch the disk (safe on a network I/O thread). Get, Put, Erase,
 // Clear, Drain, Flush and Close may read, write or wait on RocksDB: call them from a
@@ -88,8 +97,9 @@ class SpillTier final : public Tier {
 
   // Writes the block now, on the calling thread, evicting the coldest blocks if needed;
   // supersedes any queued block under the key. Skips the write when the same bytes are
-  // already stored. Rejected when the value exceeds capacity_bytes; Unavailable once
-  // closed; the health error once a write has failed; IoError if this write fails.
+  // already stored, unless that copy is old (see "Blob files"). Rejected when the value exceeds
+  // capacity_bytes; Unavailable once closed; the health error once a write has failed; IoError if
+  // this write fails.
   Status Put(const BlockKey& key, Block block) override;
 
   // Queues the block for the writer thread and returns at once; the block stays readable
@@ -159,6 +169,11 @@ class SpillTier final : public Tier {
             std::vector<rocksdb::ColumnFamilyHandle*> handles);
 
   Status LoadIndex();
+  // Whether `key` is stored with these bytes and recently enough to skip writing them
+  // again: a copy with more than capacity_bytes / 2 written after it is rewritten, so that
+  // a block in use does not keep an old blob file alive (see "Blob files"). Caller holds
+  // mu_.
+  bool HoldsRecentCopyLocked(const BlockKey& key, std::uint64_t checksum, std::uint64_t size) const;
   void WriterLoop();
   // Takes one batch of queued ops and writes it. Caller holds write_mu_.
   void WriteQueuedBatch();

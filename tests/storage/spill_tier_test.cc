@@ -98,6 +98,12 @@ TEST_CASE("SpillIndex tracks bytes and picks the coldest victims", "[unit]") {
   CHECK(victims[0] == Key(3));
   CHECK(index.PickVictims(index.bytes(), index.bytes(), {}).empty());
 
+  // Bytes inserted after each key's record: 100 x 5 first, then Key(2) again (40).
+  CHECK(index.BytesInsertedSince(Key(2)) == 0);
+  CHECK(index.BytesInsertedSince(Key(4)) == 40);
+  CHECK(index.BytesInsertedSince(Key(0)) == 440);  // Touch does not move the write position
+  CHECK(index.BytesInsertedSince(Key(99)) == 0);
+
   CHECK(index.Erase(Key(1)));
   CHECK_FALSE(index.Erase(Key(1)));
   CHECK(index.bytes() == 340);
@@ -143,6 +149,44 @@ TEST_CASE("SpillTier serves queued blocks and writes them in the background", "[
   REQUIRE(got.ok());
   CHECK(SameBytes(got->value, MakeBlock(4, 4, kBlockBytes / 2, 1).value));
   CHECK(tier->Stats().checksum_failures == 0);
+}
+
+TEST_CASE("SpillTier writes an unchanged block again once its copy is old", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir, 10);
+  {
+    auto tier = OpenTier(options);
+    REQUIRE(tier->Put(Key(0), MakeBlock(0)).ok());
+    for (std::uint64_t i = 1; i <= 4; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+    // Four blocks written since: not old yet (half the capacity is five), so no write.
+    tier->Enqueue(Key(0), MakeBlock(0));
+    REQUIRE(tier->Drain().ok());
+    CHECK(tier->Stats().demotions == 5);
+
+    tier->Enqueue(Key(5), MakeBlock(5));
+    REQUIRE(tier->Drain().ok());
+    tier->Enqueue(Key(0), MakeBlock(0));  // five written since: written again
+    REQUIRE(tier->Drain().ok());
+    TierStats stats = tier->Stats();
+    CHECK(stats.demotions == 7);
+    CHECK(stats.entries == 6);
+    CHECK(stats.bytes == 6 * kBlockBytes);
+    tier->Enqueue(Key(0), MakeBlock(0));  // just written: skipped
+    REQUIRE(tier->Flush().ok());
+    CHECK(tier->Stats().demotions == 7);
+  }
+  // The write order survives a restart: Key(0) is now the newest copy, Key(1) the oldest.
+  auto tier = OpenTier(options);
+  CHECK(tier->Stats().entries == 6);
+  REQUIRE(tier->Put(Key(1), MakeBlock(1)).ok());  // five written after Key(1): written again
+  CHECK(tier->Stats().demotions == 1);
+  REQUIRE(tier->Put(Key(0), MakeBlock(0)).ok());  // one written after Key(0): skipped
+  CHECK(tier->Stats().demotions == 1);
+  for (std::uint64_t i = 0; i <= 5; ++i) {
+    auto got = tier->Get(Key(i));
+    REQUIRE(got.ok());
+    CHECK(SameBytes(got->value, MakeBlock(i).value));
+  }
 }
 
 TEST_CASE("SpillTier blocks survive a restart with depth and order", "[integration]") {
