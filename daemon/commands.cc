@@ -109,12 +109,8 @@ void StoreCommandHandler::Dispatch(const CommandSpec& spec, Args& args, CommandC
       ctx.session().close_after_reply = true;
       return ctx.reply().SimpleString("OK");
     case CommandId::kDbsize:
-      // Size() walks the spill tier's index: on a worker, not on an I/O thread.
-      return RunOnWorker(ctx, [this]() -> ReplyWriter {
-        return [size = static_cast<std::int64_t>(store_.Size())](protocol::ReplyBuilder& out) {
-          out.Integer(size);
-        };
-      });
+      // Size() is O(1) and touches no disk: answered on the I/O thread.
+      return ctx.reply().Integer(static_cast<std::int64_t>(store_.Size()));
     case CommandId::kInfo:
       return Info(args, ctx);
     case CommandId::kFlushall:

@@ -121,10 +121,9 @@ void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {
 }
 
 void StoreCommandHandler::BlockStats(CommandContext& ctx) {
-  // Counting blocks walks the spill index: on a worker, not on an I/O thread.
-  RunOnWorker(ctx, [this]() -> ReplyWriter {
-    return [json = StatsJson()](protocol::ReplyBuilder& out) { out.Bulk(std::string_view(json)); };
-  });
+  // Counters only, no disk I/O: answered on the I/O thread.
+  const std::string json = StatsJson();
+  ctx.reply().Bulk(std::string_view(json));
 }
 
 std::string StoreCommandHandler::StatsJson() const {

@@ -116,8 +116,11 @@ Result<Buffer> BlockStore::Get(const BlockKey& key) {
 Result<Buffer> BlockStore::GetFromMemory(const BlockKey& key) {
   Result<Block> held = memory_->GetIfPresent(key);
   if (held.ok()) return std::move(held).value().value;
-  if (!spill_) return Status::NotFound();
-  Result<Block> queued = spill_->GetQueued(key);
+  // A block on disk only is left to the caller's Get, which counts the lookup in both
+  // tiers; any other lookup ends here and is counted here, as Get would count it.
+  bool on_disk = false;
+  Result<Block> queued = spill_ ? spill_->GetQueued(key, &on_disk) : Status::NotFound();
+  if (!on_disk) memory_->CountMiss(key);
   if (!queued.ok()) return Status::NotFound();
   Promote(key, *queued);
   return std::move(queued).value().value;
@@ -128,7 +131,14 @@ void BlockStore::Promote(const BlockKey& key, const Block& block) {
   // A Put since the spill read is in memory, or has dropped the spilled copy; an Erase or
   // a spill eviction has dropped it too. Either way the bytes read are not the latest.
   if (memory_->Contains(key) || !spill_->Contains(key)) return;
-  if (memory_->Put(key, block).ok()) promotions_.fetch_add(1, std::memory_order_relaxed);
+  // Marked before the Put: if the block is evicted again at once, the eviction's Enqueue
+  // clears the mark.
+  spill_->MarkInMemory(key);
+  if (memory_->Put(key, block).ok()) {
+    promotions_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    spill_->MarkNotInMemory(key);
+  }
 }
 
 void BlockStore::Contains(std::span<const BlockKey> keys, std::span<std::uint8_t> out) const {
@@ -164,11 +174,7 @@ Status BlockStore::Flush() { return spill_ ? spill_->Flush() : Status::Ok(); }
 
 std::uint64_t BlockStore::Size() const {
   std::uint64_t size = memory_->Stats().entries;
-  if (spill_) {
-    for (const BlockKey& key : spill_->Keys()) {
-      if (!memory_->Contains(key)) ++size;
-    }
-  }
+  if (spill_) size += spill_->CountNotInMemory();
   return size;
 }
 

@@ -61,7 +61,9 @@ class BlockStore {
   Result<Buffer> Get(const BlockKey& key);
 
   // The block if it is in memory (or waiting to be demoted); NotFound otherwise. Counts
-  // a memory hit, but not a miss (the caller may go on to Get). No disk I/O.
+  // what Get would count, except for a block held on disk only (NeedsDiskRead): that
+  // lookup counts nothing here, for the caller to go on to Get, which counts it. No disk
+  // I/O.
   Result<Buffer> GetFromMemory(const BlockKey& key);
 
   // For each key, whether a block is held in any tier: out[i] = 1 or 0. `out` must have
@@ -83,8 +85,9 @@ class BlockStore {
   // RocksDB's memtables so those blocks survive a restart. Ok when there is no spill tier.
   Status Flush();
 
-  // Number of distinct blocks held (memory + spill, a block in both counted once is
-  // approximated as memory entries + spill entries not in memory).
+  // Number of distinct blocks held: memory entries plus the spilled (or queued) blocks not
+  // also in memory (promoted ones are in both). O(1), no disk I/O. Blocks moving between
+  // tiers at that moment may be counted twice or not at all.
   std::uint64_t Size() const;
 
   StoreStats Stats() const;

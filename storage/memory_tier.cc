@@ -74,6 +74,8 @@ Result<Block> MemoryTier::Get(const BlockKey& key) { return Lookup(key, true); }
 
 Result<Block> MemoryTier::GetIfPresent(const BlockKey& key) { return Lookup(key, false); }
 
+void MemoryTier::CountMiss(const BlockKey& key) { Add(ShardFor(key).misses); }
+
 Result<Block> MemoryTier::Lookup(const BlockKey& key, bool count_miss) {
   Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);

@@ -61,6 +61,10 @@ class MemoryTier : public Tier {
   // As Get, but a miss is not counted (for a caller that goes on to the next tier).
   Result<Block> GetIfPresent(const BlockKey& key);
 
+  // Counts a miss of `key`, for a lookup GetIfPresent answered NotFound that no Get will
+  // count.
+  void CountMiss(const BlockKey& key);
+
   // Stores the block without copying its bytes, replacing any block under the key.
   // Makes room first by evicting the coldest blocks of all shards, handing each to the
   // sink. A replacement no larger than the old block swaps in place and evicts nothing; a

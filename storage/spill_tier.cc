@@ -283,7 +283,7 @@ void SpillTier::WriteQueuedBatch() {
       if (HoldsRecentCopyLocked(op.key, checksums[i], size)) {
         // Already stored (a promoted block evicted again): refresh, nothing to write.
         index_.Touch(op.key, next_seq_++);
-        queued_.erase(queued);
+        UnqueueLocked(queued);
         continue;
       }
       SpillRecord record{checksums[i], size, op.block->depth, next_seq_++};
@@ -300,14 +300,14 @@ void SpillTier::WriteQueuedBatch() {
       auto queued = queued_.find(put.key);
       // Forgotten while being written: its delete op follows in the queue.
       if (queued == queued_.end()) continue;
-      if (queued->second.op_id == put.op_id) queued_.erase(queued);
-      index_.Insert(put.key, put.record);
+      IndexLocked(put.key, put.record);  // first: the key stays held throughout
+      if (queued->second.op_id == put.op_id) UnqueueLocked(queued);
     }
     Add(demotions_, planned.size());
   } else {
     for (const PlannedPut& put : planned) {
       auto queued = queued_.find(put.key);
-      if (queued != queued_.end() && queued->second.op_id == put.op_id) queued_.erase(queued);
+      if (queued != queued_.end() && queued->second.op_id == put.op_id) UnqueueLocked(queued);
     }
     Add(demotion_drops_, planned.size());
     // Out of memory for the batch drops it; a RocksDB failure also stops the tier.
@@ -337,11 +337,11 @@ std::vector<BlockKey> SpillTier::TakeVictimsLocked(std::vector<PlannedPut>& plan
     planned_bytes -= put.record.size_bytes;
     if (index_.Find(put.key) != nullptr) victims.push_back(put.key);
     auto queued = queued_.find(put.key);
-    if (queued != queued_.end() && queued->second.op_id == put.op_id) queued_.erase(queued);
+    if (queued != queued_.end() && queued->second.op_id == put.op_id) UnqueueLocked(queued);
   }
   planned.erase(planned.begin(), planned.begin() + static_cast<std::ptrdiff_t>(trimmed));
   Add(evictions_, trimmed);
-  for (const BlockKey& key : victims) index_.Erase(key);
+  for (const BlockKey& key : victims) UnindexLocked(key);
 
   SpillIndex::KeySet keep;
   std::uint64_t projected = index_.bytes();
@@ -352,7 +352,7 @@ std::vector<BlockKey> SpillTier::TakeVictimsLocked(std::vector<PlannedPut>& plan
   }
   // The coldest leave the index now, so readers miss them while the batch deletes them.
   for (const BlockKey& key : index_.PickVictims(projected, options_.capacity_bytes, keep)) {
-    index_.Erase(key);
+    UnindexLocked(key);
     victims.push_back(key);
     Add(evictions_);
   }
@@ -395,7 +395,7 @@ void SpillTier::FailLocked(const std::string& error) {
     Add(demotion_drops_);
   }
   queue_.clear();
-  queued_.clear();
+  while (!queued_.empty()) UnqueueLocked(queued_.begin());
   queue_bytes_.fetch_sub(dropped_bytes, kRelaxed);
   done_op_id_ = last_op_id_;
   drain_cv_.notify_all();
@@ -404,13 +404,14 @@ void SpillTier::FailLocked(const std::string& error) {
 void SpillTier::Enqueue(const BlockKey& key, Block block) {
   const std::uint64_t size = block.value.size();
   std::lock_guard lock(mu_);
+  in_memory_.erase(key);  // evicted from memory, whether or not it is queued
   if (closed_ || stopping_ || !health_.ok() || size > options_.capacity_bytes ||
       size > kMaxValueBytes || queue_bytes_.load(kRelaxed) + size > options_.queue_bytes) {
     Add(demotion_drops_);
     return;
   }
   const std::uint64_t id = ++last_op_id_;
-  queued_.insert_or_assign(key, Queued{block, id});
+  QueueLocked(key, Queued{block, id});
   queue_.push_back(Op{key, std::move(block), id});
   Add(queue_bytes_, size);
   work_cv_.notify_one();
@@ -418,8 +419,8 @@ void SpillTier::Enqueue(const BlockKey& key, Block block) {
 
 void SpillTier::Forget(const BlockKey& key) {
   std::lock_guard lock(mu_);
-  const bool queued = queued_.erase(key) > 0;
-  const bool indexed = index_.Erase(key);
+  const bool queued = UnqueueLocked(key);
+  const bool indexed = UnindexLocked(key);
   // A queued block may be in the writer's hands already, so its disk copy is deleted
   // too. Past stopping_ the writer may be gone; the delete is then lost (see Durability).
   if (!(queued || indexed) || closed_ || stopping_ || !health_.ok()) return;
@@ -427,12 +428,17 @@ void SpillTier::Forget(const BlockKey& key) {
   work_cv_.notify_one();
 }
 
-Result<Block> SpillTier::GetQueued(const BlockKey& key) {
+Result<Block> SpillTier::GetQueued(const BlockKey& key, bool* on_disk) {
   std::lock_guard lock(mu_);
   auto queued = queued_.find(key);
-  if (queued == queued_.end()) return Status::NotFound();
-  Add(hits_);
-  return queued->second.block;
+  const bool indexed = index_.Find(key) != nullptr;
+  if (on_disk != nullptr) *on_disk = queued == queued_.end() && indexed;
+  if (queued != queued_.end()) {
+    Add(hits_);
+    return queued->second.block;
+  }
+  if (!indexed) Add(misses_);
+  return Status::NotFound();
 }
 
 Result<Block> SpillTier::Get(const BlockKey& key) {
@@ -520,7 +526,7 @@ void SpillTier::DropCorrupt(const BlockKey& key, std::uint64_t seq) {
     std::lock_guard lock(mu_);
     const SpillRecord* record = index_.Find(key);
     if (record == nullptr || record->seq != seq) return;  // erased or rewritten meanwhile
-    index_.Erase(key);
+    UnindexLocked(key);
   }
   if (!db_) return;
   rocksdb::WriteBatch batch;
@@ -544,7 +550,7 @@ Status SpillTier::Put(const BlockKey& key, Block block) {
   {
     std::lock_guard lock(mu_);
     if (!health_.ok()) return health_;
-    queued_.erase(key);  // older queued copies are superseded
+    UnqueueLocked(key);  // older queued copies are superseded
     if (HoldsRecentCopyLocked(key, checksum, size)) {
       index_.Touch(key, next_seq_++);
       return Status::Ok();
@@ -559,9 +565,67 @@ Status SpillTier::Put(const BlockKey& key, Block block) {
     if (written.code() == StatusCode::kIoError) FailLocked(written.message());
     return written;
   }
-  index_.Insert(key, planned.front().record);
+  IndexLocked(key, planned.front().record);
   Add(demotions_);
   return Status::Ok();
+}
+
+void SpillTier::QueueLocked(const BlockKey& key, Queued queued) {
+  const bool added = queued_.insert_or_assign(key, std::move(queued)).second;
+  if (added && index_.Find(key) == nullptr) ++queued_only_;
+}
+
+void SpillTier::UnqueueLocked(QueuedMap::iterator queued) {
+  const BlockKey key = queued->first;
+  queued_.erase(queued);
+  if (index_.Find(key) == nullptr) {
+    --queued_only_;
+    in_memory_.erase(key);
+  }
+}
+
+bool SpillTier::UnqueueLocked(const BlockKey& key) {
+  auto queued = queued_.find(key);
+  if (queued == queued_.end()) return false;
+  UnqueueLocked(queued);
+  return true;
+}
+
+void SpillTier::IndexLocked(const BlockKey& key, const SpillRecord& record) {
+  if (index_.Find(key) == nullptr && queued_.contains(key)) --queued_only_;
+  index_.Insert(key, record);
+}
+
+bool SpillTier::UnindexLocked(const BlockKey& key) {
+  if (!index_.Erase(key)) return false;
+  if (queued_.contains(key)) {
+    ++queued_only_;
+  } else {
+    in_memory_.erase(key);
+  }
+  return true;
+}
+
+void SpillTier::ForgetAllLocked() {
+  queued_.clear();
+  index_.Clear();
+  in_memory_.clear();
+  queued_only_ = 0;
+}
+
+void SpillTier::MarkInMemory(const BlockKey& key) {
+  std::lock_guard lock(mu_);
+  if (queued_.contains(key) || index_.Find(key) != nullptr) in_memory_.insert(key);
+}
+
+void SpillTier::MarkNotInMemory(const BlockKey& key) {
+  std::lock_guard lock(mu_);
+  in_memory_.erase(key);
+}
+
+std::uint64_t SpillTier::CountNotInMemory() const {
+  std::lock_guard lock(mu_);
+  return index_.size() + queued_only_ - in_memory_.size();
 }
 
 bool SpillTier::Contains(const BlockKey& key) const {
@@ -589,8 +653,8 @@ Status SpillTier::Erase(const BlockKey& key) {
   bool indexed = false;
   {
     std::lock_guard lock(mu_);
-    queued_.erase(key);
-    indexed = index_.Erase(key);
+    UnqueueLocked(key);
+    indexed = UnindexLocked(key);
   }
   if (!indexed || !db_) return Status::Ok();
   rocksdb::WriteBatch batch;
@@ -607,8 +671,7 @@ Status SpillTier::Clear() {
   {
     std::lock_guard lock(mu_);
     queue_.clear();
-    queued_.clear();
-    index_.Clear();
+    ForgetAllLocked();
     queue_bytes_.store(0, kRelaxed);
     done_op_id_ = last_op_id_;
     drain_cv_.notify_all();
@@ -689,8 +752,7 @@ Status SpillTier::Close() {
   std::lock_guard lock(mu_);
   closed_ = true;
   queue_.clear();
-  queued_.clear();
-  index_.Clear();
+  ForgetAllLocked();
   queue_bytes_.store(0, kRelaxed);
   done_op_id_ = last_op_id_;
   drain_cv_.notify_all();

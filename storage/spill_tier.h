@@ -26,9 +26,9 @@
 // file on disk for long.
 //
 // Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Forget, Keys,
-// Stats and Health never touch the disk (safe on a network I/O thread). Get, Put, Erase,
-// Clear, Drain, Flush and Close may read, write or wait on RocksDB: call them from a
-// worker thread.
+// MarkInMemory, MarkNotInMemory, CountNotInMemory, Stats and Health never touch the disk (safe on a
+// network I/O thread). Get, Put, Erase, Clear, Drain, Flush and Close may read, write or wait on
+// RocksDB: call them from a worker thread.
 #pragma once
 
 #include <atomic>
@@ -43,6 +43,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "prefixcache/block_key.h"
@@ -91,9 +92,11 @@ class SpillTier final : public Tier {
   // block's recency. May read the disk.
   Result<Block> Get(const BlockKey& key) override;
 
-  // A block waiting in the queue (or being written), counting a hit; NotFound otherwise,
-  // counting nothing. No disk I/O.
-  Result<Block> GetQueued(const BlockKey& key);
+  // A block waiting in the queue (or being written), counting a hit. Otherwise NotFound,
+  // counting a miss when the key is not on disk either (as Get would) and nothing when it
+  // is (the caller's Get counts it then). `on_disk`, if not null, is set to whether the
+  // key is held on disk only (as NeedsDiskRead). No disk I/O.
+  Result<Block> GetQueued(const BlockKey& key, bool* on_disk = nullptr);
 
   // Writes the block now, on the calling thread, evicting the coldest blocks if needed;
   // supersedes any queued block under the key. Skips the write when the same bytes are
@@ -119,6 +122,15 @@ class SpillTier final : public Tier {
 
   // Every key held (queued or on disk), in no particular order. No disk I/O.
   std::vector<BlockKey> Keys() const;
+
+  // The memory tier now holds a copy of the key's block too (a promotion); no-op for a key
+  // not held here. The mark goes when the key leaves this tier or is enqueued again (the
+  // memory tier evicted it). For CountNotInMemory; no disk I/O.
+  void MarkInMemory(const BlockKey& key);
+  // Undoes MarkInMemory (the promotion did not happen). No disk I/O.
+  void MarkNotInMemory(const BlockKey& key);
+  // Keys held (queued or on disk) and not marked in memory. O(1), no disk I/O.
+  std::uint64_t CountNotInMemory() const;
 
   // Deletes the key now (index, queue and disk). Ok whether or not it was held; IoError
   // if the disk delete failed.
@@ -157,6 +169,7 @@ class SpillTier final : public Tier {
     Block block;
     std::uint64_t op_id = 0;
   };
+  using QueuedMap = std::unordered_map<BlockKey, Queued, BlockKeyHash>;
   // A block the writer or Put is about to store.
   struct PlannedPut {
     BlockKey key;
@@ -169,6 +182,15 @@ class SpillTier final : public Tier {
             std::vector<rocksdb::ColumnFamilyHandle*> handles);
 
   Status LoadIndex();
+  // Every change to queued_ and index_ after LoadIndex goes through these, which keep
+  // queued_only_ and in_memory_ in step. Caller holds mu_. A key moving from the queue to
+  // the index is indexed first, then unqueued, so it never looks gone in between.
+  void QueueLocked(const BlockKey& key, Queued queued);
+  void UnqueueLocked(QueuedMap::iterator queued);
+  bool UnqueueLocked(const BlockKey& key);  // false if it was not queued
+  void IndexLocked(const BlockKey& key, const SpillRecord& record);
+  bool UnindexLocked(const BlockKey& key);  // false if it was not indexed
+  void ForgetAllLocked();
   // Whether `key` is stored with these bytes and recently enough to skip writing them
   // again: a copy with more than capacity_bytes / 2 written after it is rewritten, so that
   // a block in use does not keep an old blob file alive (see "Blob files"). Caller holds
@@ -211,7 +233,10 @@ class SpillTier final : public Tier {
   std::condition_variable drain_cv_;  // done_op_id_ moved
   SpillIndex index_;
   std::deque<Op> queue_;
-  std::unordered_map<BlockKey, Queued, BlockKeyHash> queued_;
+  QueuedMap queued_;
+  std::uint64_t queued_only_ = 0;  // keys in queued_ but not in index_
+  // Keys held here that the memory tier holds too (promoted); a subset of the held keys.
+  std::unordered_set<BlockKey, BlockKeyHash> in_memory_;
   std::uint64_t next_seq_ = 1;    // write seqs and read recencies
   std::uint64_t last_op_id_ = 0;  // the newest queued op
   std::uint64_t done_op_id_ = 0;  // every op up to this one is written or dropped

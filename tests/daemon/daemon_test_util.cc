@@ -187,7 +187,11 @@ bool MetricsDaemon::Start(const std::vector<std::string>& extra, std::chrono::mi
   if (err_fd < 0) return false;
   err_path_ = err_template;
   int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return false;
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(err_fd);
+    ::unlink(err_path_.c_str());
+    return false;
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
@@ -199,6 +203,7 @@ bool MetricsDaemon::Start(const std::vector<std::string>& extra, std::chrono::mi
   if (rc != 0) {
     pid_ = -1;
     ::close(out[0]);
+    ::unlink(err_path_.c_str());
     return false;
   }
   stdout_fd_ = out[0];

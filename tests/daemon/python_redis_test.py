@@ -68,8 +68,11 @@ class Daemon:
                     return int(line[len(LISTENING):].rsplit(":", 1)[1])
         self.proc.kill()
         self.proc.wait()
+        self.stderr.close()
         with open(self.stderr_path, "rb") as f:
-            raise RuntimeError("prefixcached did not start: " + f.read().decode(errors="replace"))
+            error = f.read().decode(errors="replace")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        raise RuntimeError("prefixcached did not start: " + error)
 
     def client(self, **kwargs):
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=60, **kwargs)

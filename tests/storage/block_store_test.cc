@@ -4,6 +4,7 @@
 #include <rocksdb/options.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstddef>
@@ -124,6 +125,7 @@ TEST_CASE("BlockStore demotes evicted blocks and promotes spill hits", "[integra
   CHECK(stats.memory.promotions == 1);
   CHECK(stats.spill.hits == 1);
   CHECK_FALSE(store->NeedsDiskRead(Key(0)));  // in memory now, and still spilled
+  CHECK(store->Size() == 10);                 // counted once
   REQUIRE(store->GetFromMemory(Key(0)).ok());
 
   // The promotion evicted 6; then 7, 8, 9 and 0 go. 0 is already spilled: no write.
@@ -140,6 +142,68 @@ TEST_CASE("BlockStore demotes evicted blocks and promotes spill hits", "[integra
   }
   CHECK(store->Get(Key(99)).status().IsNotFound());
   CHECK(store->Stats().spill.checksum_failures == 0);
+}
+
+TEST_CASE("BlockStore counts each lookup once in each tier it reached", "[integration]") {
+  TempDir dir("store");
+  auto store = OpenStore(Options(dir));
+  PutRange(*store, 0, 6);  // memory holds 4: 0 and 1 are demoted
+  REQUIRE(store->Flush().ok());
+  auto counts = [&] {
+    const StoreStats stats = store->Stats();
+    return std::array<std::uint64_t, 4>{stats.memory.hits, stats.memory.misses, stats.spill.hits,
+                                        stats.spill.misses};
+  };
+  using Counts = std::array<std::uint64_t, 4>;  // memory hits, misses; spill hits, misses
+  REQUIRE(counts() == Counts{0, 0, 0, 0});
+
+  REQUIRE(store->GetFromMemory(Key(5)).ok());  // a memory hit
+  CHECK(counts() == Counts{1, 0, 0, 0});
+  CHECK(store->GetFromMemory(Key(99)).status().IsNotFound());  // held nowhere: a miss in both
+  CHECK(counts() == Counts{1, 1, 0, 1});
+  CHECK(store->Get(Key(98)).status().IsNotFound());  // the same through Get
+  CHECK(counts() == Counts{1, 2, 0, 2});
+  // On disk: GetFromMemory leaves the lookup to the Get that follows.
+  CHECK(store->GetFromMemory(Key(0)).status().IsNotFound());
+  CHECK(counts() == Counts{1, 2, 0, 2});
+  REQUIRE(store->Get(Key(0)).ok());  // a memory miss and a spill hit, promoted
+  CHECK(counts() == Counts{1, 3, 1, 2});
+  REQUIRE(store->GetFromMemory(Key(0)).ok());
+  CHECK(counts() == Counts{2, 3, 1, 2});
+  CHECK(store->Size() == 6);
+
+  // Without a spill tier every miss is counted by GetFromMemory.
+  StoreOptions options = Options(dir);
+  options.spill.enabled = false;
+  auto memory_only = OpenStore(options);
+  CHECK(memory_only->GetFromMemory(Key(1)).status().IsNotFound());
+  CHECK(memory_only->Stats().memory.misses == 1);
+}
+
+TEST_CASE("BlockStore Size counts a block in both tiers once", "[integration]") {
+  TempDir dir("store");
+  auto store = OpenStore(Options(dir));
+  PutRange(*store, 0, 8);  // 0..3 demoted, 4..7 in memory
+  REQUIRE(store->Flush().ok());
+  CHECK(store->Size() == 8);
+  REQUIRE(store->Get(Key(0)).ok());  // promoted (4 demoted): 0 in both tiers
+  REQUIRE(store->Get(Key(1)).ok());  // promoted (5 demoted)
+  REQUIRE(store->Flush().ok());
+  CHECK(store->Stats().memory.entries == 4);
+  CHECK(store->Stats().spill.entries == 6);
+  CHECK(store->Size() == 8);
+  PutRange(*store, 8, 10);  // 6 and 7 demoted; 0 and 1 stay
+  REQUIRE(store->Flush().ok());
+  CHECK(store->Size() == 10);
+  REQUIRE(store->Put(Key(0), Value(0, 1), 0).ok());  // replaced: the spilled copy goes
+  CHECK(store->Size() == 10);
+  REQUIRE(store->Erase(Key(1)).ok());  // from both tiers
+  CHECK(store->Size() == 9);
+  PutRange(*store, 10, 14);  // 0, 8 and 9 go to spill, 0 with its new bytes
+  REQUIRE(store->Flush().ok());
+  CHECK(store->Size() == 13);
+  REQUIRE(store->Clear().ok());
+  CHECK(store->Size() == 0);
 }
 
 TEST_CASE("BlockStore serves spilled blocks after a restart", "[integration]") {
@@ -466,10 +530,18 @@ TEST_CASE("BlockStore stays consistent under concurrent puts, gets and demotions
   CHECK(stats.spill.io_errors == 0);
   CHECK(stats.spill.bytes <= stats.spill.capacity_bytes);
   CHECK(stats.memory.bytes <= stats.memory.capacity_bytes);
+  // Once quiet, Size counts every block held exactly once.
+  std::uint64_t held = 0;
+  for (std::uint64_t i = 0; i < kKeys; ++i) held += store->Contains(Key(i)) ? 1 : 0;
+  CHECK(store->Size() == held);
   for (std::uint64_t i = 0; i < kKeys; ++i) {
     auto got = store->Get(Key(i));
     if (got.ok()) CHECK(IsValueOf(i, *got));
   }
+  REQUIRE(store->Flush().ok());
+  held = 0;
+  for (std::uint64_t i = 0; i < kKeys; ++i) held += store->Contains(Key(i)) ? 1 : 0;
+  CHECK(store->Size() == held);
   REQUIRE(store->Close().ok());
 }
 

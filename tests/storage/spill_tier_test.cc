@@ -189,6 +189,57 @@ TEST_CASE("SpillTier writes an unchanged block again once its copy is old", "[in
   }
 }
 
+TEST_CASE("SpillTier GetQueued counts a miss only for keys held nowhere", "[integration]") {
+  TempDir dir("spill");
+  auto tier = OpenTier(Options(dir));
+  tier->Enqueue(Key(1), MakeBlock(1));
+  bool on_disk = true;
+  auto got = tier->GetQueued(Key(1), &on_disk);
+  CHECK(got.ok() != on_disk);  // still queued, or already written
+  REQUIRE(tier->Drain().ok());
+  const TierStats before = tier->Stats();
+  CHECK(tier->GetQueued(Key(1), &on_disk).status().IsNotFound());
+  CHECK(on_disk);  // left to Get, which counts it
+  CHECK(tier->Stats().hits == before.hits);
+  CHECK(tier->Stats().misses == before.misses);
+  CHECK(tier->GetQueued(Key(2), &on_disk).status().IsNotFound());
+  CHECK_FALSE(on_disk);
+  CHECK(tier->Stats().misses == before.misses + 1);
+}
+
+TEST_CASE("SpillTier counts the keys not marked in memory", "[integration]") {
+  TempDir dir("spill");
+  auto tier = OpenTier(Options(dir));
+  for (std::uint64_t i = 0; i < 3; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+  CHECK(tier->CountNotInMemory() == 3);  // queued or written, each once
+  REQUIRE(tier->Drain().ok());
+  CHECK(tier->CountNotInMemory() == 3);
+  tier->MarkInMemory(Key(1));
+  tier->MarkInMemory(Key(1));
+  tier->MarkInMemory(Key(99));  // not held: no mark
+  CHECK(tier->CountNotInMemory() == 2);
+  tier->Enqueue(Key(1), MakeBlock(1));  // evicted from memory again
+  CHECK(tier->CountNotInMemory() == 3);
+  REQUIRE(tier->Drain().ok());
+  CHECK(tier->CountNotInMemory() == 3);
+  tier->MarkInMemory(Key(2));
+  tier->Forget(Key(2));  // the key and its mark go
+  CHECK(tier->CountNotInMemory() == 2);
+  tier->MarkInMemory(Key(0));
+  tier->MarkNotInMemory(Key(0));
+  CHECK(tier->CountNotInMemory() == 2);
+  tier->MarkInMemory(Key(0));
+  REQUIRE(tier->Erase(Key(0)).ok());
+  CHECK(tier->CountNotInMemory() == 1);
+  tier->MarkInMemory(Key(1));
+  CHECK(tier->CountNotInMemory() == 0);
+  REQUIRE(tier->Clear().ok());
+  tier->Enqueue(Key(5), MakeBlock(5));
+  CHECK(tier->CountNotInMemory() == 1);
+  REQUIRE(tier->Close().ok());
+  CHECK(tier->CountNotInMemory() == 0);
+}
+
 TEST_CASE("SpillTier blocks survive a restart with depth and order", "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir);
