@@ -75,11 +75,12 @@ Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth) {
     return TooLarge(value.size(), options_.max_value_bytes);
   }
   std::lock_guard stripe(StripeFor(key));
-  if (Status put = memory_->Put(key, Block{std::move(value), depth}); !put.ok()) return put;
-  // After the memory Put, which may itself have evicted the older copy into the spill
-  // queue: the key's spilled bytes may differ from the new ones.
+  // The older copy leaves both tiers before the new block enters memory: forgetting the
+  // spilled copy after the Put could delete the new block itself, should another thread
+  // evict it into the spill queue in between (an acknowledged write lost).
+  memory_->Erase(key);
   if (spill_) spill_->Forget(key);
-  return Status::Ok();
+  return memory_->Put(key, Block{std::move(value), depth});
 }
 
 Status BlockStore::Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth) {

@@ -177,6 +177,13 @@ bool MemoryTier::EvictOne() {
     auto it = coldest->blocks.find(*victim);
     CHECK(it != coldest->blocks.end());
     key = *victim;
+    // The sink takes the block before it leaves the map, so a concurrent reader finds it
+    // in one tier or the other, never in neither. The sink (the spill queue) never takes
+    // a memory-tier lock, so calling it under the shard lock cannot deadlock.
+    if (sink_) {
+      Add(coldest->demotions);
+      sink_(key, it->second);
+    }
     block = std::move(it->second);
     coldest->blocks.erase(it);
     coldest->policy->OnErase(key);
@@ -184,10 +191,6 @@ bool MemoryTier::EvictOne() {
     Add(coldest->evictions);
   }
   used_bytes_.fetch_sub(Charge(block), kRelaxed);
-  if (sink_) {
-    Add(coldest->demotions);
-    sink_(key, std::move(block));
-  }
   return true;
 }
 

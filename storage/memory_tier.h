@@ -3,7 +3,8 @@
 // Thread-safe: every method may be called from any thread at once, and none touches the
 // disk, so the BlockStore calls them from network I/O threads (Get, Put, Contains, Erase)
 // and worker threads (promotions, Clear, Snapshot on close) alike. The eviction sink runs
-// on the thread whose Put caused the eviction, with no lock of this tier held.
+// on the thread whose Put caused the eviction, under the evicted block's shard lock (so
+// the block is never in neither tier); it must not call back into this tier.
 #pragma once
 
 #include <atomic>

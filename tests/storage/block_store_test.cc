@@ -464,6 +464,45 @@ TEST_CASE("BlockStore Erase and Clear reach every tier", "[integration]") {
   CHECK(store->Contains(Key(101)));
 }
 
+// Writers overwrite their own keys with ever deeper blocks, so the prefix policy evicts the
+// freshest block first, often another writer's right after its Put. A block must never
+// drop out of both tiers in that hand-off.
+TEST_CASE("BlockStore never loses a block evicted while its Put is finishing", "[integration]") {
+  TempDir dir("store");
+  StoreOptions options = Options(dir);
+  options.memory.eviction_policy = "prefix";
+  options.memory.capacity_bytes = 6 * (3 * kBlockBytes + MemoryTier::kEntryOverheadBytes);
+  options.spill.queue_bytes = 256 * kMiB;
+  auto store = OpenStore(options);
+
+  constexpr int kWriters = 4;
+  constexpr int kRounds = 1500;
+  constexpr std::uint64_t kKeys = 4;
+  std::atomic<int> missing{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937_64 rng(500 + w);
+      for (int i = 0; i < kRounds; ++i) {
+        const std::uint64_t key = 1000 * (w + 1) + i % kKeys;
+        const std::size_t size = kBlockBytes + rng() % (2 * kBlockBytes);
+        MutableBuffer bytes(size);
+        std::memset(bytes.data(), i & 0xff, size);
+        if (!store->Put(Key(key), std::move(bytes).Freeze(), 1000 + i).ok()) ++missing;
+        for (std::uint64_t k = 0; k <= std::min<std::uint64_t>(i, kKeys - 1); ++k) {
+          if (!store->Contains(Key(1000 * (w + 1) + k))) ++missing;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  REQUIRE(store->Flush().ok());
+  CHECK(missing == 0);
+  CHECK(store->Stats().memory.demotion_drops == 0);
+  CHECK(store->Stats().spill.demotion_drops == 0);
+  CHECK(store->Size() == kWriters * kKeys);
+}
+
 TEST_CASE("BlockStore stays consistent under concurrent puts, gets and demotions",
           "[integration]") {
   TempDir dir("store");
