@@ -12,6 +12,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 ./scripts/install-deps.sh
 
+echo "== clang-format check (.clang-format)"
+git ls-files '*.cc' '*.h' '*.cpp' | xargs clang-format --dry-run --Werror
+
 echo "== build (RelWithDebInfo) into build/"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFIXCACHE_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"

@@ -48,8 +48,8 @@ class BlockStore {
   BlockStore& operator=(const BlockStore&) = delete;
 
   // Stores a block under `key` without copying `value`. Rejected when value.size() exceeds
-  // max_value_bytes or the memory capacity. Replaces (and drops from spill) an older block.
-  // No disk I/O.
+  // max_value_bytes, or when value.size() + MemoryTier::kEntryOverheadBytes exceeds the
+  // memory capacity. Replaces (and drops from spill) an older block. No disk I/O.
   Status Put(const BlockKey& key, Buffer value, std::uint32_t depth);
   // Same, copying `bytes` once into a new buffer.
   Status Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth);

@@ -17,9 +17,9 @@ struct TierStats {
   std::uint64_t demotions = 0;       // memory: blocks handed to spill; spill: blocks written
   std::uint64_t promotions = 0;      // spill hits copied back into memory
   std::uint64_t checksum_failures = 0;  // spill: blocks that failed XXH3 on read, deleted
-  std::uint64_t demotion_drops = 0;  // evicted blocks dropped (queue full or spill failing)
-  std::uint64_t io_errors = 0;       // failed RocksDB reads/writes
-  std::uint64_t queue_bytes = 0;     // spill: evicted bytes waiting to be written
+  std::uint64_t demotion_drops = 0;     // evicted blocks dropped (queue full or spill failing)
+  std::uint64_t io_errors = 0;          // failed RocksDB reads/writes
+  std::uint64_t queue_bytes = 0;        // spill: evicted bytes waiting to be written
 };
 
 struct StoreStats {

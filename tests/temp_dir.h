@@ -2,13 +2,13 @@
 // the object goes. For tests only; not thread-safe to share.
 #pragma once
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <random>
 #include <string>
 #include <system_error>
-
-#include <unistd.h>
 
 namespace prefixcache::testing {
 
@@ -16,9 +16,9 @@ class TempDir {
  public:
   explicit TempDir(const std::string& tag = "test") {
     static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("prefixcache-" + tag + "-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
+    path_ =
+        std::filesystem::temp_directory_path() /
+        ("prefixcache-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

@@ -2,14 +2,13 @@
 // reads in request order with misses, the JSON of BLOCK.STATS and BLOCK.RING, and errors
 // that name the bad argument and store nothing. Also the Prometheus endpoint.
 // Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
-#include "daemon_test_util.h"
-
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "daemon_test_util.h"
 
 namespace prefixcache::testing {
 namespace {
@@ -100,14 +99,16 @@ TEST_CASE("BLOCK.MSET/EXISTS/MGET: many blocks in request order with misses", "[
         asked.size() - hits);
 
   // Standard commands address the same blocks by their raw 16-byte keys.
-  CHECK(Wire(client.Call({"GET", keys[7]})) == Wire(client.Call({"BLOCK.MGET", keys[7]})).substr(4));
+  CHECK(Wire(client.Call({"GET", keys[7]})) ==
+        Wire(client.Call({"BLOCK.MGET", keys[7]})).substr(4));
   CHECK(Describe(client.Call({"EXISTS", keys[0], keys[1], deep_key})) == ":3");
   CHECK(Describe(client.Call({"BLOCK.MGET", deep_key})) == "[\"deep\"]");
 
   // A block written again is replaced, with another depth.
   CHECK(Describe(client.Call({"BLOCK.MSET", "5", keys[1], "replaced"})) == "+OK");
   CHECK(Wire(client.Call({"BLOCK.MGET", keys[1], keys[2]})) ==
-        "*2\r\n$8\r\nreplaced\r\n$" + std::to_string(values[2].size()) + "\r\n" + values[2] + "\r\n");
+        "*2\r\n$8\r\nreplaced\r\n$" + std::to_string(values[2].size()) + "\r\n" + values[2] +
+            "\r\n");
   CHECK(Describe(client.Call({"DBSIZE"})) == ":" + std::to_string(kBlocks + 1));
   CHECK(Describe(client.Call({"DEL", keys[1]})) == ":1");
   CHECK(Describe(client.Call({"BLOCK.EXISTS", keys[0], keys[1]})) == "[:1, :0]");
@@ -130,9 +131,9 @@ TEST_CASE("BLOCK.STATS and BLOCK.RING are JSON with the expected fields", "[inte
   CHECK(stats["blocks"] == 2);
   for (const char* tier : {"memory", "spill"}) {
     REQUIRE(stats.contains(tier));
-    for (const char* field : {"hits", "misses", "bytes", "entries", "capacity_bytes", "evictions",
-                              "demotions", "promotions", "checksum_failures", "demotion_drops",
-                              "io_errors", "queue_bytes"}) {
+    for (const char* field :
+         {"hits", "misses", "bytes", "entries", "capacity_bytes", "evictions", "demotions",
+          "promotions", "checksum_failures", "demotion_drops", "io_errors", "queue_bytes"}) {
       INFO(tier << "." << field);
       CHECK(stats[tier].contains(field));
       CHECK(stats[tier][field].is_number_unsigned());
@@ -173,8 +174,7 @@ TEST_CASE("BLOCK.STATS and BLOCK.RING are JSON with the expected fields", "[inte
         "-ERR wrong number of arguments for 'block.ring' command");
 }
 
-TEST_CASE("BLOCK.RING of a configured cluster names this node among the others",
-          "[integration]") {
+TEST_CASE("BLOCK.RING of a configured cluster names this node among the others", "[integration]") {
   TestNode node("block-ring");
   const auto config = node.Config(R"({
     "node": {"id": "b"},
@@ -269,8 +269,8 @@ TEST_CASE("BLOCK.* errors name the argument and store nothing", "[integration]")
   nothing_stored();
   // Just under the capacity, but too large once the memory tier's per-entry bookkeeping is
   // added: still refused before anything is stored.
-  const Reply almost = client.Call({"BLOCK.MSET", "0", k0, "small", "1", k1,
-                                    std::string((1u << 20) - 100, 'a'), "2", k2, "c"});
+  const Reply almost = client.Call(
+      {"BLOCK.MSET", "0", k0, "small", "1", k1, std::string((1u << 20) - 100, 'a'), "2", k2, "c"});
   CHECK(almost.type == Type::kError);
   CHECK(almost.text.rfind("ERR BLOCK.MSET triple 1: ", 0) == 0);
   nothing_stored();
@@ -313,25 +313,37 @@ TEST_CASE("metrics: GET /metrics serves the counters and they move", "[integrati
   const std::string first = HttpGet(daemon.metrics_port(), "/metrics", &status);
   CHECK(status == "HTTP/1.1 200 OK");
   INFO(first);
-  for (const char* name :
-       {"prefixcache_commands_total", "prefixcache_tier_hits_total", "prefixcache_tier_misses_total",
-        "prefixcache_tier_bytes", "prefixcache_tier_entries", "prefixcache_tier_capacity_bytes",
-        "prefixcache_tier_evictions_total", "prefixcache_tier_demotions_total",
-        "prefixcache_tier_promotions_total", "prefixcache_tier_checksum_failures_total",
-        "prefixcache_tier_demotion_drops_total", "prefixcache_tier_io_errors_total",
-        "prefixcache_connections", "prefixcache_connections_received_total",
-        "prefixcache_connections_rejected_total", "prefixcache_requests_total",
-        "prefixcache_requests_rejected_total", "prefixcache_protocol_errors_total",
-        "prefixcache_keyspace_hits_total", "prefixcache_keyspace_misses_total",
-        "prefixcache_misrouted_keys_total", "prefixcache_request_duration_seconds"}) {
+  for (const char* name : {"prefixcache_commands_total",
+                           "prefixcache_tier_hits_total",
+                           "prefixcache_tier_misses_total",
+                           "prefixcache_tier_bytes",
+                           "prefixcache_tier_entries",
+                           "prefixcache_tier_capacity_bytes",
+                           "prefixcache_tier_evictions_total",
+                           "prefixcache_tier_demotions_total",
+                           "prefixcache_tier_promotions_total",
+                           "prefixcache_tier_checksum_failures_total",
+                           "prefixcache_tier_demotion_drops_total",
+                           "prefixcache_tier_io_errors_total",
+                           "prefixcache_connections",
+                           "prefixcache_connections_received_total",
+                           "prefixcache_connections_rejected_total",
+                           "prefixcache_requests_total",
+                           "prefixcache_requests_rejected_total",
+                           "prefixcache_protocol_errors_total",
+                           "prefixcache_keyspace_hits_total",
+                           "prefixcache_keyspace_misses_total",
+                           "prefixcache_misrouted_keys_total",
+                           "prefixcache_request_duration_seconds"}) {
     INFO(name);
     CHECK(first.find("\n# TYPE " + std::string(name) + " ") != std::string::npos);
     CHECK(("\n" + first).find("\n" + std::string(name)) != std::string::npos);
   }
-  CHECK(first.find("\n# TYPE prefixcache_request_duration_seconds histogram\n") != std::string::npos);
-  for (const char* series : {"prefixcache_request_duration_seconds_bucket{le=\"+Inf\"}",
-                             "prefixcache_request_duration_seconds_sum",
-                             "prefixcache_request_duration_seconds_count"}) {
+  CHECK(first.find("\n# TYPE prefixcache_request_duration_seconds histogram\n") !=
+        std::string::npos);
+  for (const char* series :
+       {"prefixcache_request_duration_seconds_bucket{le=\"+Inf\"}",
+        "prefixcache_request_duration_seconds_sum", "prefixcache_request_duration_seconds_count"}) {
     INFO(series);
     CHECK(first.find("\n" + std::string(series) + " ") != std::string::npos);
   }

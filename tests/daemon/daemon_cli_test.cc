@@ -2,14 +2,13 @@
 // with its exact output, in redis-cli's raw mode (stdout is a pipe) and in --no-raw mode,
 // and a binary value read from stdin (-x) that must come back byte-exact.
 // Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
-#include "daemon_test_util.h"
-
 #include <catch2/catch.hpp>
 #include <random>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "daemon_test_util.h"
 
 namespace prefixcache::testing {
 namespace {
@@ -60,15 +59,17 @@ TEST_CASE("redis-cli: connection commands", "[integration]") {
   CHECK(cli({"SELECT", "x"}) == CliError("ERR value is not an integer or out of range"));
 
   const std::string hello = cli({"HELLO", "2"});
-  CHECK(std::regex_match(hello, std::regex("server\nredis\nversion\n7\\.0\\.0\nproto\n2\nid\n[0-9]+\n"
-                                           "mode\nstandalone\nrole\nmaster\nmodules\n\n")));
+  CHECK(
+      std::regex_match(hello, std::regex("server\nredis\nversion\n7\\.0\\.0\nproto\n2\nid\n[0-9]+\n"
+                                         "mode\nstandalone\nrole\nmaster\nmodules\n\n")));
   CHECK(cli({"HELLO", "3"}) == CliError("NOPROTO unsupported protocol version"));
   CHECK(cli({"HELLO", "2", "SETNAME", "bad name"}) ==
         CliError("ERR Client names cannot contain spaces, newlines or special characters."));
 
   // Several commands on one connection: redis-cli reads them from stdin.
-  const std::string session = cli({}, "CLIENT GETNAME\nCLIENT SETNAME worker-7\nCLIENT GETNAME\n"
-                                      "CLIENT ID\nCLIENT ID\nHELLO 2 SETNAME other\nCLIENT GETNAME\n");
+  const std::string session = cli({},
+                                  "CLIENT GETNAME\nCLIENT SETNAME worker-7\nCLIENT GETNAME\n"
+                                  "CLIENT ID\nCLIENT ID\nHELLO 2 SETNAME other\nCLIENT GETNAME\n");
   std::smatch m;
   REQUIRE(std::regex_match(session, m,
                            std::regex("\nOK\nworker-7\n([0-9]+)\n([0-9]+)\nserver\nredis\nversion\n"
@@ -87,7 +88,8 @@ TEST_CASE("redis-cli: connection commands", "[integration]") {
   CHECK(cli({}, "PING\nQUIT\nPING\n") == "PONG\n");
   // On the wire: +OK, then the connection closes and nothing after QUIT is answered.
   RespClient raw_client(node.port());
-  REQUIRE(raw_client.Send("PING\r\n" + Cmd({"QUIT"}) + Cmd({"PING"}) + Cmd({"SET", "after", "quit"})));
+  REQUIRE(
+      raw_client.Send("PING\r\n" + Cmd({"QUIT"}) + Cmd({"PING"}) + Cmd({"SET", "after", "quit"})));
   std::string raw;
   CHECK(raw_client.ReadRawUntilEof(raw));
   CHECK(raw == "+PONG\r\n+OK\r\n");
@@ -115,7 +117,8 @@ TEST_CASE("redis-cli: key commands", "[integration]") {
                  "(capacity eviction removes them)"));
 
   CHECK(cli({"MSET", "a", "1", "b", "2", "c", "3"}) == "OK\n");
-  CHECK(cli({"MSET", "a", "1", "b"}) == CliError("ERR wrong number of arguments for 'mset' command"));
+  CHECK(cli({"MSET", "a", "1", "b"}) ==
+        CliError("ERR wrong number of arguments for 'mset' command"));
   CHECK(cli({"MGET", "a", "b", "nope", "c"}) == "1\n2\n\n3\n");
   CHECK(cli({"--no-raw", "MGET", "a", "nope"}) == "1) \"1\"\n2) (nil)\n");
   // A key named twice counts twice, as in Redis.
@@ -184,14 +187,17 @@ TEST_CASE("redis-cli: INFO COMMAND CONFIG and error formats", "[integration]") {
   CHECK(count == std::to_string(lines) + "\n");
   const std::string all_commands = cli({"--no-raw", "COMMAND"});
   // Top-level entries render as " 1)  1) \"ping\"", "10)  1) \"quit\"", ...
-  const std::regex entry("^ *[0-9]+\\)  1\\) \"[a-z.]+\"$", std::regex::ECMAScript | std::regex::multiline);
-  const auto entries = std::distance(
-      std::sregex_iterator(all_commands.begin(), all_commands.end(), entry), std::sregex_iterator());
+  const std::regex entry("^ *[0-9]+\\)  1\\) \"[a-z.]+\"$",
+                         std::regex::ECMAScript | std::regex::multiline);
+  const auto entries =
+      std::distance(std::sregex_iterator(all_commands.begin(), all_commands.end(), entry),
+                    std::sregex_iterator());
   CHECK(std::to_string(entries) + "\n" == count);
-  for (const char* name : {"ping", "echo", "auth", "hello", "select", "quit", "get", "set", "del",
-                           "exists", "mget", "mset", "dbsize", "info", "flushall", "command",
-                           "client", "config", "block.exists", "block.mget", "block.mset",
-                           "block.stats", "block.ring"}) {
+  for (const char* name :
+       {"ping",         "echo",       "auth",       "hello",       "select",    "quit",
+        "get",          "set",        "del",        "exists",      "mget",      "mset",
+        "dbsize",       "info",       "flushall",   "command",     "client",    "config",
+        "block.exists", "block.mget", "block.mset", "block.stats", "block.ring"}) {
     CHECK(("\n" + list).find("\n" + std::string(name) + "\n") != std::string::npos);
   }
   // Redis 7's 10-element layout: name, arity, flags, first/last key, step, categories,

@@ -1,16 +1,15 @@
 // AUTH on and off, refusals to start (non-loopback without a password, bad config files),
 // SIGTERM (exit 0, also under load) and restarts on the same spill folder.
 // Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
-#include "daemon_test_util.h"
-
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "daemon_test_util.h"
 
 namespace prefixcache::testing {
 namespace {
@@ -77,8 +76,8 @@ TEST_CASE("AUTH with security.password: NOAUTH WRONGPASS AUTH and HELLO AUTH", "
     CHECK(RedisCli(node.port(), {"PING"}).out == "NOAUTH Authentication required.\n\n");
     CHECK(RedisCli(node.port(), {"-a", "s3cret pass", "--no-auth-warning", "GET", "k"}).out ==
           "v\n");
-    CHECK(RedisCli(node.port(), {"--user", "default", "--pass", "s3cret pass", "--no-auth-warning",
-                                 "PING"})
+    CHECK(RedisCli(node.port(),
+                   {"--user", "default", "--pass", "s3cret pass", "--no-auth-warning", "PING"})
               .out == "PONG\n");
   }
 }
@@ -289,8 +288,7 @@ TEST_CASE("restart on the same spill folder serves the spilled blocks", "[integr
   CHECK(Describe(after_flush.Call({"DBSIZE"})) == ":0");  // FLUSHALL reached the disk too
 }
 
-TEST_CASE("flush_on_shutdown: blocks only in memory survive a restart when true",
-          "[integration]") {
+TEST_CASE("flush_on_shutdown: blocks only in memory survive a restart when true", "[integration]") {
   constexpr int kBlocks = 16;
   constexpr std::size_t kSize = 256 * 1024;
   const bool flush = GENERATE(true, false);

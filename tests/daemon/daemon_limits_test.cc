@@ -3,8 +3,6 @@
 // error and the connection keeps serving; max_connections, idle_timeout_ms and the
 // client output buffer limit.
 // Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
-#include "daemon_test_util.h"
-
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -12,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon_test_util.h"
 
 namespace prefixcache::testing {
 namespace {
@@ -40,7 +39,8 @@ TEST_CASE("malformed RESP gets -ERR Protocol error and a close while other clien
       {"bad bulk length", "*1\r\n$x\r\n", "Protocol error: invalid bulk length"},
       {"negative bulk length", "*2\r\n$3\r\nGET\r\n$-3\r\n", "Protocol error: invalid bulk length"},
       {"'$' expected", "*1\r\n+PING\r\n", "Protocol error: expected '$', got '+'"},
-      {"'$' expected, got ':'", "*2\r\n$3\r\nGET\r\n:1\r\n", "Protocol error: expected '$', got ':'"},
+      {"'$' expected, got ':'", "*2\r\n$3\r\nGET\r\n:1\r\n",
+       "Protocol error: expected '$', got ':'"},
       {"payload without CRLF", "*1\r\n$4\r\nPINGxx\r\n",
        "Protocol error: bulk payload not followed by CRLF"},
       {"unbalanced quotes", "SET \"k v\r\n", "Protocol error: unbalanced quotes in request"},
@@ -257,9 +257,9 @@ TEST_CASE("limits: a client that does not read its replies does not grow the dae
   REQUIRE(flood.Send(requests));
 
   // The daemon stops working for the flood client once its unsent replies pass the limit...
-  REQUIRE(Eventually([&] {
-    return InfoNumber(observer, "stats", "backpressure_pauses") > pauses_before;
-  }, std::chrono::seconds(20)));
+  REQUIRE(Eventually(
+      [&] { return InfoNumber(observer, "stats", "backpressure_pauses") > pauses_before; },
+      std::chrono::seconds(20)));
   // ...and serves the others meanwhile, disk reads included.
   CHECK(Describe(observer.Call({"PING"})) == "+PONG");
   CHECK(Wire(observer.Call({"GET", keys[5]})) == "$1048576\r\n" + values[5] + "\r\n");

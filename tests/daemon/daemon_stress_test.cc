@@ -2,17 +2,16 @@
 // checked byte-exact against a model; requests sent one byte per send(); large values
 // split at random points.
 // Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
-#include "daemon_test_util.h"
-
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "daemon_test_util.h"
 
 namespace prefixcache::testing {
 namespace {
@@ -51,10 +50,14 @@ std::string RunClient(std::uint16_t port, int id, int ops,
 
   auto value_size = [&rng, large_value]() -> std::size_t {
     switch (rng() % 4) {
-      case 0: return rng() % 64;
-      case 1: return rng() % 4096;
-      case 2: return 16384 + rng() % 8;  // around the direct-read threshold
-      default: return rng() % large_value;
+      case 0:
+        return rng() % 64;
+      case 1:
+        return rng() % 4096;
+      case 2:
+        return 16384 + rng() % 8;  // around the direct-read threshold
+      default:
+        return rng() % large_value;
     }
   };
   auto lookup = [](const std::map<std::string, std::string>& m,
@@ -94,8 +97,8 @@ std::string RunClient(std::uint16_t port, int id, int ops,
           const std::string& other = string_keys[rng() % string_keys.size()];
           const std::string& sh = shared_keys[rng() % shared_keys.size()];
           wire += Cmd({"MGET", sk, sh, other});
-          expected.push_back("*3\r\n" + BulkWire(lookup(strings, sk)) +
-                             BulkWire(shared.at(sh)) + BulkWire(lookup(strings, other)));
+          expected.push_back("*3\r\n" + BulkWire(lookup(strings, sk)) + BulkWire(shared.at(sh)) +
+                             BulkWire(lookup(strings, other)));
           names.push_back("MGET");
           break;
         }
@@ -168,8 +171,8 @@ std::string RunClient(std::uint16_t port, int id, int ops,
         protocol::ReplyParser parser;
         std::string want = "?";
         if (parser.Feed(expected[i]).ok() && parser.HasReply()) want = Describe(parser.PopReply());
-        std::string message = "client " + std::to_string(id) + " op " + std::to_string(done) +
-                              " " + names[i] + ": got " + Describe(*reply).substr(0, 300) + " (" +
+        std::string message = "client " + std::to_string(id) + " op " + std::to_string(done) + " " +
+                              names[i] + ": got " + Describe(*reply).substr(0, 300) + " (" +
                               std::to_string(got.size()) + " bytes), expected " +
                               want.substr(0, 300) + " (" + std::to_string(expected[i].size()) +
                               " bytes)";
@@ -209,8 +212,7 @@ void RunClients(std::uint16_t port, int clients, int ops,
   std::vector<std::string> failures(clients);
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
-    threads.emplace_back(
-        [&, c] { failures[c] = RunClient(port, c, ops, shared, large_value); });
+    threads.emplace_back([&, c] { failures[c] = RunClient(port, c, ops, shared, large_value); });
   }
   for (auto& t : threads) t.join();
   for (int c = 0; c < clients; ++c) {
@@ -455,8 +457,8 @@ TEST_CASE("large values split at random points round-trip byte-exact", "[integra
   const std::string requests = Cmd({"SET", "large", big}) +
                                Cmd({"BLOCK.MSET", "0", key1, other, "1", key2, big}) +
                                Cmd({"GET", "large"}) + Cmd({"BLOCK.MGET", key2, key1});
-  const std::string expected = "+OK\r\n+OK\r\n" + BulkWire(big) + "*2\r\n" + BulkWire(big) +
-                               BulkWire(other);
+  const std::string expected =
+      "+OK\r\n+OK\r\n" + BulkWire(big) + "*2\r\n" + BulkWire(big) + BulkWire(other);
 
   for (int round = 0; round < 3; ++round) {
     INFO("round " << round);
@@ -467,9 +469,15 @@ TEST_CASE("large values split at random points round-trip byte-exact", "[integra
     while (at < requests.size()) {
       std::size_t n;
       switch (rng() % 4) {
-        case 0: n = 1 + rng() % 3; break;
-        case 1: n = 1 + rng() % 1000; break;
-        default: n = 1 + rng() % 300000; break;
+        case 0:
+          n = 1 + rng() % 3;
+          break;
+        case 1:
+          n = 1 + rng() % 1000;
+          break;
+        default:
+          n = 1 + rng() % 300000;
+          break;
       }
       n = std::min(n, requests.size() - at);
       REQUIRE(client.Send(requests.substr(at, n)));

@@ -17,7 +17,6 @@
 #include <iostream>
 #include <sstream>
 
-
 extern char** environ;
 
 namespace prefixcache::testing {
@@ -87,9 +86,18 @@ CapturedRun RunCaptured(const std::vector<std::string>& argv_in, const std::stri
     pollfd p[3];
     int n = 0;
     int out_i = -1, err_i = -1, in_i = -1;
-    if (out_fd >= 0) { out_i = n; p[n++] = {out_fd, POLLIN, 0}; }
-    if (err_fd >= 0) { err_i = n; p[n++] = {err_fd, POLLIN, 0}; }
-    if (in_fd >= 0) { in_i = n; p[n++] = {in_fd, POLLOUT, 0}; }
+    if (out_fd >= 0) {
+      out_i = n;
+      p[n++] = {out_fd, POLLIN, 0};
+    }
+    if (err_fd >= 0) {
+      err_i = n;
+      p[n++] = {err_fd, POLLIN, 0};
+    }
+    if (in_fd >= 0) {
+      in_i = n;
+      p[n++] = {in_fd, POLLOUT, 0};
+    }
     if (::poll(p, static_cast<nfds_t>(n), MillisLeft(deadline)) <= 0) continue;
     char chunk[65536];
     auto drain = [&](int index, int& fd, std::string& into) {
@@ -269,9 +277,13 @@ std::vector<std::string> TestNode::Config(const std::string& json, const std::st
   return {"--config", path.string()};
 }
 
-bool TestNode::Start(const std::vector<std::string>& extra) { return daemon_.Start(spill(), extra); }
+bool TestNode::Start(const std::vector<std::string>& extra) {
+  return daemon_.Start(spill(), extra);
+}
 
-bool ExitedCleanly(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+bool ExitedCleanly(int status) {
+  return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 std::string HttpGet(std::uint16_t port, const std::string& path, std::string* status_line) {
   RespClient conn(port);  // a plain TCP connection; only its socket is used

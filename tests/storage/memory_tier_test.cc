@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <set>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 

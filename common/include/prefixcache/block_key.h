@@ -38,9 +38,7 @@ struct BlockKey {
   std::uint64_t High() const { return Load(0); }
   std::uint64_t Low() const { return Load(8); }
 
-  std::string_view View() const {
-    return {reinterpret_cast<const char*>(bytes.data()), kSize};
-  }
+  std::string_view View() const { return {reinterpret_cast<const char*>(bytes.data()), kSize}; }
 
   std::string ToHex() const {
     static constexpr char kDigits[] = "0123456789abcdef";

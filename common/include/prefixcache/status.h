@@ -57,14 +57,22 @@ class Status {
 
   static std::string_view CodeName(StatusCode code) {
     switch (code) {
-      case StatusCode::kOk: return "OK";
-      case StatusCode::kNotFound: return "NotFound";
-      case StatusCode::kInvalidArgument: return "InvalidArgument";
-      case StatusCode::kRejected: return "Rejected";
-      case StatusCode::kIoError: return "IoError";
-      case StatusCode::kCorruption: return "Corruption";
-      case StatusCode::kUnavailable: return "Unavailable";
-      case StatusCode::kTimeout: return "Timeout";
+      case StatusCode::kOk:
+        return "OK";
+      case StatusCode::kNotFound:
+        return "NotFound";
+      case StatusCode::kInvalidArgument:
+        return "InvalidArgument";
+      case StatusCode::kRejected:
+        return "Rejected";
+      case StatusCode::kIoError:
+        return "IoError";
+      case StatusCode::kCorruption:
+        return "Corruption";
+      case StatusCode::kUnavailable:
+        return "Unavailable";
+      case StatusCode::kTimeout:
+        return "Timeout";
     }
     return "Unknown";
   }
@@ -80,7 +88,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     CHECK(!std::get<Status>(v_).ok());
   }
