@@ -31,7 +31,7 @@ ChunkReader::ChunkReader(std::span<const BlockKey> keys, std::span<const std::si
       outcomes_(outcomes),
       completed_(chunk.size(), 0),
       hash_(XXH3_createState()) {
-  CHECK(hash_ != nullptr);
+  PC_CHECK(hash_ != nullptr);
 }
 
 ChunkReader::~ChunkReader() { XXH3_freeState(hash_); }

@@ -81,7 +81,7 @@ Result<Hasher> Hasher::Create(const Namespace& ns) {
 }
 
 BlockKey Hasher::Next(const BlockKey& prev, std::span<const std::uint32_t> block_tokens) const {
-  CHECK(block_tokens.size() == block_size_);
+  PC_CHECK(block_tokens.size() == block_size_);
   const std::size_t total_bytes = BlockKey::kSize + block_tokens.size_bytes();
   if (total_bytes <= kOneShotBytes) {
     std::array<unsigned char, kOneShotBytes> buf;

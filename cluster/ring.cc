@@ -90,7 +90,7 @@ std::uint64_t Ring::PointPosition(std::string_view id, std::uint32_t index) {
   buf.push_back('#');
   char digits[10];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, index);
-  CHECK(ec == std::errc());
+  PC_CHECK(ec == std::errc());
   buf.append(digits, end);
   return XXH3_64bits(buf.data(), buf.size());
 }
@@ -217,7 +217,7 @@ void Ring::ForEachReplica(std::size_t first, Visit&& visit) const {
     }
     if (++p == positions_.size()) p = 0;
   }
-  CHECK(false && "ring walk found fewer distinct nodes than replicas");
+  PC_CHECK(false && "ring walk found fewer distinct nodes than replicas");
 }
 
 std::vector<std::size_t> Ring::Replicas(const BlockKey& key) const {

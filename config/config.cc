@@ -143,7 +143,7 @@ class Object {
 
   template <typename T>
   Status ReadUint(std::string_view key, std::uint64_t min, std::uint64_t max, T* out) const {
-    CHECK(max <= std::numeric_limits<T>::max());
+    PC_CHECK(max <= std::numeric_limits<T>::max());
     const Json* value = Find(key);
     if (value == nullptr) return Status::Ok();
     std::optional<std::uint64_t> number = AsUint(*value);
@@ -518,7 +518,7 @@ Result<Config> LoadConfig(const std::string& path) {
 
 Config DefaultConfig() {
   Result<Config> config = ParseConfig("{}");
-  CHECK(config.ok());
+  PC_CHECK(config.ok());
   return std::move(config).value();
 }
 

@@ -88,7 +88,7 @@ void Connection::Close() {
 }
 
 Completion Connection::Defer() {
-  CHECK(!deferred_);
+  PC_CHECK(!deferred_);
   deferred_ = true;
   return Completion(shared_from_this());
 }

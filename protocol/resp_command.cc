@@ -56,14 +56,14 @@ void CommandBuilder::AppendExternal(const std::byte* data, std::size_t size) {
 }
 
 void CommandBuilder::Begin(std::size_t argc) {
-  CHECK(args_left_ == 0);
+  PC_CHECK(args_left_ == 0);
   char header[32];
   AppendArena(FormatHeader(header, '*', argc));
   args_left_ = argc;
 }
 
 void CommandBuilder::ArgHeader(std::size_t size) {
-  CHECK(args_left_ > 0);
+  PC_CHECK(args_left_ > 0);
   --args_left_;
   char header[32];
   AppendArena(FormatHeader(header, '$', size));
@@ -102,7 +102,7 @@ void CommandBuilder::Command(std::span<const std::string_view> args) {
 }
 
 std::vector<CommandBuilder::Segment> CommandBuilder::Segments() const {
-  CHECK(args_left_ == 0);
+  PC_CHECK(args_left_ == 0);
   std::vector<Segment> segments;
   segments.reserve(pieces_.size());
   const auto* arena = reinterpret_cast<const std::byte*>(arena_.data());

@@ -432,7 +432,7 @@ Status RequestParser::Commit(std::size_t n) {
   State& s = *state_;
   if (s.phase == State::Phase::kFailed) return s.error;
   if (s.phase == State::Phase::kDirect) {
-    CHECK(n <= s.direct.size() - s.direct_filled);
+    PC_CHECK(n <= s.direct.size() - s.direct_filled);
     s.direct_filled += n;
     if (s.direct_filled < s.direct.size()) return Status::Ok();
     s.FinishDirect();
@@ -454,7 +454,7 @@ Status RequestParser::Feed(std::span<const std::byte> bytes) {
 }
 
 Request RequestParser::PopRequest() {
-  CHECK(!ready_.empty());
+  PC_CHECK(!ready_.empty());
   Request request = std::move(ready_.front());
   ready_.pop_front();
   return request;

@@ -200,7 +200,7 @@ ReplyParser::State::Step ReplyParser::State::StartBulk(std::size_t size) {
   if (sink && stack.size() <= 1) {
     const std::size_t index = stack.empty() ? 0 : stack.front().reply.elements.size();
     target = sink(index, size);
-    CHECK(target.empty() || target.size() == size);
+    PC_CHECK(target.empty() || target.size() == size);
   }
   dest_is_sink = !target.empty();
   if (!dest_is_sink) {
@@ -311,7 +311,7 @@ Status ReplyParser::Commit(std::size_t n) {
   State& s = *state_;
   if (s.phase == State::Phase::kFailed) return s.error;
   if (s.phase == State::Phase::kDirect) {
-    CHECK(n <= s.dest.size() - s.dest_filled);
+    PC_CHECK(n <= s.dest.size() - s.dest_filled);
     s.dest_filled += n;
     if (s.dest_filled < s.dest.size()) return Status::Ok();
     s.FinishDirect();
@@ -333,7 +333,7 @@ Status ReplyParser::Feed(std::span<const std::byte> bytes) {
 }
 
 Reply ReplyParser::PopReply() {
-  CHECK(!ready_.empty());
+  PC_CHECK(!ready_.empty());
   Reply reply = std::move(ready_.front());
   ready_.pop_front();
   return reply;

@@ -28,7 +28,7 @@ class StagingBuffer {
   char* mutable_data() { return reinterpret_cast<char*>(data_ + begin_); }
 
   void Consume(std::size_t n) {
-    CHECK(n <= size());
+    PC_CHECK(n <= size());
     begin_ += n;
   }
 
@@ -44,7 +44,7 @@ class StagingBuffer {
 
   // `n` bytes were written at the start of the span Tail() returned.
   void Commit(std::size_t n) {
-    CHECK(n <= capacity_ - end_);
+    PC_CHECK(n <= capacity_ - end_);
     end_ += n;
   }
 

@@ -143,7 +143,7 @@ void BlockStore::Promote(const BlockKey& key, const Block& block) {
 }
 
 void BlockStore::Contains(std::span<const BlockKey> keys, std::span<std::uint8_t> out) const {
-  CHECK(keys.size() == out.size());
+  PC_CHECK(keys.size() == out.size());
   for (std::size_t i = 0; i < keys.size(); ++i) out[i] = Contains(keys[i]) ? 1 : 0;
 }
 

@@ -50,11 +50,11 @@ MemoryTier::MemoryTier(const MemoryTierOptions& options, EvictionSink sink)
     : capacity_bytes_(options.capacity_bytes),
       policy_name_(options.eviction_policy),
       sink_(std::move(sink)) {
-  CHECK(options.capacity_bytes > 0 && options.shards > 0);
+  PC_CHECK(options.capacity_bytes > 0 && options.shards > 0);
   shards_.reserve(options.shards);
   for (std::size_t i = 0; i < options.shards; ++i) {
     auto policy = MakeEvictionPolicy(policy_name_);
-    CHECK(policy.ok());
+    PC_CHECK(policy.ok());
     auto shard = std::make_unique<Shard>();
     shard->policy = std::move(policy).value();
     shards_.push_back(std::move(shard));
@@ -175,7 +175,7 @@ bool MemoryTier::EvictOne() {
     std::optional<BlockKey> victim = coldest->policy->Victim();
     if (!victim) return shards_.size() > 1;
     auto it = coldest->blocks.find(*victim);
-    CHECK(it != coldest->blocks.end());
+    PC_CHECK(it != coldest->blocks.end());
     key = *victim;
     // The sink takes the block before it leaves the map, so a concurrent reader finds it
     // in one tier or the other, never in neither. The sink (the spill queue) never takes
@@ -219,7 +219,7 @@ Status MemoryTier::Erase(const BlockKey& key) {
 Status MemoryTier::Clear() {
   for (const auto& shard : shards_) {
     auto fresh_policy = MakeEvictionPolicy(policy_name_);
-    CHECK(fresh_policy.ok());
+    PC_CHECK(fresh_policy.ok());
     std::unordered_map<BlockKey, Block, BlockKeyHash> dropped;
     {
       std::lock_guard lock(shard->mu);

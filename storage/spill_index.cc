@@ -23,7 +23,7 @@ bool SpillIndex::Erase(const BlockKey& key) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return false;
   Unlink(key, it->second.recency);
-  CHECK(bytes_ >= it->second.record.size_bytes);
+  PC_CHECK(bytes_ >= it->second.record.size_bytes);
   bytes_ -= it->second.record.size_bytes;
   entries_.erase(it);
   return true;
@@ -78,7 +78,7 @@ void SpillIndex::Unlink(const BlockKey& key, std::uint64_t recency) {
       return;
     }
   }
-  CHECK(false && "SpillIndex: recency order out of step with entries");
+  PC_CHECK(false && "SpillIndex: recency order out of step with entries");
 }
 
 }  // namespace prefixcache::storage

@@ -171,7 +171,7 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
 SpillTier::SpillTier(const SpillTierOptions& options, rocksdb::DB* db,
                      std::vector<rocksdb::ColumnFamilyHandle*> handles)
     : options_(options), db_(db), handles_(std::move(handles)) {
-  CHECK(handles_.size() == 3);
+  PC_CHECK(handles_.size() == 3);
   blocks_cf_ = handles_[1];
   meta_cf_ = handles_[2];
 }

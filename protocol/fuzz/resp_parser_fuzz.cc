@@ -52,11 +52,11 @@ void Drain(RequestParser& parser, Outcome& out, std::size_t fed) {
     Request request = parser.PopRequest();
     std::size_t bytes = 0;
     for (const auto& arg : request.args) bytes += arg.size();
-    CHECK(bytes <= fed);
-    if (!request.rejected.empty()) CHECK(request.args.empty());
+    PC_CHECK(bytes <= fed);
+    if (!request.rejected.empty()) PC_CHECK(request.args.empty());
     out.requests.push_back(std::move(request));
   }
-  CHECK(parser.PendingBytes() <= fed);
+  PC_CHECK(parser.PendingBytes() <= fed);
 }
 
 Outcome ParseWhole(std::string_view input, const ParserLimits& limits) {
@@ -75,7 +75,7 @@ Outcome ParseInPieces(std::string_view input, const ParserLimits& limits, std::u
   std::size_t at = 0;
   while (at < input.size()) {
     std::span<std::byte> into = parser.ReadBuffer();
-    CHECK(!into.empty());
+    PC_CHECK(!into.empty());
     std::size_t n = rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1 : rng.Next() % 16 + 1;
     n = std::min({n, into.size(), input.size() - at});
     std::memcpy(into.data(), input.data() + at, n);
@@ -85,7 +85,7 @@ Outcome ParseInPieces(std::string_view input, const ParserLimits& limits, std::u
     if (!status.ok()) {
       out.error = status.message();
       // A failed parser keeps failing the same way.
-      CHECK(parser.Commit(0).message() == out.error);
+      PC_CHECK(parser.Commit(0).message() == out.error);
       break;
     }
   }
@@ -101,9 +101,10 @@ bool SameArgs(const Request& a, const Request& b) {
 }
 
 void CheckSame(const Outcome& a, const Outcome& b) {
-  CHECK(a.error == b.error);
-  CHECK(a.requests.size() == b.requests.size());
-  for (std::size_t i = 0; i < a.requests.size(); ++i) CHECK(SameArgs(a.requests[i], b.requests[i]));
+  PC_CHECK(a.error == b.error);
+  PC_CHECK(a.requests.size() == b.requests.size());
+  for (std::size_t i = 0; i < a.requests.size(); ++i)
+    PC_CHECK(SameArgs(a.requests[i], b.requests[i]));
 }
 
 void CheckRoundTrip(const Request& request, std::uint64_t seed) {
@@ -111,9 +112,9 @@ void CheckRoundTrip(const Request& request, std::uint64_t seed) {
   for (const auto& arg : request.args) args.push_back(arg.view());
   const std::string encoded = EncodeCommand(args);
   const Outcome again = ParseInPieces(encoded, ParserLimits{}, seed);
-  CHECK(again.error.empty());
-  CHECK(again.requests.size() == 1);
-  CHECK(SameArgs(again.requests[0], request));
+  PC_CHECK(again.error.empty());
+  PC_CHECK(again.requests.size() == 1);
+  PC_CHECK(SameArgs(again.requests[0], request));
 }
 
 }  // namespace
@@ -132,14 +133,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   for (const Request& request : whole.requests) {
     if (!request.rejected.empty()) continue;
-    CHECK(!request.args.empty());
-    CHECK(request.args.size() <= limits.max_elements);
+    PC_CHECK(!request.args.empty());
+    PC_CHECK(request.args.size() <= limits.max_elements);
     std::size_t bytes = 0;
     for (const auto& arg : request.args) {
-      CHECK(arg.size() <= limits.max_bulk_bytes);
+      PC_CHECK(arg.size() <= limits.max_bulk_bytes);
       bytes += arg.size();
     }
-    CHECK(bytes <= limits.max_request_bytes);
+    PC_CHECK(bytes <= limits.max_request_bytes);
     CheckRoundTrip(request, seed);
   }
 

@@ -69,7 +69,7 @@ Outcome Parse(std::string_view input, const ReplyLimits& limits, std::uint64_t s
   std::size_t at = 0;
   while (at < input.size()) {
     std::span<std::byte> into = parser.ReadBuffer();
-    CHECK(!into.empty());
+    PC_CHECK(!into.empty());
     std::size_t n = whole                 ? input.size()
                     : rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1
                                           : rng.Next() % 16 + 1;
@@ -80,11 +80,11 @@ Outcome Parse(std::string_view input, const ReplyLimits& limits, std::uint64_t s
     while (parser.HasReply()) out.replies.push_back(parser.PopReply());
     if (!status.ok()) {
       out.error = status.message();
-      CHECK(parser.Commit(0).message() == out.error);
+      PC_CHECK(parser.Commit(0).message() == out.error);
       break;
     }
   }
-  CHECK(parser.CompletedReplies() == out.replies.size());
+  PC_CHECK(parser.CompletedReplies() == out.replies.size());
   return out;
 }
 
@@ -161,21 +161,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   const Outcome whole = Parse(input, limits, seed, true, nullptr);
-  for (const Reply& reply : whole.replies) CHECK(!reply.in_sink);
+  for (const Reply& reply : whole.replies) PC_CHECK(!reply.in_sink);
 
   const Outcome pieces = Parse(input, limits, seed, false, nullptr);
-  CHECK(pieces.error == whole.error);
-  CHECK(pieces.replies == whole.replies);
+  PC_CHECK(pieces.error == whole.error);
+  PC_CHECK(pieces.replies == whole.replies);
 
   std::deque<Sunk> sunk;
   const Outcome sinked = Parse(input, limits, seed + 1, false, &sunk);
-  CHECK(sinked.error == whole.error);
-  CHECK(sinked.replies.size() == whole.replies.size());
+  PC_CHECK(sinked.error == whole.error);
+  PC_CHECK(sinked.replies.size() == whole.replies.size());
   for (std::size_t i = 0; i < whole.replies.size(); ++i) {
-    CHECK(Matches(sinked.replies[i], whole.replies[i], i, 0, 0, &sunk));
+    PC_CHECK(Matches(sinked.replies[i], whole.replies[i], i, 0, 0, &sunk));
   }
   // Payloads sunk for an unfinished reply are the only ones left over.
-  for (const Sunk& s : sunk) CHECK(s.reply == whole.replies.size());
+  for (const Sunk& s : sunk) PC_CHECK(s.reply == whole.replies.size());
 
   ReplyBuilder builder;
   for (const Reply& reply : whole.replies) Encode(reply, builder);
@@ -183,14 +183,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& segment : builder.Segments()) {
     encoded.append(reinterpret_cast<const char*>(segment.data), segment.size);
   }
-  CHECK(encoded.size() == builder.TotalBytes());
+  PC_CHECK(encoded.size() == builder.TotalBytes());
   ReplyLimits roomy = limits;
   roomy.max_line_bytes = 1 << 20;
   const Outcome again = Parse(encoded, roomy, seed, false, nullptr);
-  CHECK(again.error.empty());
-  CHECK(again.replies.size() == whole.replies.size());
+  PC_CHECK(again.error.empty());
+  PC_CHECK(again.replies.size() == whole.replies.size());
   for (std::size_t i = 0; i < whole.replies.size(); ++i) {
-    CHECK(again.replies[i] == Normalized(whole.replies[i]));
+    PC_CHECK(again.replies[i] == Normalized(whole.replies[i]));
   }
   return 0;
 }

@@ -67,7 +67,7 @@ class Buffer {
   // A Buffer viewing bytes [offset, offset + length) of this one, sharing its allocation
   // (no copy; the whole allocation lives while any slice does). CHECKs the range.
   Buffer Slice(std::size_t offset, std::size_t length) const {
-    CHECK(offset <= size_ && length <= size_ - offset);
+    PC_CHECK(offset <= size_ && length <= size_ - offset);
     return Buffer(std::shared_ptr<const std::byte>(data_, data_.get() + offset), length);
   }
 

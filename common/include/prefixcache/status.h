@@ -90,7 +90,7 @@ class Result {
  public:
   Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    CHECK(!std::get<Status>(v_).ok());
+    PC_CHECK(!std::get<Status>(v_).ok());
   }
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -100,15 +100,15 @@ class Result {
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
 
   T& value() & {
-    CHECK(ok());
+    PC_CHECK(ok());
     return std::get<T>(v_);
   }
   const T& value() const& {
-    CHECK(ok());
+    PC_CHECK(ok());
     return std::get<T>(v_);
   }
   T&& value() && {
-    CHECK(ok());
+    PC_CHECK(ok());
     return std::get<T>(std::move(v_));
   }
   T& operator*() & { return value(); }
