@@ -8,7 +8,8 @@
 //     buffers, from the one node, from Redis (plain MGET over the same transport) and from
 //     the cluster; plus variants without checksum verification and with exact-size
 //     destinations (one copy per block);
-//   - the same transfers from loopback_ceiling (raw TCP, 4 connections, no protocol), sent
+//   - the same transfers from loopback_ceiling (raw TCP, 4 connections, no protocol, the
+//     daemon's default TCP_NOTSENT_LOWAT), sent
 //     from a pool larger than the caches and from one as large as a workload, read by one
 //     thread per connection or by one epoll thread; the best of these is "the ceiling";
 //   - Match of 1,000 keys against the cluster (p50/p99 latency).
@@ -44,6 +45,7 @@
 #include <vector>
 
 #include "client_lib/client_internals.h"
+#include "config/config.h"
 #include "prefixcache/client.h"
 #include "prefixcache/value_format.h"
 
@@ -353,19 +355,22 @@ int main(int argc, char** argv) {
                         .has_value();
 
   // Two ceiling servers: one sending from a pool larger than the caches (512 MiB), one
-  // from a pool as large as a workload (128 MiB, like the daemon's working set).
+  // from a pool as large as a workload (128 MiB, like the daemon's working set). Both use
+  // the socket tuning the daemon gets by default (TCP_NOTSENT_LOWAT = node.send_lowat).
+  const std::string send_lowat = std::to_string(prefixcache::config::NodeConfig{}.send_lowat_bytes);
   Child ceiling_small;
-  auto small_address =
-      ceiling_small.Start(Pinned(pin, "0", {ceiling, "--serve", "--pool-mib", "128"}),
-                          "loopback_ceiling listening on ");
+  auto small_address = ceiling_small.Start(
+      Pinned(pin, "0", {ceiling, "--serve", "--pool-mib", "128", "--send-lowat", send_lowat}),
+      "loopback_ceiling listening on ");
   if (!small_address) {
     std::fprintf(stderr, "client_bench: cannot start %s\n", ceiling.c_str());
     return 1;
   }
   const std::string small_port = small_address->substr(small_address->rfind(':') + 1);
   Child ceiling_server;
-  auto ceiling_address = ceiling_server.Start(Pinned(pin, "0", {ceiling, "--serve"}),
-                                              "loopback_ceiling listening on ");
+  auto ceiling_address =
+      ceiling_server.Start(Pinned(pin, "0", {ceiling, "--serve", "--send-lowat", send_lowat}),
+                           "loopback_ceiling listening on ");
   if (!ceiling_address) {
     std::fprintf(stderr, "client_bench: cannot start %s\n", ceiling.c_str());
     return 1;

@@ -5,8 +5,10 @@
 // the CPU caches (cycling through it, so the bytes are not cache-hot); the client spreads a
 // fetch over N persistent connections, one thread each, reading into its own pool.
 //
-//   loopback_ceiling --serve [--port P] [--pool-mib M]   (pool default 512 MiB) prints
-//                    "loopback_ceiling listening on 127.0.0.1:PORT", serves until killed
+//   loopback_ceiling --serve [--port P] [--pool-mib M] [--send-lowat BYTES]
+//                    (pool default 512 MiB; --send-lowat sets TCP_NOTSENT_LOWAT on each
+//                    connection, as prefixcached's node.send_lowat does, default 0 = off)
+//                    prints "loopback_ceiling listening on 127.0.0.1:PORT", serves until killed
 //   loopback_ceiling --connect PORT --block-bytes B --blocks N [--connections 4]
 //                    [--repeat R] [--warmup W] [--epoll]   prints "seconds S" per timed
 //                    fetch; --epoll drives the connections from one thread with epoll
@@ -33,6 +35,7 @@
 namespace {
 
 std::size_t g_pool_bytes = std::size_t{512} << 20;  // --pool-mib
+int g_send_lowat = 0;                               // --send-lowat
 
 bool ReadAll(int fd, void* data, std::size_t n) {
   auto* p = static_cast<char*>(data);
@@ -81,6 +84,9 @@ bool WriteAllV(int fd, std::vector<iovec>& iov) {
 void Serve(int fd, const std::byte* pool) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (g_send_lowat > 0) {
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &g_send_lowat, sizeof g_send_lowat);
+  }
   std::size_t offset = 0;
   std::vector<iovec> iov;
   for (;;) {
@@ -264,6 +270,8 @@ int main(int argc, char** argv) {
       serve = true;
     } else if (arg == "--pool-mib") {
       g_pool_bytes = std::max<std::size_t>(1, std::strtoull(next(), nullptr, 10)) << 20;
+    } else if (arg == "--send-lowat") {
+      g_send_lowat = std::atoi(next());
     } else if (arg == "--epoll") {
       epoll = true;
     } else if (arg == "--port" || arg == "--connect") {
@@ -279,10 +287,12 @@ int main(int argc, char** argv) {
     } else if (arg == "--warmup") {
       warmup = std::atoi(next());
     } else {
-      std::fprintf(stderr,
-                   "usage: loopback_ceiling --serve [--port P] [--pool-mib M] | --connect PORT "
-                   "[--block-bytes B] [--blocks N] [--connections C] [--repeat R] "
-                   "[--warmup W] [--epoll]\n");
+      std::fprintf(
+          stderr,
+          "usage: loopback_ceiling --serve [--port P] [--pool-mib M] [--send-lowat BYTES] | "
+          "--connect PORT "
+          "[--block-bytes B] [--blocks N] [--connections C] [--repeat R] "
+          "[--warmup W] [--epoll]\n");
       return 2;
     }
   }

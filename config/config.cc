@@ -235,11 +235,12 @@ struct Given {
 
 Status ParseNode(const Json& json, NodeConfig* node, Given* given) {
   Object o(json, "node");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"id", "listen", "io_threads"}));
+  PC_RETURN_IF_ERROR(o.CheckKeys({"id", "listen", "io_threads", "send_lowat"}));
   PC_RETURN_IF_ERROR(o.ReadId("id", &node->id));
   PC_RETURN_IF_ERROR(o.ReadHostPort("listen", true, &node->listen));
   given->node_listen = o.Find("listen") != nullptr;
-  return o.ReadUint("io_threads", 0, 1024, &node->io_threads);
+  PC_RETURN_IF_ERROR(o.ReadUint("io_threads", 0, 1024, &node->io_threads));
+  return o.ReadSize("send_lowat", 0, 64 * kMiB, &node->send_lowat_bytes);
 }
 
 Status ParseMemory(const Json& json, MemoryConfig* memory) {

@@ -5,7 +5,8 @@
 //
 // The file is a JSON object with the sections below, every key optional (a missing key
 // keeps its default) and unknown keys rejected. Keys are the field names, except that size
-// fields drop their "_bytes" suffix because their values carry a unit: memory.capacity,
+// fields drop their "_bytes" suffix because their values carry a unit: node.send_lowat,
+// memory.capacity,
 // spill.capacity, spill.queue, limits.max_value, limits.max_request,
 // limits.client_output_buffer. A size is a JSON number of bytes or a string such as
 // "4GiB" (see size.h). // and /* */ comments are allowed. Example files are in
@@ -32,6 +33,11 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:7379";
   // Asio I/O threads of the daemon, 0..1024; 0 = one per core.
   std::uint32_t io_threads = 0;
+  // JSON "send_lowat": reply bytes each client socket may hold unsent in the kernel before
+  // the daemon's next write waits (TCP_NOTSENT_LOWAT), 0..64MiB; 0 = the kernel's default
+  // (unbounded). Small values keep multi-MiB replies flowing to the client from bytes the
+  // kernel has just copied, still in cache, instead of from megabytes queued long before.
+  std::uint64_t send_lowat_bytes = 64 * kKiB;
 
   bool operator==(const NodeConfig&) const = default;
 };

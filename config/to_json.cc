@@ -10,7 +10,8 @@ std::string ToJson(const Config& config) {
 
   out["node"] = {{"id", config.node.id},
                  {"listen", config.node.listen},
-                 {"io_threads", config.node.io_threads}};
+                 {"io_threads", config.node.io_threads},
+                 {"send_lowat", FormatSize(config.node.send_lowat_bytes)}};
 
   out["memory"] = {{"capacity", FormatSize(config.memory.capacity_bytes)},
                    {"eviction_policy", config.memory.eviction_policy},

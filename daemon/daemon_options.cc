@@ -14,6 +14,7 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   out.server.host = listen->first;
   out.server.port = listen->second;
   out.server.io_threads = config.node.io_threads;
+  out.server.send_lowat_bytes = config.node.send_lowat_bytes;
   out.server.max_connections = config.limits.max_connections;
   out.server.connection.idle_timeout_ms = config.limits.idle_timeout_ms;
   out.server.connection.output_buffer_bytes = config.limits.client_output_buffer_bytes;
@@ -54,6 +55,7 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   add("appendonly", "no");
   add("prefixcache-node-id", config.node.id);
   add("prefixcache-listen", config.node.listen);
+  add("prefixcache-send-lowat", std::to_string(config.node.send_lowat_bytes));
   add("prefixcache-memory-shards", std::to_string(config.memory.shards));
   add("prefixcache-spill-enabled", config.spill.enabled ? "yes" : "no");
   add("prefixcache-spill-path", config.spill.path);

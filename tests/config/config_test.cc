@@ -56,6 +56,7 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
   CHECK(c.node.id == "node-1");
   CHECK(c.node.listen == "127.0.0.1:7379");
   CHECK(c.node.io_threads == 0);
+  CHECK(c.node.send_lowat_bytes == 64 * cfg::kKiB);
   CHECK(c.memory.capacity_bytes == cfg::kGiB);
   CHECK(c.memory.eviction_policy == "prefix");
   CHECK(c.memory.shards == 16);
@@ -90,7 +91,7 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
 
 TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   const std::string json = R"({
-    "node": {"id": "n2", "listen": "0.0.0.0:7400", "io_threads": 8},
+    "node": {"id": "n2", "listen": "0.0.0.0:7400", "io_threads": 8, "send_lowat": "256KiB"},
     "memory": {"capacity": "3GiB", "eviction_policy": "lru", "shards": 64},
     "spill": {"enabled": true, "path": "/var/lib/pc/{node_id}/db", "capacity": "2TiB",
               "queue": 1048576, "flush_on_shutdown": false},
@@ -111,6 +112,7 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   CHECK(c.node.id == "n2");
   CHECK(c.node.listen == "0.0.0.0:7400");
   CHECK(c.node.io_threads == 8);
+  CHECK(c.node.send_lowat_bytes == 256 * cfg::kKiB);
   CHECK(c.memory.capacity_bytes == 3 * cfg::kGiB);
   CHECK(c.memory.eviction_policy == "lru");
   CHECK(c.memory.shards == 64);
@@ -304,6 +306,9 @@ TEST_CASE("Out-of-range values name the allowed range", "[unit]") {
         "memory.shards: expected an integer from 1 to 1024, got 1025");
   CHECK(ErrorOf(R"({"node": {"io_threads": 5000}})") ==
         "node.io_threads: expected an integer from 0 to 1024, got 5000");
+  CHECK(ErrorOf(R"({"node": {"send_lowat": "1GiB"}})") ==
+        "node.send_lowat: expected a size from 0B to 64MiB, got \"1GiB\"");
+  CHECK(Parse(R"({"node": {"send_lowat": 0}})").node.send_lowat_bytes == 0);
   CHECK(ErrorOf(R"({"cluster": {"virtual_nodes": 0}})") ==
         "cluster.virtual_nodes: expected an integer from 1 to 10000, got 0");
   CHECK(ErrorOf(R"({"cluster": {"replicas": 0}})") ==

@@ -487,5 +487,43 @@ TEST_CASE("large values split at random points round-trip byte-exact", "[integra
   }
 }
 
+TEST_CASE("node.send_lowat: multi-MiB replies to concurrent pipelining readers stay byte-exact",
+          "[integration]") {
+  std::mt19937_64 rng(77);
+  const std::string big = RandomBytes(rng, 8 * 1024 * 1024 + 5);
+  const std::string medium = RandomBytes(rng, 300 * 1024);
+  // Tiny, the default and off (the kernel's own behaviour).
+  for (const char* lowat : {"4096", "65536", "0"}) {
+    INFO("send_lowat " << lowat);
+    TestNode node(std::string("lowat-") + lowat);
+    REQUIRE(node.Start(node.Config(std::string(R"({"node": {"send_lowat": )") + lowat +
+                                   R"(}, "spill": {"enabled": false}})")));
+    RespClient setup(node.port());
+    REQUIRE(Describe(setup.Call({"SET", "big", big})) == "+OK");
+    REQUIRE(Describe(setup.Call({"SET", "medium", medium})) == "+OK");
+    CHECK(Describe(setup.Call({"CONFIG", "GET", "prefixcache-send-lowat"})) ==
+          std::string("[\"prefixcache-send-lowat\", \"") + lowat + "\"]");
+
+    const std::string requests = Cmd({"GET", "big"}) + Cmd({"GET", "medium"}) +
+                                 Cmd({"MGET", "big", "medium", "big"}) + Cmd({"PING"});
+    const std::string expected = BulkWire(big) + BulkWire(medium) + "*3\r\n" + BulkWire(big) +
+                                 BulkWire(medium) + BulkWire(big) + "+PONG\r\n";
+    std::vector<std::string> got(4);
+    std::vector<std::thread> readers;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      readers.emplace_back([&, i] {
+        RespClient client(node.port());
+        if (!client.Send(requests + requests)) {
+          got[i] = "<send: " + client.error() + ">";
+          return;
+        }
+        got[i] = ReadExactly(client, 8);
+      });
+    }
+    for (auto& t : readers) t.join();
+    for (const std::string& g : got) CHECK((g == expected + expected));
+  }
+}
+
 }  // namespace
 }  // namespace prefixcache::testing
