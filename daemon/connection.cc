@@ -55,6 +55,7 @@ Connection::~Connection() { Close(); }
 
 void Connection::Start() {
   handler_.OnConnect(session_);
+  parser_.SetGuarded(!session_.authenticated);
   Progress();
   ArmTimer();
   MaybeRead();
@@ -135,15 +136,7 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
   } else {
     Progress();  // also starts the clock of the requests this read completes
     stats_.net_input_bytes.Add(n);
-    Status status = parser_.Commit(n);
-    if (!status.ok()) {
-      protocol_error_ = status.message();
-      if (protocol_error_.empty()) protocol_error_ = "Protocol error";
-      input_closed_ = true;
-      close_gracefully_ = true;
-      stats_.protocol_errors.Add(1);
-      spdlog::debug("client {} ({}): {}", session_.id, session_.remote_address, protocol_error_);
-    }
+    OnParsed(parser_.Commit(n));
     StopInputIfIdle();
   }
   ProcessRequests();
@@ -152,11 +145,32 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
   MaybeFinish();
 }
 
+void Connection::OnParsed(const Status& status) {
+  if (status.ok() || parse_failed_) return;
+  parse_failed_ = true;
+  protocol_error_ = status.message();
+  if (protocol_error_.empty()) protocol_error_ = "Protocol error";
+  input_closed_ = true;
+  close_gracefully_ = true;
+  stats_.protocol_errors.Add(1);
+  spdlog::debug("client {} ({}): {}", session_.id, session_.remote_address, protocol_error_);
+}
+
+void Connection::ResumeParsing() {
+  // Until the client authenticates, the parser holds back what follows each request (see
+  // RequestParser::SetGuarded): parse it now, under the caps that hold after that request.
+  if (parse_failed_ || !parser_.guarded()) return;
+  parser_.SetGuarded(!session_.authenticated);
+  if (!parser_.HasRequest()) OnParsed(parser_.Resume());
+}
+
 void Connection::ProcessRequests() {
+  ResumeParsing();
   while (!closed_ && !deferred_ && !session_.close_after_reply && parser_.HasRequest()) {
     if (OverOutputLimit()) break;
     protocol::Request request = parser_.PopRequest();
     HandleOne(request);
+    if (!deferred_) ResumeParsing();
   }
   // The protocol error is the last reply, after those of the requests before it; a QUIT
   // among those ends the connection first.

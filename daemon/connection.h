@@ -69,6 +69,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void OnRead(const boost::system::error_code& ec, std::size_t n);
   void ProcessRequests();
   void HandleOne(protocol::Request& request);
+  // Records a parse failure: the protocol error becomes the last reply.
+  void OnParsed(const Status& status);
+  void ResumeParsing();
   void OnDeferredDone(ReplyWriter& writer);
   void Flush();
   void OnWrite(const boost::system::error_code& ec, std::size_t n);
@@ -108,6 +111,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool draining_ = false;      // server shutdown: finish the requests in flight, then close
   bool timer_armed_ = false;
   bool close_gracefully_ = false;  // after QUIT or a protocol error: linger before closing
+  bool parse_failed_ = false;      // the parser failed; protocol_error_ was set once
   bool lingering_ = false;         // final reply sent, discarding input until EOF
   bool closed_ = false;
   std::unique_ptr<std::array<char, 4096>> discard_buffer_;  // only while lingering

@@ -24,6 +24,8 @@ constexpr char kUnbalancedQuotes[] = "Protocol error: unbalanced quotes in reque
 // Redis skips the two bytes after a payload unchecked; we insist on CRLF so a client that
 // miscounted fails at once instead of having its payload tail parsed as commands.
 constexpr char kNoPayloadCrlf[] = "Protocol error: bulk payload not followed by CRLF";
+constexpr char kUnauthenticatedMultibulk[] = "Protocol error: unauthenticated multibulk length";
+constexpr char kUnauthenticatedBulk[] = "Protocol error: unauthenticated bulk length";
 
 // An args vector grows past this by doubling, so a huge claimed count reserves little.
 constexpr std::size_t kMaxReservedArgs = 1024;
@@ -88,6 +90,7 @@ struct RequestParser::State {
   const ParserLimits limits;
   internal::StagingBuffer staging;
   Phase phase = Phase::kStart;
+  bool guarded = false;             // see RequestParser::SetGuarded
   std::int64_t elements_left = 0;   // bulk strings still to come in this request
   std::uint64_t bulk_bytes = 0;     // length of the current bulk payload
   std::uint64_t discard_left = 0;   // payload bytes still to skip
@@ -104,6 +107,8 @@ Status RequestParser::State::Parse(std::deque<Request>& ready) {
     Step step = Step::kNeedMore;
     switch (phase) {
       case Phase::kStart:
+        // Guarded: one complete request at a time; Resume() goes on.
+        if (guarded && !ready.empty()) return Status::Ok();
         step = ParseStart(ready);
         break;
       case Phase::kBulkHeader:
@@ -148,11 +153,13 @@ RequestParser::State::Step RequestParser::State::ParseMultibulkHeader() {
       break;
   }
   const auto count = internal::ParseInteger(p + 1, line.length - 1);
-  if (!count || *count < 0 || *count > std::numeric_limits<std::int32_t>::max()) {
-    return Fail(kInvalidMultibulk);
+  if (!count || *count > std::numeric_limits<std::int32_t>::max()) return Fail(kInvalidMultibulk);
+  if (guarded && *count > 0 && static_cast<std::uint64_t>(*count) > kGuardedMaxElements) {
+    return Fail(kUnauthenticatedMultibulk);
   }
   staging.Consume(line.length + 2);
-  if (*count == 0) return Step::kProgress;  // "*0\r\n" is no command, as in Redis
+  // "*0\r\n" and negative counts ("*-1\r\n") are no command, as in Redis.
+  if (*count <= 0) return Step::kProgress;
   elements_left = *count;
   request_bytes = 0;
   held_bytes = 0;
@@ -305,6 +312,9 @@ RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
   }
   const auto length = internal::ParseInteger(p + 1, line.length - 1);
   if (!length || *length < 0) return Fail(kInvalidBulk);
+  if (guarded && static_cast<std::uint64_t>(*length) > kGuardedMaxBulkBytes) {
+    return Fail(kUnauthenticatedBulk);
+  }
   staging.Consume(line.length + 2);
   bulk_bytes = static_cast<std::uint64_t>(*length);
   if (current.rejected.empty()) {
@@ -458,6 +468,16 @@ Request RequestParser::PopRequest() {
   Request request = std::move(ready_.front());
   ready_.pop_front();
   return request;
+}
+
+void RequestParser::SetGuarded(bool guarded) { state_->guarded = guarded; }
+
+bool RequestParser::guarded() const { return state_->guarded; }
+
+Status RequestParser::Resume() {
+  State& s = *state_;
+  if (s.phase == State::Phase::kFailed) return s.error;
+  return s.Parse(ready_);
 }
 
 std::size_t RequestParser::PendingBytes() const {

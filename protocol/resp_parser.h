@@ -49,6 +49,12 @@ class RequestParser {
   // Bulk payloads of at least this many bytes get a buffer of their own that the socket
   // reads into directly.
   static constexpr std::size_t kDirectBulkBytes = 16 * 1024;
+  // Caps while guarded (a client that has not authenticated yet), Redis's own: a request
+  // of more arguments, or a bulk string longer, is a protocol error -- "Protocol error:
+  // unauthenticated multibulk length" / "... bulk length" -- so an unauthenticated peer
+  // cannot make the daemon allocate more than a small request.
+  static constexpr std::uint64_t kGuardedMaxElements = 10;
+  static constexpr std::uint64_t kGuardedMaxBulkBytes = 16 * 1024;
 
   explicit RequestParser(ParserLimits limits = {});
   // Not copyable (a copy would share the parse state); movable.
@@ -79,6 +85,16 @@ class RequestParser {
 
   // Bytes of input held for a request not yet complete (for idle/limit accounting).
   std::size_t PendingBytes() const;
+
+  // Guarded mode (off by default) applies the kGuarded* caps and holds back input after
+  // the first complete request until Resume(): the caller handles that request first
+  // (say, an AUTH that ends the guard), so the requests pipelined behind it are parsed
+  // under the caps that hold once it has run, as Redis parses one command at a time.
+  void SetGuarded(bool guarded);
+  bool guarded() const;
+  // Parses input held back by guarded mode; the same contract as Commit(). A no-op when
+  // nothing is held back.
+  Status Resume();
 
  private:
   struct State;  // defined in resp_parser.cc

@@ -82,6 +82,52 @@ TEST_CASE("AUTH with security.password: NOAUTH WRONGPASS AUTH and HELLO AUTH", "
   }
 }
 
+TEST_CASE("AUTH with security.password: an unauthenticated client is capped as Redis caps it",
+          "[integration]") {
+  TestNode node("auth-caps");
+  REQUIRE(node.Start(node.Config(R"({"spill": {"enabled": false},
+                                     "security": {"password": "pw"}})")));
+  const std::string big(100000, 'b');
+
+  // A bulk over 16 KiB before AUTH: the error from its header, then the connection closes.
+  RespClient bulk(node.port());
+  REQUIRE(bulk.Send(Cmd({"PING"}) + "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n"));
+  std::string raw;
+  CHECK(bulk.ReadRawUntilEof(raw));
+  CHECK(raw == std::string(kNoAuth) + "\r\n-ERR Protocol error: unauthenticated bulk length\r\n");
+
+  // More than 10 arguments before AUTH.
+  RespClient many(node.port());
+  REQUIRE(many.Send(Cmd({"EXISTS", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"})));
+  raw.clear();
+  CHECK(many.ReadRawUntilEof(raw));
+  CHECK(raw == "-ERR Protocol error: unauthenticated multibulk length\r\n");
+
+  // A wrong AUTH pipelined before a large SET does not lift the caps ...
+  RespClient wrong(node.port());
+  REQUIRE(wrong.Send(Cmd({"AUTH", "nope"}) + Cmd({"SET", "k", big})));
+  raw.clear();
+  CHECK(wrong.ReadRawUntilEof(raw));
+  CHECK(raw ==
+        std::string(kWrongPass) + "\r\n-ERR Protocol error: unauthenticated bulk length\r\n");
+
+  // ... the right one does, for the requests pipelined right behind it.
+  RespClient right(node.port());
+  REQUIRE(right.Send(Cmd({"AUTH", "pw"}) + Cmd({"SET", "k", big}) + Cmd({"GET", "k"}) +
+                     Cmd({"EXISTS", "k", "k", "k", "k", "k", "k", "k", "k", "k", "k", "k"})));
+  CHECK(Describe(*right.Read()) == "+OK");
+  CHECK(Describe(*right.Read()) == "+OK");
+  const std::optional<Reply> got = right.Read();
+  REQUIRE(got);
+  CHECK(Wire(*got) == "$100000\r\n" + big + "\r\n");
+  CHECK(Describe(*right.Read()) == ":11");
+
+  // The daemon kept serving: a fresh client authenticates and reads the value.
+  RespClient after(node.port());
+  CHECK(Describe(after.Call({"AUTH", "pw"})) == "+OK");
+  CHECK(Describe(after.Call({"EXISTS", "k"})) == ":1");
+}
+
 TEST_CASE("AUTH without a password configured answers Redis's error", "[integration]") {
   TestNode node("auth-off");
   REQUIRE(node.Start());

@@ -54,8 +54,71 @@ TEST_CASE("RequestParser parses pipelined multibulk requests", "[unit]") {
   CHECK(got[3] == std::string("SET||a\r\n\0b", 10));
 }
 
-TEST_CASE("RequestParser ignores *0 and empty inline lines", "[unit]") {
+TEST_CASE("RequestParser ignores *0, negative counts and empty inline lines", "[unit]") {
   CHECK(ParseAll("*0\r\n\r\n\n   \r\n*1\r\n$4\r\nPING\r\n") == Strings{"PING"});
+  // Redis skips a multibulk count <= 0 (a client's null array) without an error.
+  CHECK(ParseAll("*-1\r\n*-42\r\n*1\r\n$4\r\nPING\r\n*-1\r\n") == Strings{"PING"});
+}
+
+TEST_CASE("RequestParser guarded: Redis's caps for unauthenticated clients", "[unit]") {
+  auto guarded = [](std::string_view input) {
+    RequestParser parser;
+    parser.SetGuarded(true);
+    Status status = parser.Feed(input);
+    Strings out;
+    // One request at a time: each Resume() releases the next.
+    while (status.ok() && parser.HasRequest()) {
+      out.push_back(Describe(parser.PopRequest()));
+      status = parser.Resume();
+    }
+    if (!status.ok()) out.push_back("error: " + status.message());
+    return out;
+  };
+  const Strings ten_args(10, "x");
+  CHECK(guarded(Command(Strings{"AUTH", "pw"}) + Command(ten_args)) ==
+        Strings{"AUTH|pw", "x|x|x|x|x|x|x|x|x|x"});
+  CHECK(guarded(Command(Strings(11, "x"))) ==
+        Strings{"error: Protocol error: unauthenticated multibulk length"});
+  const std::string at_cap(RequestParser::kGuardedMaxBulkBytes, 'v');
+  CHECK(guarded(Command({"AUTH", at_cap})).size() == 1);
+  CHECK(guarded(Command({"PING"}) + Command({"AUTH", at_cap + "v"})) ==
+        Strings{"PING", "error: Protocol error: unauthenticated bulk length"});
+  // The error comes from the header alone: nothing of the payload is needed or stored.
+  CHECK(guarded("*2\r\n$3\r\nSET\r\n$1000000000\r\n") ==
+        Strings{"error: Protocol error: unauthenticated bulk length"});
+  CHECK(guarded("AUTH pw\r\nPING\r\n") == Strings{"AUTH|pw", "PING"});
+}
+
+TEST_CASE("RequestParser guarded: what follows AUTH is parsed under the caps AUTH leaves",
+          "[unit]") {
+  const std::string value = Pattern(100000, 'g');
+  const std::string input = Command({"AUTH", "pw"}) + Command({"SET", "k", value}) + "PING\r\n";
+  for (bool authenticated : {true, false}) {
+    INFO("authenticated " << authenticated);
+    RequestParser parser;
+    parser.SetGuarded(true);
+    REQUIRE(parser.Feed(input).ok());
+    REQUIRE(parser.HasRequest());
+    CHECK(Describe(parser.PopRequest()) == "AUTH|pw");
+    // Held back until the caller has handled AUTH.
+    CHECK_FALSE(parser.HasRequest());
+    parser.SetGuarded(!authenticated);
+    Status status = parser.Resume();
+    if (authenticated) {
+      REQUIRE(status.ok());
+      REQUIRE(parser.HasRequest());
+      Request set = parser.PopRequest();
+      REQUIRE(set.args.size() == 3);
+      CHECK(set.args[2].size() == value.size());
+      CHECK(std::memcmp(set.args[2].data(), value.data(), value.size()) == 0);
+      // Unguarded again: everything left comes out without Resume().
+      CHECK(parser.HasRequest());
+      CHECK(Describe(parser.PopRequest()) == "PING");
+    } else {
+      CHECK(status.message() == "Protocol error: unauthenticated bulk length");
+      CHECK_FALSE(parser.HasRequest());
+    }
+  }
 }
 
 TEST_CASE("RequestParser waits for a complete request", "[unit]") {
@@ -256,7 +319,7 @@ TEST_CASE("RequestParser slices inline arguments from the staging chunk", "[unit
 TEST_CASE("RequestParser reports protocol errors in Redis's words", "[unit]") {
   using E = Strings;
   CHECK(ParseAll("*abc\r\n") == E{"error: Protocol error: invalid multibulk length"});
-  CHECK(ParseAll("*-1\r\n") == E{"error: Protocol error: invalid multibulk length"});
+  CHECK(ParseAll("*-\r\n") == E{"error: Protocol error: invalid multibulk length"});
   CHECK(ParseAll("*01\r\n") == E{"error: Protocol error: invalid multibulk length"});
   CHECK(ParseAll("*3000000000\r\n") == E{"error: Protocol error: invalid multibulk length"});
   CHECK(ParseAll("*1\rX") == E{"error: Protocol error: invalid multibulk length"});
