@@ -28,6 +28,11 @@ struct ConnectionOptions {
   // While more reply bytes than this are unsent, the connection reads and handles no
   // further request (0 = unlimited).
   std::uint64_t output_buffer_bytes = 64ull << 20;
+  // While a write of at least kStreamingWriteBytes is in flight, the socket's
+  // TCP_NOTSENT_LOWAT: the kernel holds at most this many unsent reply bytes, so a
+  // multi-MiB reply is copied into the socket as the client takes it (from cache-warm
+  // bytes) rather than all at once. 0 = never set. See config::NodeConfig::send_lowat_bytes.
+  std::uint64_t send_lowat_bytes = 64 << 10;
 };
 
 class Connection final : public std::enable_shared_from_this<Connection>,
@@ -72,6 +77,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // Records a parse failure: the protocol error becomes the last reply.
   void OnParsed(const Status& status);
   void ResumeParsing();
+  // TCP_NOTSENT_LOWAT on (send_lowat_bytes) for a streaming write, off otherwise.
+  void SetSendLowat(bool streaming);
   void OnDeferredDone(ReplyWriter& writer);
   void Flush();
   void OnWrite(const boost::system::error_code& ec, std::size_t n);
@@ -112,6 +119,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool timer_armed_ = false;
   bool close_gracefully_ = false;  // after QUIT or a protocol error: linger before closing
   bool parse_failed_ = false;      // the parser failed; protocol_error_ was set once
+  bool send_lowat_set_ = false;    // TCP_NOTSENT_LOWAT is send_lowat_bytes (else the default)
   bool lingering_ = false;         // final reply sent, discarding input until EOF
   bool closed_ = false;
   std::unique_ptr<std::array<char, 4096>> discard_buffer_;  // only while lingering

@@ -14,7 +14,7 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   out.server.host = listen->first;
   out.server.port = listen->second;
   out.server.io_threads = config.node.io_threads;
-  out.server.send_lowat_bytes = config.node.send_lowat_bytes;
+  out.server.connection.send_lowat_bytes = config.node.send_lowat_bytes;
   out.server.max_connections = config.limits.max_connections;
   out.server.connection.idle_timeout_ms = config.limits.idle_timeout_ms;
   out.server.connection.output_buffer_bytes = config.limits.client_output_buffer_bytes;

@@ -1,9 +1,6 @@
 #include "daemon/server.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -11,8 +8,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <cerrno>
-#include <cstring>
 #include <future>
 #include <utility>
 
@@ -159,17 +154,6 @@ void Server::OnAccept(const error_code& ec, tcp::socket socket) {
   }
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  if (options_.send_lowat_bytes != 0) {
-    // Without it, a multi-MiB reply is copied into the socket at once and the client's reads
-    // find it long out of cache; measured in bench/RESULTS.md (GET 8 MiB, client_bench).
-    const int lowat = static_cast<int>(options_.send_lowat_bytes);
-    if (::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
-                     sizeof lowat) != 0 &&
-        !std::exchange(warned_send_lowat_, true)) {
-      spdlog::warn("setsockopt TCP_NOTSENT_LOWAT {}: {}; replies use the kernel's default", lowat,
-                   std::strerror(errno));
-    }
-  }
 
   stats_.total_connections_received.Add(1);
   std::int64_t connected = stats_.connected_clients.load(std::memory_order_relaxed);

@@ -28,9 +28,6 @@ struct ServerOptions {
   std::uint16_t port = 7379;  // 0: an ephemeral port, see Server::port()
   // I/O threads (one io_context each); 0 = one per core.
   std::size_t io_threads = 0;
-  // TCP_NOTSENT_LOWAT of every client socket: unsent reply bytes the kernel holds before a
-  // write waits; 0 leaves the kernel's default. See config::NodeConfig::send_lowat_bytes.
-  std::uint64_t send_lowat_bytes = 64 << 10;
   // Connections beyond this are answered "-ERR max number of clients reached" and closed.
   std::uint64_t max_connections = 10000;
   ConnectionOptions connection;
@@ -86,7 +83,6 @@ class Server {
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // runs on contexts_[0]
   std::size_t next_context_ = 0;                              // acceptor thread only
   std::uint64_t next_id_ = 1;                                 // acceptor thread only
-  bool warned_send_lowat_ = false;                            // acceptor thread only
   bool accepting_ = false;                                    // acceptor thread only
 
   mutable std::mutex mu_;
