@@ -33,10 +33,11 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:7379";
   // Asio I/O threads of the daemon, 0..1024; 0 = one per core.
   std::uint32_t io_threads = 0;
-  // JSON "send_lowat": reply bytes each client socket may hold unsent in the kernel before
-  // the daemon's next write waits (TCP_NOTSENT_LOWAT), 0..64MiB; 0 = the kernel's default
-  // (unbounded). Small values keep multi-MiB replies flowing to the client from bytes the
-  // kernel has just copied, still in cache, instead of from megabytes queued long before.
+  // JSON "send_lowat": while the daemon writes 1 MiB or more of replies to a client, the
+  // reply bytes its socket may hold unsent in the kernel (TCP_NOTSENT_LOWAT), 0..64MiB;
+  // 0 = never bounded (the kernel's default). A small bound keeps multi-MiB replies
+  // flowing to the client from bytes the kernel has just copied, still in cache, instead
+  // of from megabytes queued long before; smaller writes are never bounded.
   std::uint64_t send_lowat_bytes = 64 * kKiB;
 
   bool operator==(const NodeConfig&) const = default;
