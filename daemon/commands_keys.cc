@@ -36,6 +36,12 @@ struct FetchState {
   }
 };
 
+// The error reply for a store call that failed.
+std::string StoreError(const Status& status) {
+  if (status.code() == StatusCode::kRejected) return "ERR " + status.message();
+  return "ERR " + status.ToString();
+}
+
 }  // namespace
 
 std::optional<std::string> StoreCommandHandler::PutBlock(const BlockKey& key, Buffer& value,
@@ -47,8 +53,17 @@ std::optional<std::string> StoreCommandHandler::PutBlock(const BlockKey& key, Bu
                       ? store_.Put(key, value.span(), depth)
                       : store_.Put(key, std::move(value), depth);
   if (status.ok()) return std::nullopt;
-  if (status.code() == StatusCode::kRejected) return "ERR " + status.message();
-  return "ERR " + status.ToString();
+  return StoreError(status);
+}
+
+Result<Buffer> StoreCommandHandler::OwnedValue(Buffer& value) {
+  // As in PutBlock: a small argument is copied out of the parser's staging chunk.
+  if (value.size() >= protocol::RequestParser::kDirectBulkBytes) return std::move(value);
+  try {
+    return Buffer::Copy(value.span());
+  } catch (const std::bad_alloc&) {
+    return Status::Rejected("no memory for a value of " + std::to_string(value.size()) + " bytes");
+  }
 }
 
 void StoreCommandHandler::FetchBlocks(std::vector<BlockKey> keys, bool single,
@@ -141,36 +156,49 @@ void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
   }
   const BlockKey key = MapKey(args[1].view());
   CheckOwnership(key);
-  if (!get) {
-    if ((nx || xx) && store_.Contains(key) != xx) return ctx.reply().Nil();
+  if (!nx && !xx && !get) {
     if (auto error = PutBlock(key, args[2], 0)) return ErrorReply(ctx, *error);
     return ctx.reply().SimpleString("OK");
   }
-
-  // SET ... GET replies the old value. NX/XX and the store are not one atomic step (a
-  // concurrent writer may slip in between), which Redis's single thread would exclude.
-  Result<Buffer> old = store_.GetFromMemory(key);
-  if (old.ok() || !store_.Contains(key)) {
-    const bool had = old.ok();
-    if (!((nx && had) || (xx && !had))) {
-      if (auto error = PutBlock(key, args[2], 0)) return ErrorReply(ctx, *error);
+  // NX / XX / GET: the check, the store and the old value are one step in the store, as in
+  // Redis, whatever other clients write to the key meanwhile.
+  const auto condition = nx   ? storage::BlockStore::PutCondition::kIfAbsent
+                         : xx ? storage::BlockStore::PutCondition::kIfPresent
+                              : storage::BlockStore::PutCondition::kAlways;
+  Result<Buffer> value = OwnedValue(args[2]);
+  if (!value.ok()) return ErrorReply(ctx, "ERR " + value.status().message());
+  auto outcome = store_.PutIf(key, *value, 0, condition, get, /*may_read_disk=*/false);
+  auto reply = [get](const storage::BlockStore::PutIfOutcome& done, protocol::ReplyBuilder& out) {
+    if (!get) {
+      if (done.stored) {
+        out.SimpleString("OK");
+      } else {
+        out.Nil();
+      }
+    } else if (done.had) {
+      out.Bulk(done.previous);
+    } else {
+      out.Nil();
     }
-    if (had) return ctx.reply().Bulk(*old);
-    return ctx.reply().Nil();
-  }
-  // The old value is on disk: read it on a worker (Put itself never touches the disk).
-  RunOnWorker(ctx, [this, key, value = std::move(args[2]), nx, xx]() mutable -> ReplyWriter {
-    Result<Buffer> previous = store_.Get(key);
-    const bool had = previous.ok();
-    std::optional<std::string> error;
-    if (!((nx && had) || (xx && !had))) error = PutBlock(key, value, 0);
-    if (error) {
-      stats_.error_replies.Add(1);
-      return [error](protocol::ReplyBuilder& out) { out.Error(*error); };
-    }
-    if (!had) return [](protocol::ReplyBuilder& out) { out.Nil(); };
-    return [old = std::move(previous).value()](protocol::ReplyBuilder& out) { out.Bulk(old); };
-  });
+  };
+  if (outcome.ok() && !outcome->needs_disk) return reply(*outcome, ctx.reply());
+  if (!outcome.ok()) return ErrorReply(ctx, StoreError(outcome.status()));
+  // The old value is on disk: the step runs on a worker (an I/O thread never reads disk).
+  RunOnWorker(ctx,
+              [this, key, value = std::move(value).value(), condition, get,
+               reply]() mutable -> ReplyWriter {
+                auto done =
+                    store_.PutIf(key, std::move(value), 0, condition, get, /*may_read_disk=*/true);
+                if (!done.ok()) {
+                  stats_.error_replies.Add(1);
+                  return [error = StoreError(done.status())](protocol::ReplyBuilder& out) {
+                    out.Error(error);
+                  };
+                }
+                return [reply, done = std::move(done).value()](protocol::ReplyBuilder& out) {
+                  reply(done, out);
+                };
+              });
 }
 
 void StoreCommandHandler::Exists(Args& args, CommandContext& ctx) {

@@ -75,12 +75,80 @@ Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth) {
     return TooLarge(value.size(), options_.max_value_bytes);
   }
   std::lock_guard stripe(StripeFor(key));
+  return PutLocked(key, std::move(value), depth);
+}
+
+Status BlockStore::PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth) {
+  // A block that can never fit is refused (by the tier, in its words) before the older
+  // copy is dropped: a refused write leaves the key as it was.
+  if (value.size() + MemoryTier::kEntryOverheadBytes > memory_->capacity_bytes()) {
+    return memory_->Put(key, Block{std::move(value), depth});
+  }
   // The older copy leaves both tiers before the new block enters memory: forgetting the
   // spilled copy after the Put could delete the new block itself, should another thread
   // evict it into the spill queue in between (an acknowledged write lost).
   memory_->Erase(key);
   if (spill_) spill_->Forget(key);
   return memory_->Put(key, Block{std::move(value), depth});
+}
+
+Result<BlockStore::PutIfOutcome> BlockStore::PutIf(const BlockKey& key, Buffer value,
+                                                   std::uint32_t depth, PutCondition condition,
+                                                   bool want_previous, bool may_read_disk) {
+  if (value.size() > options_.max_value_bytes) {
+    return TooLarge(value.size(), options_.max_value_bytes);
+  }
+  // A previous block on disk is read and promoted outside the stripe (a disk read must not
+  // hold up the Puts of the stripe's other keys), then looked up again in memory under it.
+  // Should it keep leaving memory at once (a tier full of hotter blocks), the last attempt
+  // reads it with the stripe held.
+  constexpr int kPromoteAttempts = 3;
+  auto disk_needed = [] {
+    PutIfOutcome out;
+    out.needs_disk = true;
+    return out;
+  };
+  for (int attempt = 0;; ++attempt) {
+    const bool last = attempt == kPromoteAttempts;
+    if (want_previous && !last && NeedsDiskRead(key)) {
+      if (!may_read_disk) return disk_needed();
+      Result<Buffer> read = Get(key);
+      if (!read.ok() && read.status().code() == StatusCode::kIoError) return read.status();
+    }
+    std::lock_guard stripe(StripeFor(key));
+    PutIfOutcome out;
+    if (!want_previous) {
+      out.had = Contains(key);
+    } else if (Result<Block> held = memory_->GetIfPresent(key); held.ok()) {
+      out.had = true;
+      out.previous = std::move(held).value().value;
+    } else if (spill_) {
+      // Evicted from memory since: waiting in the spill queue, or already on disk.
+      bool on_disk = false;
+      Result<Block> queued = spill_->GetQueued(key, &on_disk);
+      if (queued.ok()) {
+        out.had = true;
+        out.previous = std::move(queued).value().value;
+      } else if (on_disk) {
+        if (!last) continue;
+        if (!may_read_disk) return disk_needed();
+        Result<Block> spilled = spill_->Get(key);
+        if (spilled.ok()) {
+          out.had = true;
+          out.previous = std::move(spilled).value().value;
+        } else if (spilled.status().code() == StatusCode::kIoError) {
+          return spilled.status();
+        }  // else a corrupt (now deleted) block or a closed tier: absent
+      }
+    }
+    if ((condition == PutCondition::kIfAbsent && out.had) ||
+        (condition == PutCondition::kIfPresent && !out.had)) {
+      return out;
+    }
+    if (Status put = PutLocked(key, std::move(value), depth); !put.ok()) return put;
+    out.stored = true;
+    return out;
+  }
 }
 
 Status BlockStore::Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth) {

@@ -54,6 +54,23 @@ class BlockStore {
   // Same, copying `bytes` once into a new buffer.
   Status Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth);
 
+  // A Put under a condition on the key's presence (in either tier), optionally returning
+  // the block it replaces: one atomic step against every other Put, PutIf, Erase and
+  // promotion of the key, as Redis's SET NX / XX / GET are.
+  enum class PutCondition : std::uint8_t { kAlways, kIfAbsent, kIfPresent };
+  struct PutIfOutcome {
+    bool stored = false;      // the condition held and the block was stored
+    bool had = false;         // the key held a block just before
+    Buffer previous;          // that block, when asked for and `had`
+    bool needs_disk = false;  // nothing done: the previous block is on disk, see below
+  };
+  // Without want_previous: no disk I/O. With it, a previous block held on disk only is read
+  // (outside the key's lock, then promoted, then the step is retried); when may_read_disk
+  // is false that case returns needs_disk instead, for the caller to retry on a worker.
+  // Rejected as Put is; IoError when the disk read of the previous block failed.
+  Result<PutIfOutcome> PutIf(const BlockKey& key, Buffer value, std::uint32_t depth,
+                             PutCondition condition, bool want_previous, bool may_read_disk);
+
   // The block from memory, or from spill (read, checksum-verified, promoted to memory).
   // NotFound on a miss, including a spilled block that failed its checksum (it is deleted
   // and counted). IoError when the disk read failed (the block stays); Rejected when no
@@ -106,6 +123,8 @@ class BlockStore {
   // Copies a block read from the spill tier into memory, unless the key was put, erased
   // or evicted from spill since the read.
   void Promote(const BlockKey& key, const Block& block);
+  // The body of Put, with the key's stripe held.
+  Status PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth);
 
   StoreOptions options_;
   std::unique_ptr<MemoryTier> memory_;

@@ -487,6 +487,98 @@ TEST_CASE("large values split at random points round-trip byte-exact", "[integra
   }
 }
 
+// A "chain" value "<client>:<n>...." as "<client>:<n>"; nil as "nil"; else the reply.
+std::string ChainValue(const Reply& reply) {
+  if (reply.type == Reply::Type::kNil) return "nil";
+  if (reply.type != Reply::Type::kBulk) return Describe(reply);
+  const std::string_view value = reply.bulk.view();
+  return std::string(value.substr(0, value.find('.')));
+}
+
+TEST_CASE("SET NX and SET GET are atomic against concurrent writers of the same key",
+          "[integration]") {
+  TestNode node("set-atomic");
+  // A small memory tier, so some old values are read from disk on a worker.
+  REQUIRE(node.Start({"--memory-capacity", "64KiB"}));
+  constexpr int kClients = 6;
+  constexpr int kKeys = 150;
+  constexpr int kSwaps = 150;
+  // Each client: SET nx:<i> <client> NX for every key, then SET chain <client>:<n> GET.
+  std::vector<std::vector<std::string>> nx_replies(kClients), olds(kClients);
+  std::vector<std::string> failures(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      RespClient client(node.port());
+      std::string pipeline;
+      for (int i = 0; i < kKeys; ++i) {
+        pipeline += Cmd({"SET", "nx:" + std::to_string(i), "client" + std::to_string(c), "NX"});
+      }
+      if (!client.Send(pipeline)) failures[c] = "send failed";
+      for (int i = 0; i < kKeys && failures[c].empty(); ++i) {
+        std::optional<Reply> reply = client.Read();
+        if (!reply) failures[c] = "read: " + client.error();
+        if (reply) nx_replies[c].push_back(Describe(*reply));
+      }
+      // 1 KiB values, so that old values get evicted to the spill tier.
+      for (int n = 0; n < kSwaps && failures[c].empty(); ++n) {
+        std::string value = std::to_string(c) + ":" + std::to_string(n);
+        value.resize(1024, '.');
+        const Reply reply = client.Call({"SET", "chain", value, "GET"});
+        olds[c].push_back(ChainValue(reply));
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (const auto& f : failures) REQUIRE(f.empty());
+
+  RespClient check(node.port());
+  for (int i = 0; i < kKeys; ++i) {
+    int winners = 0, winner = -1;
+    for (int c = 0; c < kClients; ++c) {
+      if (nx_replies[c][i] == "+OK") {
+        ++winners;
+        winner = c;
+      } else {
+        CHECK(nx_replies[c][i] == "nil");
+      }
+    }
+    INFO("key nx:" << i);
+    REQUIRE(winners == 1);
+    CHECK(Describe(check.Call({"GET", "nx:" + std::to_string(i)})) ==
+          "\"client" + std::to_string(winner) + "\"");
+  }
+  // The SET ... GET chain: every value but the last was replaced exactly once, so each
+  // comes back as somebody's old value exactly once, and nil (no old value) once.
+  std::map<std::string, int> seen;
+  for (const auto& list : olds) {
+    for (const auto& old : list) ++seen[old];
+  }
+  CHECK(seen["nil"] == 1);
+  const std::string last = ChainValue(check.Call({"GET", "chain"}));
+  CHECK(seen.count(last) == 0);
+  for (const auto& [value, count] : seen) {
+    INFO("old value " << value);
+    CHECK(count == 1);
+  }
+  CHECK(seen.size() == kClients * kSwaps);  // nil plus every value but the last
+
+  // An old value pushed out of memory (to the spill queue or the disk) still comes back.
+  REQUIRE(Describe(check.Call({"SET", "old", "first"})) == "+OK");
+  const std::string filler(1024, 'f');
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(Describe(check.Call({"SET", "fill:" + std::to_string(i), filler})) == "+OK");
+  }
+  CHECK(Describe(check.Call({"SET", "old", "second", "GET"})) == "\"first\"");
+  CHECK(Describe(check.Call({"SET", "old", "third", "NX", "GET"})) == "\"second\"");
+  CHECK(Describe(check.Call({"SET", "missing", "x", "XX", "GET"})) == "nil");
+  CHECK(Describe(check.Call({"EXISTS", "missing"})) == ":0");
+  // A value the memory tier can never hold is refused and leaves the old one.
+  const Reply refused = check.Call({"SET", "old", std::string(100 * 1024, 'x'), "GET"});
+  CHECK(refused.type == Reply::Type::kError);
+  CHECK(Describe(check.Call({"GET", "old"})) == "\"second\"");
+}
+
 TEST_CASE("node.send_lowat: multi-MiB replies to concurrent pipelining readers stay byte-exact",
           "[integration]") {
   std::mt19937_64 rng(77);

@@ -425,6 +425,96 @@ TEST_CASE("BlockStore Put replaces a spilled block with new bytes", "[integratio
   CHECK(SameBytes(*got, Value(2, 1)));
 }
 
+TEST_CASE("BlockStore PutIf: NX / XX / previous value from either tier", "[integration]") {
+  using Condition = BlockStore::PutCondition;
+  TempDir dir("store");
+  auto store = OpenStore(Options(dir));
+
+  // kIfAbsent stores once; kIfPresent only over an existing block.
+  auto first = store->PutIf(Key(1), Value(1, 1), 0, Condition::kIfAbsent, false, false);
+  REQUIRE(first.ok());
+  CHECK(first->stored);
+  CHECK_FALSE(first->had);
+  auto again = store->PutIf(Key(1), Value(1, 2), 0, Condition::kIfAbsent, true, false);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->stored);
+  CHECK(again->had);
+  CHECK(SameBytes(again->previous, Value(1, 1)));
+  auto absent = store->PutIf(Key(2), Value(2, 1), 0, Condition::kIfPresent, true, false);
+  REQUIRE(absent.ok());
+  CHECK_FALSE(absent->stored);
+  CHECK_FALSE(absent->had);
+  CHECK(store->GetFromMemory(Key(2)).status().IsNotFound());
+  auto swapped = store->PutIf(Key(1), Value(1, 3), 0, Condition::kIfPresent, true, false);
+  REQUIRE(swapped.ok());
+  CHECK(swapped->stored);
+  CHECK(SameBytes(swapped->previous, Value(1, 1)));
+  CHECK(SameBytes(*store->Get(Key(1)), Value(1, 3)));
+
+  // A previous block on disk only: refused without disk reads, read (and replaced) with.
+  PutRange(*store, 10, 20);
+  REQUIRE(store->Flush().ok());
+  REQUIRE(store->NeedsDiskRead(Key(1)));
+  auto blocked = store->PutIf(Key(1), Value(1, 4), 0, Condition::kAlways, true, false);
+  REQUIRE(blocked.ok());
+  CHECK(blocked->needs_disk);
+  CHECK_FALSE(blocked->stored);
+  CHECK(store->NeedsDiskRead(Key(1)));  // nothing changed
+  // Presence alone never needs the disk.
+  auto nx = store->PutIf(Key(1), Value(1, 4), 0, Condition::kIfAbsent, false, false);
+  REQUIRE(nx.ok());
+  CHECK_FALSE(nx->needs_disk);
+  CHECK_FALSE(nx->stored);
+  CHECK(nx->had);
+  auto read = store->PutIf(Key(1), Value(1, 5), 0, Condition::kAlways, true, true);
+  REQUIRE(read.ok());
+  CHECK(read->stored);
+  CHECK(SameBytes(read->previous, Value(1, 3)));
+  CHECK(SameBytes(*store->Get(Key(1)), Value(1, 5)));
+
+  // A write too large for the memory tier is refused and leaves the older block.
+  StoreOptions options = Options(dir);
+  const std::size_t too_big = options.memory.capacity_bytes;
+  CHECK(store->Put(Key(1), Value(1, 6, too_big), 0).code() == StatusCode::kRejected);
+  auto big = store->PutIf(Key(1), Value(1, 6, too_big), 0, Condition::kAlways, false, false);
+  CHECK(big.status().code() == StatusCode::kRejected);
+  CHECK(SameBytes(*store->Get(Key(1)), Value(1, 5)));
+}
+
+TEST_CASE("BlockStore PutIf: racing NX writers, exactly one stores each key", "[integration]") {
+  TempDir dir("store");
+  auto store = OpenStore(Options(dir, 64));
+  constexpr int kThreads = 4;
+  constexpr std::uint64_t kKeys = 600;  // more than memory holds, less than spill holds
+  std::array<std::vector<std::uint8_t>, kThreads> won;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      won[t].assign(kKeys, 0);
+      for (std::uint64_t i = 0; i < kKeys; ++i) {
+        auto done = store->PutIf(Key(i), Value(i, static_cast<std::uint8_t>(t)), 0,
+                                 BlockStore::PutCondition::kIfAbsent, false, true);
+        won[t][i] = done.ok() && done->stored ? 1 : 0;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (std::uint64_t i = 0; i < kKeys; ++i) {
+    int winners = 0, winner = -1;
+    for (int t = 0; t < kThreads; ++t) {
+      if (won[t][i]) {
+        ++winners;
+        winner = t;
+      }
+    }
+    INFO("key " << i);
+    REQUIRE(winners == 1);
+    auto got = store->Get(Key(i));  // many were demoted to disk meanwhile
+    REQUIRE(got.ok());
+    CHECK(SameBytes(*got, Value(i, static_cast<std::uint8_t>(winner))));
+  }
+}
+
 TEST_CASE("BlockStore Erase and Clear reach every tier", "[integration]") {
   TempDir dir("store");
   StoreOptions options = Options(dir);
