@@ -126,7 +126,7 @@ class StoreCommandHandler final : public CommandHandler {
   // Stores one block; the error reply text (without '-') on failure.
   std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
   // `value` as a buffer of its own, for keeping: a small argument copied out of the
-  // parser's staging chunk (see PutBlock). Rejected when the copy cannot be allocated.
+  // parser's staging chunk. Rejected when the copy cannot be allocated.
   static Result<Buffer> OwnedValue(Buffer& value);
   // The largest value PutBlock can store: max_value_bytes, and the memory tier must hold
   // the value plus its per-entry overhead. Multi-block writes check it before storing any.

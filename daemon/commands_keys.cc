@@ -46,18 +46,18 @@ std::string StoreError(const Status& status) {
 
 std::optional<std::string> StoreCommandHandler::PutBlock(const BlockKey& key, Buffer& value,
                                                          std::uint32_t depth) {
-  // Small arguments are slices of the parser's shared 64 KiB staging chunk: storing the
-  // slice would pin the whole chunk, so they are copied; large ones arrive in a buffer of
-  // their own and are stored as they are.
-  Status status = value.size() < protocol::RequestParser::kDirectBulkBytes
-                      ? store_.Put(key, value.span(), depth)
-                      : store_.Put(key, std::move(value), depth);
-  if (status.ok()) return std::nullopt;
-  return StoreError(status);
+  Result<Buffer> owned = OwnedValue(value);
+  if (!owned.ok()) return StoreError(owned.status());
+  if (Status status = store_.Put(key, std::move(owned).value(), depth); !status.ok()) {
+    return StoreError(status);
+  }
+  return std::nullopt;
 }
 
 Result<Buffer> StoreCommandHandler::OwnedValue(Buffer& value) {
-  // As in PutBlock: a small argument is copied out of the parser's staging chunk.
+  // Small arguments are slices of the parser's shared 64 KiB staging chunk: storing the
+  // slice would pin the whole chunk, so they are copied; large ones arrive in a buffer of
+  // their own and are kept as they are.
   if (value.size() >= protocol::RequestParser::kDirectBulkBytes) return std::move(value);
   try {
     return Buffer::Copy(value.span());
