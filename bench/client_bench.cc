@@ -44,7 +44,7 @@
 #include <thread>
 #include <vector>
 
-#include "client_lib/client_internals.h"
+#include "client_internals.h"
 #include "config/config.h"
 #include "prefixcache/client.h"
 #include "prefixcache/value_format.h"

@@ -32,7 +32,7 @@
 #include "prefixcache/buffer.h"
 #include "storage/allocator_tuning.h"
 #include "storage/block_store.h"
-#include "storage/memory_tier.h"
+#include "storage/options.h"
 
 namespace prefixcache::storage {
 namespace {
@@ -158,7 +158,7 @@ void RunMemory(std::size_t block_bytes, std::uint64_t total_bytes, std::uint64_t
 
   StoreOptions options;
   options.spill.enabled = false;
-  options.memory.capacity_bytes = 2 * n * (block_bytes + MemoryTier::kEntryOverheadBytes);
+  options.memory.capacity_bytes = 2 * n * (block_bytes + kMemoryEntryOverheadBytes);
   auto store = OpenStore(options);
   auto put = [&](std::size_t i) {
     Status s = store->Put(Key(phase, i), source.span(), static_cast<std::uint32_t>(i % 32));
@@ -284,7 +284,7 @@ void RunSpill(std::size_t block_bytes, std::uint64_t total_bytes, std::uint64_t 
   std::filesystem::remove_all(path);
 
   StoreOptions options;
-  options.memory.capacity_bytes = 4 * (block_bytes + MemoryTier::kEntryOverheadBytes);
+  options.memory.capacity_bytes = 4 * (block_bytes + kMemoryEntryOverheadBytes);
   options.memory.shards = 1;
   options.spill.path = path;
   options.spill.capacity_bytes = 4 * total_bytes;

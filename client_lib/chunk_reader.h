@@ -14,11 +14,11 @@
 #include <span>
 #include <vector>
 
-#include "client_lib/request.h"
 #include "prefixcache/block_key.h"
 #include "prefixcache/buffer.h"
 #include "prefixcache/client.h"
 #include "protocol/resp_reply.h"
+#include "request.h"
 
 namespace prefixcache::client {
 

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <set>
 
-#include "client_lib/client_impl.h"
+#include "client_impl.h"
 #include "protocol/resp_command.h"
 
 namespace prefixcache::client {

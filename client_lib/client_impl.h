@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "client_lib/chunk_reader.h"
-#include "client_lib/node.h"
+#include "chunk_reader.h"
 #include "cluster/ring.h"
+#include "node.h"
 #include "prefixcache/client.h"
 
 namespace prefixcache::client {

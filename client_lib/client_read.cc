@@ -4,8 +4,8 @@
 #include <cstring>
 #include <numeric>
 
-#include "client_lib/chunk_reader.h"
-#include "client_lib/client_impl.h"
+#include "chunk_reader.h"
+#include "client_impl.h"
 #include "prefixcache/value_format.h"
 
 namespace prefixcache::client {

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
-#include "client_lib/client_impl.h"
-#include "client_lib/client_internals.h"
+#include "client_impl.h"
+#include "client_internals.h"
 #include "prefixcache/value_format.h"
 
 namespace prefixcache::client {

@@ -1,4 +1,4 @@
-#include "client_lib/connection.h"
+#include "connection.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>

@@ -18,9 +18,9 @@
 #include <memory>
 #include <string>
 
-#include "client_lib/node_health.h"
-#include "client_lib/request.h"
+#include "node_health.h"
 #include "protocol/resp_reply.h"
+#include "request.h"
 
 namespace prefixcache::client {
 

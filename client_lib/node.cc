@@ -1,4 +1,4 @@
-#include "client_lib/node.h"
+#include "node.h"
 
 namespace prefixcache::client {
 

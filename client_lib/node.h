@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "client_lib/connection.h"
+#include "connection.h"
 
 namespace prefixcache::client {
 

@@ -1,4 +1,4 @@
-#include "client_lib/request.h"
+#include "request.h"
 
 #include <charconv>
 

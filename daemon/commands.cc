@@ -4,8 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <utility>
 
-#include "storage/memory_tier.h"
-
 namespace prefixcache::daemon {
 
 StoreCommandHandler::StoreCommandHandler(storage::BlockStore& store, HandlerOptions options,
@@ -133,13 +131,6 @@ void StoreCommandHandler::RunOnWorker(CommandContext& ctx, std::function<ReplyWr
   stats_.deferred_commands.Add(1);
   boost::asio::post(workers_,
                     [work = std::move(work), done = ctx.Defer()]() mutable { done(work()); });
-}
-
-std::uint64_t StoreCommandHandler::LargestStorableValue() const {
-  const std::uint64_t capacity = store_.options().memory.capacity_bytes;
-  const std::uint64_t overhead = storage::MemoryTier::kEntryOverheadBytes;
-  return std::min<std::uint64_t>(store_.options().max_value_bytes,
-                                 capacity > overhead ? capacity - overhead : 0);
 }
 
 void StoreCommandHandler::CheckOwnership(std::span<const BlockKey> keys) {

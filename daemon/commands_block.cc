@@ -4,9 +4,9 @@
 #include <limits>
 #include <string>
 
-#include "daemon/arg_parse.h"
+#include "arg_parse.h"
 #include "daemon/commands.h"
-#include "daemon/key_mapping.h"
+#include "key_mapping.h"
 
 namespace prefixcache::daemon {
 namespace {
@@ -81,7 +81,7 @@ void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {
     return ErrorReply(ctx, "ERR wrong number of arguments for 'block.mset' command");
   }
   const std::size_t count = (args.size() - 1) / 3;
-  const std::uint64_t max_value = LargestStorableValue();
+  const std::uint64_t max_value = store_.LargestStorableValue();
   thread_local std::vector<BlockKey> keys;
   thread_local std::vector<std::uint32_t> depths;
   keys.clear();

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "daemon/commands.h"
-#include "daemon/key_mapping.h"
+#include "key_mapping.h"
 
 namespace prefixcache::daemon {
 namespace {
@@ -216,7 +216,7 @@ void StoreCommandHandler::Mset(Args& args, CommandContext& ctx) {
     return ErrorReply(ctx, "ERR wrong number of arguments for 'mset' command");
   }
   // All or nothing, as in Redis: refuse the request before storing any pair.
-  const std::uint64_t max_value = LargestStorableValue();
+  const std::uint64_t max_value = store_.LargestStorableValue();
   for (std::size_t i = 2; i < args.size(); i += 2) {
     if (args[i].size() > max_value) {
       return ErrorReply(ctx, "ERR value of " + std::to_string(args[i].size()) +

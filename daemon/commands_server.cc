@@ -7,9 +7,9 @@
 #include <chrono>
 #include <string>
 
-#include "daemon/arg_parse.h"
+#include "arg_parse.h"
 #include "daemon/commands.h"
-#include "daemon/info.h"
+#include "info.h"
 
 namespace prefixcache::daemon {
 namespace {

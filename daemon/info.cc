@@ -1,4 +1,4 @@
-#include "daemon/info.h"
+#include "info.h"
 
 #include <sys/utsname.h>
 #include <unistd.h>

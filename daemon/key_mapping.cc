@@ -1,4 +1,4 @@
-#include "daemon/key_mapping.h"
+#include "key_mapping.h"
 
 #include <xxhash.h>
 

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstdio>
 
-#include "daemon/asio_status.h"
+#include "asio_status.h"
 #include "daemon/command_table.h"
-#include "daemon/info.h"
+#include "info.h"
 
 namespace prefixcache::daemon {
 namespace {

@@ -11,7 +11,7 @@
 #include <future>
 #include <utility>
 
-#include "daemon/asio_status.h"
+#include "asio_status.h"
 
 namespace prefixcache::daemon {
 namespace {

@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "prefixcache/check.h"
-#include "protocol/resp_scan.h"
-#include "protocol/staging_buffer.h"
+#include "resp_scan.h"
+#include "staging_buffer.h"
 
 namespace prefixcache::protocol {
 namespace {

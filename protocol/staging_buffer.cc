@@ -1,4 +1,4 @@
-#include "protocol/staging_buffer.h"
+#include "staging_buffer.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,15 +1,16 @@
 #include "storage/block_store.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
 #include <utility>
 
+#include "eviction_policy.h"
+#include "memory_tier.h"
 #include "prefixcache/check.h"
-#include "storage/eviction_policy.h"
-#include "storage/memory_tier.h"
-#include "storage/spill_tier.h"
-#include "storage/tier.h"
+#include "spill_tier.h"
+#include "tier.h"
 
 namespace prefixcache::storage {
 namespace {
@@ -237,6 +238,13 @@ Status BlockStore::Clear() {
     if (cleared.ok()) cleared = spill_cleared;
   }
   return cleared;
+}
+
+std::uint64_t BlockStore::LargestStorableValue() const {
+  const std::uint64_t capacity = options_.memory.capacity_bytes;
+  return std::min<std::uint64_t>(
+      options_.max_value_bytes,
+      capacity > kMemoryEntryOverheadBytes ? capacity - kMemoryEntryOverheadBytes : 0);
 }
 
 Status BlockStore::Flush() { return spill_ ? spill_->Flush() : Status::Ok(); }

@@ -1,9 +1,9 @@
-#include "storage/eviction_policy.h"
+#include "eviction_policy.h"
 
 #include <string>
 
-#include "storage/lru_policy.h"
-#include "storage/prefix_policy.h"
+#include "lru_policy.h"
+#include "prefix_policy.h"
 
 namespace prefixcache::storage {
 

@@ -1,4 +1,4 @@
-#include "storage/lru_policy.h"
+#include "lru_policy.h"
 
 namespace prefixcache::storage {
 

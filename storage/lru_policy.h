@@ -7,7 +7,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "storage/eviction_policy.h"
+#include "eviction_policy.h"
 
 namespace prefixcache::storage {
 

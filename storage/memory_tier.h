@@ -17,25 +17,19 @@
 #include <utility>
 #include <vector>
 
+#include "eviction_policy.h"
 #include "prefixcache/block_key.h"
 #include "prefixcache/status.h"
-#include "storage/eviction_policy.h"
 #include "storage/options.h"
 #include "storage/stats.h"
-#include "storage/tier.h"
+#include "tier.h"
 
 namespace prefixcache::storage {
 
 class MemoryTier : public Tier {
  public:
-  // Bytes charged per entry on top of its value, so that many small blocks cannot exceed
-  // the capacity in real RAM. With glibc malloc on x86-64 (chunk sizes in brackets): the
-  // shard map node {next, key, Block, cached hash} (80), the policy's list node (48-64) and
-  // its index node (48), the Buffer's shared_ptr control block with its free() deleter
-  // (48), the value allocation's own malloc header (16), and the two hash tables' bucket
-  // arrays (2 x 8-16). Measured with mallinfo2 over 200k entries in 16 shards: 267 (lru)
-  // and 283 (prefix) bytes; rounded up to 320 for allocator slack.
-  static constexpr std::uint64_t kEntryOverheadBytes = 320;
+  // Bytes charged per entry on top of its value (see options.h).
+  static constexpr std::uint64_t kEntryOverheadBytes = kMemoryEntryOverheadBytes;
 
   // Receives each block evicted by capacity (never an erased or replaced one). Called on
   // the thread whose Put caused the eviction, outside every lock of this tier, so it may

@@ -1,4 +1,4 @@
-#include "storage/prefix_policy.h"
+#include "prefix_policy.h"
 
 #include <iterator>
 

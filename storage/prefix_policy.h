@@ -10,7 +10,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "storage/eviction_policy.h"
+#include "eviction_policy.h"
 
 namespace prefixcache::storage {
 

@@ -1,4 +1,4 @@
-#include "storage/spill_index.h"
+#include "spill_index.h"
 
 #include <algorithm>
 

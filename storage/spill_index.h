@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "prefixcache/block_key.h"
-#include "storage/spill_record.h"
+#include "spill_record.h"
 
 namespace prefixcache::storage {
 

@@ -1,4 +1,4 @@
-#include "storage/spill_tier.h"
+#include "spill_tier.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>

@@ -49,10 +49,10 @@
 #include "prefixcache/block_key.h"
 #include "prefixcache/buffer.h"
 #include "prefixcache/status.h"
+#include "spill_index.h"
 #include "storage/options.h"
-#include "storage/spill_index.h"
 #include "storage/stats.h"
-#include "storage/tier.h"
+#include "tier.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;

@@ -1,4 +1,4 @@
-#include "client_lib/chunk_reader.h"
+#include "chunk_reader.h"
 
 #include <cstring>
 #include <random>

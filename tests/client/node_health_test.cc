@@ -1,4 +1,4 @@
-#include "client_lib/node_health.h"
+#include "node_health.h"
 
 #include <catch2/catch.hpp>
 

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <vector>
 
-#include "client_lib/request.h"
+#include "request.h"
 
 // Catch2 comes after the project headers: both define CHECK, and Catch's must win.
 #include <catch2/catch.hpp>

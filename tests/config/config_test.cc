@@ -56,22 +56,22 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
   CHECK(c.node.id == "node-1");
   CHECK(c.node.listen == "127.0.0.1:7379");
   CHECK(c.node.io_threads == 0);
-  CHECK(c.node.send_lowat_bytes == 64 * cfg::kKiB);
-  CHECK(c.memory.capacity_bytes == cfg::kGiB);
+  CHECK(c.node.send_lowat_bytes == 64 * prefixcache::kKiB);
+  CHECK(c.memory.capacity_bytes == prefixcache::kGiB);
   CHECK(c.memory.eviction_policy == "prefix");
   CHECK(c.memory.shards == 16);
   CHECK(c.spill.enabled);
   CHECK(c.spill.path == "./prefixcache-spill/node-1");
   CHECK(c.spill.path_template == "./prefixcache-spill/{node_id}");
-  CHECK(c.spill.capacity_bytes == 16 * cfg::kGiB);
-  CHECK(c.spill.queue_bytes == 256 * cfg::kMiB);
+  CHECK(c.spill.capacity_bytes == 16 * prefixcache::kGiB);
+  CHECK(c.spill.queue_bytes == 256 * prefixcache::kMiB);
   CHECK(c.spill.flush_on_shutdown);
-  CHECK(c.limits.max_value_bytes == 128 * cfg::kMiB);
+  CHECK(c.limits.max_value_bytes == 128 * prefixcache::kMiB);
   CHECK(c.limits.max_request_elements == 1048576);
-  CHECK(c.limits.max_request_bytes == cfg::kGiB);
+  CHECK(c.limits.max_request_bytes == prefixcache::kGiB);
   CHECK(c.limits.max_connections == 10000);
   CHECK(c.limits.idle_timeout_ms == 600000);
-  CHECK(c.limits.client_output_buffer_bytes == 512 * cfg::kMiB);
+  CHECK(c.limits.client_output_buffer_bytes == 512 * prefixcache::kMiB);
   CHECK(c.security.password.empty());
   CHECK_FALSE(c.security.allow_remote_without_password);
   CHECK(c.cluster.nodes.empty());
@@ -112,20 +112,20 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   CHECK(c.node.id == "n2");
   CHECK(c.node.listen == "0.0.0.0:7400");
   CHECK(c.node.io_threads == 8);
-  CHECK(c.node.send_lowat_bytes == 256 * cfg::kKiB);
-  CHECK(c.memory.capacity_bytes == 3 * cfg::kGiB);
+  CHECK(c.node.send_lowat_bytes == 256 * prefixcache::kKiB);
+  CHECK(c.memory.capacity_bytes == 3 * prefixcache::kGiB);
   CHECK(c.memory.eviction_policy == "lru");
   CHECK(c.memory.shards == 64);
   CHECK(c.spill.path == "/var/lib/pc/n2/db");
-  CHECK(c.spill.capacity_bytes == 2 * cfg::kTiB);
+  CHECK(c.spill.capacity_bytes == 2 * prefixcache::kTiB);
   CHECK(c.spill.queue_bytes == 1048576);
   CHECK_FALSE(c.spill.flush_on_shutdown);
-  CHECK(c.limits.max_value_bytes == 64 * cfg::kMiB);
+  CHECK(c.limits.max_value_bytes == 64 * prefixcache::kMiB);
   CHECK(c.limits.max_request_elements == 4096);
   CHECK(c.limits.max_request_bytes == 100000000);
   CHECK(c.limits.max_connections == 500);
   CHECK(c.limits.idle_timeout_ms == 0);
-  CHECK(c.limits.client_output_buffer_bytes == 3 * cfg::kGiB / 2);
+  CHECK(c.limits.client_output_buffer_bytes == 3 * prefixcache::kGiB / 2);
   CHECK(c.security.password == "s3cret \"quoted\"");
   CHECK(c.security.allow_remote_without_password);
   REQUIRE(c.cluster.nodes.size() == 3);
@@ -187,7 +187,7 @@ TEST_CASE("ParseSize reads every unit", "[unit]") {
   CHECK(*cfg::ParseSize("007MiB") == 7ull << 20);
   CHECK(*cfg::ParseSize("18446744073709551615") == UINT64_MAX);
   CHECK(*cfg::ParseSize("0.0009765625MiB") == 1024);
-  CHECK(*cfg::ParseSize("16777215.75TiB") == UINT64_MAX - cfg::kTiB / 4 + 1);
+  CHECK(*cfg::ParseSize("16777215.75TiB") == UINT64_MAX - prefixcache::kTiB / 4 + 1);
 }
 
 TEST_CASE("ParseSize refuses bad sizes and says why", "[unit]") {
@@ -222,17 +222,18 @@ TEST_CASE("FormatSize is short, exact and read back by ParseSize", "[unit]") {
   CHECK(cfg::FormatSize(1024) == "1KiB");
   CHECK(cfg::FormatSize(1025) == "1025B");
   CHECK(cfg::FormatSize(1536) == "1536B");  // shorter than "1.5KiB"
-  CHECK(cfg::FormatSize(3 * cfg::kMiB / 2) == "1.5MiB");
-  CHECK(cfg::FormatSize(4 * cfg::kGiB) == "4GiB");
-  CHECK(cfg::FormatSize(3 * cfg::kGiB / 2) == "1.5GiB");
-  CHECK(cfg::FormatSize(cfg::kTiB) == "1TiB");
-  CHECK(cfg::FormatSize(2048 * cfg::kTiB) == "2048TiB");
+  CHECK(cfg::FormatSize(3 * prefixcache::kMiB / 2) == "1.5MiB");
+  CHECK(cfg::FormatSize(4 * prefixcache::kGiB) == "4GiB");
+  CHECK(cfg::FormatSize(3 * prefixcache::kGiB / 2) == "1.5GiB");
+  CHECK(cfg::FormatSize(prefixcache::kTiB) == "1TiB");
+  CHECK(cfg::FormatSize(2048 * prefixcache::kTiB) == "2048TiB");
   CHECK(cfg::FormatSize(1000000000) == "1GB");
-  CHECK(cfg::FormatSize(1250 * cfg::kMiB) == "1250MiB");
+  CHECK(cfg::FormatSize(1250 * prefixcache::kMiB) == "1250MiB");
   for (std::uint64_t bytes :
        {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{999}, std::uint64_t{1000},
-        std::uint64_t{1023}, std::uint64_t{123456789}, 5 * cfg::kGiB / 4, 5 * cfg::kGiB / 8,
-        7 * cfg::kTiB + 1, std::uint64_t{UINT64_MAX}, std::uint64_t{1} << 63}) {
+        std::uint64_t{1023}, std::uint64_t{123456789}, 5 * prefixcache::kGiB / 4,
+        5 * prefixcache::kGiB / 8, 7 * prefixcache::kTiB + 1, std::uint64_t{UINT64_MAX},
+        std::uint64_t{1} << 63}) {
     INFO(bytes << " -> " << cfg::FormatSize(bytes));
     prefixcache::Result<std::uint64_t> back = cfg::ParseSize(cfg::FormatSize(bytes));
     REQUIRE(back.ok());
@@ -244,7 +245,8 @@ TEST_CASE("Size fields take numbers or unit strings", "[unit]") {
   CHECK(Parse(R"({"memory": {"capacity": 1048576}})").memory.capacity_bytes == 1048576);
   CHECK(Parse(R"({"memory": {"capacity": 1e9}})").memory.capacity_bytes == 1000000000);
   CHECK(Parse(R"({"memory": {"capacity": "2GB"}})").memory.capacity_bytes == 2000000000);
-  CHECK(Parse(R"({"limits": {"max_value": "4GiB"}})").limits.max_value_bytes == 4 * cfg::kGiB);
+  CHECK(Parse(R"({"limits": {"max_value": "4GiB"}})").limits.max_value_bytes ==
+        4 * prefixcache::kGiB);
 }
 
 TEST_CASE("Wrong types name the field, the expectation and the value", "[unit]") {
@@ -541,7 +543,7 @@ TEST_CASE("LoadConfig reads a file and names the path on failure", "[unit]") {
   }
   prefixcache::Result<cfg::Config> loaded = cfg::LoadConfig(path);
   REQUIRE(loaded.ok());
-  CHECK(loaded->memory.capacity_bytes == 2 * cfg::kGiB);
+  CHECK(loaded->memory.capacity_bytes == 2 * prefixcache::kGiB);
 
   prefixcache::Result<cfg::Config> missing = cfg::LoadConfig(dir.str() + "/nope.json");
   REQUIRE_FALSE(missing.ok());

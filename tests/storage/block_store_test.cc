@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "storage/memory_tier.h"
-#include "storage/spill_tier.h"
+#include "memory_tier.h"
+#include "spill_tier.h"
 #include "temp_dir.h"
 
 namespace prefixcache::storage {

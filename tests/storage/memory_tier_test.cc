@@ -1,4 +1,4 @@
-#include "storage/memory_tier.h"
+#include "memory_tier.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "storage/spill_tier.h"
+#include "spill_tier.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "storage/spill_index.h"
-#include "storage/spill_record.h"
+#include "spill_index.h"
+#include "spill_record.h"
 #include "temp_dir.h"
 
 namespace prefixcache::storage {

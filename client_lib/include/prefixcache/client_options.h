@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "prefixcache/defaults.h"
+
 namespace prefixcache::client {
 
 // One member of the cluster.
@@ -26,25 +28,25 @@ struct ClientOptions {
   // The members; at least one. Order does not matter (the ring sorts by id).
   std::vector<NodeAddress> nodes;
   // Virtual-node points per unit of weight (cluster::Ring, the same on every component).
-  std::uint32_t virtual_nodes = 1024;
+  std::uint32_t virtual_nodes = defaults::kVirtualNodesPerWeight;
   // Copies of each block: puts go to all of them, reads go to the first that is up and
   // fall back to the next when a node fails during the call. 1 <= replicas <= nodes.
-  std::uint32_t replicas = 1;
+  std::uint32_t replicas = defaults::kReplicas;
   // Sent with AUTH on every new connection when not empty.
   std::string password;
 
   // Bound on one Match/Get/Put call, from its start to the last node's answer. A node
   // that has not answered by then yields misses for its keys (and is marked down).
-  std::uint32_t timeout_ms = 1000;
+  std::uint32_t timeout_ms = defaults::kClientTimeoutMs;
   // Bound on establishing one TCP connection (and its AUTH).
-  std::uint32_t connect_timeout_ms = 200;
+  std::uint32_t connect_timeout_ms = defaults::kClientConnectTimeoutMs;
   // Persistent connections kept to each node. A large batch for one node is split over
   // them so that its bytes move on parallel streams.
-  std::uint32_t connections_per_node = 4;
+  std::uint32_t connections_per_node = defaults::kClientConnectionsPerNode;
   // After a node fails it is skipped for backoff_initial_ms, then retried by one call;
   // each further failure doubles the wait up to backoff_max_ms. A success resets it.
-  std::uint32_t backoff_initial_ms = 100;
-  std::uint32_t backoff_max_ms = 10000;
+  std::uint32_t backoff_initial_ms = defaults::kClientBackoffInitialMs;
+  std::uint32_t backoff_max_ms = defaults::kClientBackoffMaxMs;
 
   // Verify the end-to-end checksum of every value read (see client.h for the stored
   // layout). When false the trailer is still stripped but its checksum is not computed.

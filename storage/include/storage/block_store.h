@@ -48,7 +48,7 @@ class BlockStore {
   BlockStore& operator=(const BlockStore&) = delete;
 
   // Stores a block under `key` without copying `value`. Rejected when value.size() exceeds
-  // max_value_bytes, or when value.size() + MemoryTier::kEntryOverheadBytes exceeds the
+  // max_value_bytes, or when value.size() + kMemoryEntryOverheadBytes exceeds the
   // memory capacity. Replaces (and drops from spill) an older block. No disk I/O.
   Status Put(const BlockKey& key, Buffer value, std::uint32_t depth);
   // Same, copying `bytes` once into a new buffer.
@@ -110,6 +110,10 @@ class BlockStore {
   StoreStats Stats() const;
   // Ok while the spill tier is open and writing (or disabled); the error otherwise.
   Status SpillStatus() const;
+
+  // The largest value a Put can store: max_value_bytes, or the memory capacity less one
+  // entry's overhead if that is smaller.
+  std::uint64_t LargestStorableValue() const;
 
   const StoreOptions& options() const { return options_; }
 

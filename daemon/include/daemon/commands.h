@@ -20,6 +20,7 @@
 #include "daemon/server_stats.h"
 #include "daemon/sharded_counter.h"
 #include "prefixcache/block_key.h"
+#include "prefixcache/defaults.h"
 #include "storage/block_store.h"
 
 namespace prefixcache::daemon {
@@ -28,7 +29,7 @@ struct HandlerOptions {
   // AUTH password of the "default" user; empty = no authentication.
   std::string password;
   // This node's id (BLOCK.STATS, INFO).
-  std::string node_id = "node-1";
+  std::string node_id = defaults::kNodeId;
   // Threads running disk reads and other blocking store calls.
   std::size_t worker_threads = 2;
   // Settings CONFIG GET reports, as (name, value) pairs with lowercase names.
@@ -128,9 +129,6 @@ class StoreCommandHandler final : public CommandHandler {
   // `value` as a buffer of its own, for keeping: a small argument copied out of the
   // parser's staging chunk. Rejected when the copy cannot be allocated.
   static Result<Buffer> OwnedValue(Buffer& value);
-  // The largest value PutBlock can store: max_value_bytes, and the memory tier must hold
-  // the value plus its per-entry overhead. Multi-block writes check it before storing any.
-  std::uint64_t LargestStorableValue() const;
   // Counts keys this node does not own (no-op without a configured cluster).
   void CheckOwnership(std::span<const BlockKey> keys);
   void CheckOwnership(const BlockKey& key) { CheckOwnership(std::span(&key, 1)); }

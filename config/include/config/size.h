@@ -6,14 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "prefixcache/defaults.h"  // kKiB .. kTiB
 #include "prefixcache/status.h"
 
 namespace prefixcache::config {
-
-inline constexpr std::uint64_t kKiB = 1024;
-inline constexpr std::uint64_t kMiB = 1024 * kKiB;
-inline constexpr std::uint64_t kGiB = 1024 * kMiB;
-inline constexpr std::uint64_t kTiB = 1024 * kGiB;
 
 // Parses a number of bytes: digits, optionally a fraction, optionally spaces and then a
 // unit, case-sensitive: B, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of

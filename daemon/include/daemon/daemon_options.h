@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "daemon/commands.h"
 #include "daemon/server.h"
+#include "prefixcache/defaults.h"
 #include "prefixcache/status.h"
 #include "storage/options.h"
 
@@ -25,8 +26,8 @@ struct DaemonOptions {
   std::uint16_t metrics_port = 9379;
   // cluster.nodes as the ring sees them (empty: a single node on its own).
   std::vector<cluster::NodeSpec> cluster_nodes;
-  std::uint32_t virtual_nodes = 1024;
-  std::uint32_t replicas = 1;
+  std::uint32_t virtual_nodes = defaults::kVirtualNodesPerWeight;
+  std::uint32_t replicas = defaults::kReplicas;
 };
 
 // Maps a validated config into component options. InvalidArgument naming the field when

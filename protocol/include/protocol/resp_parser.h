@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "prefixcache/buffer.h"
+#include "prefixcache/defaults.h"
 #include "prefixcache/status.h"
 
 namespace prefixcache::protocol {
@@ -23,13 +24,13 @@ namespace prefixcache::protocol {
 struct ParserLimits {
   // A bulk string longer than this is not stored: its payload is read and discarded and
   // the request comes out Rejected. Redis's proto-max-bulk-len plays this role.
-  std::uint64_t max_bulk_bytes = 128ull << 20;
+  std::uint64_t max_bulk_bytes = defaults::kMaxValueBytes;
   // A request with more arguments than this comes out Rejected (its arguments discarded).
-  std::uint64_t max_elements = 1ull << 20;
+  std::uint64_t max_elements = defaults::kMaxRequestElements;
   // Sum of the argument sizes of one request; past it the request comes out Rejected.
-  std::uint64_t max_request_bytes = 1ull << 30;
+  std::uint64_t max_request_bytes = defaults::kMaxRequestBytes;
   // An inline command line longer than this is a protocol error (connection closes).
-  std::uint64_t max_inline_bytes = 64ull << 10;
+  std::uint64_t max_inline_bytes = 64 * kKiB;
 };
 
 // One command as the client sent it.

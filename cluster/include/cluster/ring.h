@@ -38,18 +38,16 @@
 
 #include "cluster/node.h"
 #include "prefixcache/block_key.h"
+#include "prefixcache/defaults.h"
 #include "prefixcache/status.h"
 
 namespace prefixcache::cluster {
 
 class Ring {
  public:
-  // Points per unit of weight. A node's share of the keys deviates from its fair share by
-  // about 1/sqrt(points) (relative), so the most loaded of 8 equal nodes holds, over 2000
-  // random sets of ids: with 256 points a median 1.09x the mean but > 1.15x in 5.7% of the
-  // sets; with 512, > 1.15x in 0.25%; with 1024, median 1.04x, p99 1.09x, never > 1.12x.
-  // 1024 costs ~12 KiB and ~0.13 ms of Build per node and ~15 ns more per lookup than 256.
-  static constexpr std::uint32_t kDefaultVirtualNodesPerWeight = 1024;
+  // Points per unit of weight by default (why 1024: prefixcache/defaults.h). A node's share
+  // of the keys deviates from its fair share by about 1/sqrt(points) (relative).
+  static constexpr std::uint32_t kDefaultVirtualNodesPerWeight = defaults::kVirtualNodesPerWeight;
   // Upper bound on the total number of points (sum of weights * virtual_nodes_per_weight),
   // so that a bad configuration cannot make Build allocate without bound (~12 bytes each).
   static constexpr std::uint64_t kMaxPoints = 1ull << 24;

@@ -1,7 +1,7 @@
 // Config: the one JSON file that describes a node and its cluster, read by the daemon, the
 // client library and the CLI so that all three compute the same ring. Plain structs with
-// the built-in defaults, and free functions to parse, validate and render them. Values
-// are thread-compatible; the functions are thread-safe.
+// the built-in defaults (from prefixcache/defaults.h), and free functions to parse, validate and
+// render them. Values are thread-compatible; the functions are thread-safe.
 //
 // The file is a JSON object with the sections below, every key optional (a missing key
 // keeps its default) and unknown keys rejected. Keys are the field names, except that size
@@ -20,6 +20,7 @@
 
 #include "config/host_port.h"
 #include "config/size.h"
+#include "prefixcache/defaults.h"
 #include "prefixcache/status.h"
 
 namespace prefixcache::config {
@@ -27,10 +28,10 @@ namespace prefixcache::config {
 struct NodeConfig {
   // This node's name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or
   // digit (it becomes part of spill.path). Picks this node's entry in cluster.nodes.
-  std::string id = "node-1";
+  std::string id = defaults::kNodeId;
   // host:port the daemon serves RESP on; port 0 picks a free port. When the file leaves it
   // out and id names an entry of cluster.nodes, that entry's address.
-  std::string listen = "127.0.0.1:7379";
+  std::string listen = defaults::kListen;
   // Asio I/O threads of the daemon, 0..1024; 0 = one per core.
   std::uint32_t io_threads = 0;
   // JSON "send_lowat": while the daemon writes 1 MiB or more of replies to a client, the
@@ -38,19 +39,19 @@ struct NodeConfig {
   // 0 = never bounded (the kernel's default). A small bound keeps multi-MiB replies
   // flowing to the client from bytes the kernel has just copied, still in cache, instead
   // of from megabytes queued long before; smaller writes are never bounded.
-  std::uint64_t send_lowat_bytes = 64 * kKiB;
+  std::uint64_t send_lowat_bytes = defaults::kSendLowatBytes;
 
   bool operator==(const NodeConfig&) const = default;
 };
 
 struct MemoryConfig {
   // JSON "capacity": bytes of block data the memory tier holds; > 0.
-  std::uint64_t capacity_bytes = 1 * kGiB;
+  std::uint64_t capacity_bytes = defaults::kMemoryCapacityBytes;
   // Which blocks go first when the memory tier is full: "lru" | "prefix" (LRU that evicts
   // deeper chain positions first among equally cold blocks).
-  std::string eviction_policy = "prefix";
+  std::string eviction_policy = defaults::kEvictionPolicy;
   // Independently locked shards of the memory tier, 1..1024.
-  std::uint32_t shards = 16;
+  std::uint32_t shards = defaults::kMemoryShards;
 
   bool operator==(const MemoryConfig&) const = default;
 };
@@ -65,9 +66,9 @@ struct SpillConfig {
   // had no "{node_id}". SelectNode re-derives path from it; ToJson writes it back.
   std::string path_template;
   // JSON "capacity": bytes of block data the spill tier holds; > 0.
-  std::uint64_t capacity_bytes = 16 * kGiB;
+  std::uint64_t capacity_bytes = defaults::kSpillCapacityBytes;
   // JSON "queue": evicted blocks waiting for the disk may use this many bytes of RAM; > 0.
-  std::uint64_t queue_bytes = 256 * kMiB;
+  std::uint64_t queue_bytes = defaults::kSpillQueueBytes;
   // On a clean shutdown (SIGTERM), write the memory tier's blocks to the spill tier.
   bool flush_on_shutdown = true;
 
@@ -76,19 +77,19 @@ struct SpillConfig {
 
 struct LimitsConfig {
   // JSON "max_value": largest block value accepted, 1B..4GiB.
-  std::uint64_t max_value_bytes = 128 * kMiB;
+  std::uint64_t max_value_bytes = defaults::kMaxValueBytes;
   // Most arguments in one request (RESP array elements); > 0.
-  std::uint64_t max_request_elements = 1048576;
+  std::uint64_t max_request_elements = defaults::kMaxRequestElements;
   // JSON "max_request": most bytes in one request; > 0.
-  std::uint64_t max_request_bytes = 1 * kGiB;
+  std::uint64_t max_request_bytes = defaults::kMaxRequestBytes;
   // Most client connections open at once, 1..1000000.
-  std::uint32_t max_connections = 10000;
+  std::uint32_t max_connections = defaults::kMaxConnections;
   // Close a connection idle this long; 0 = never.
-  std::uint64_t idle_timeout_ms = 600000;
+  std::uint64_t idle_timeout_ms = defaults::kIdleTimeoutMs;
   // JSON "client_output_buffer": while a client has more than this many reply bytes
   // unsent, the daemon stops reading its requests (backpressure); a client whose replies
   // make no progress for idle_timeout_ms is closed. > 0.
-  std::uint64_t client_output_buffer_bytes = 512 * kMiB;
+  std::uint64_t client_output_buffer_bytes = defaults::kClientOutputBufferBytes;
 
   bool operator==(const LimitsConfig&) const = default;
 };
@@ -120,9 +121,9 @@ struct ClusterConfig {
   // The members, in any order; empty = a single node on its own. Ids and addresses unique.
   std::vector<ClusterNode> nodes;
   // Ring points per unit of weight, 1..10000.
-  std::uint32_t virtual_nodes = 1024;
+  std::uint32_t virtual_nodes = defaults::kVirtualNodesPerWeight;
   // Copies of each block on distinct nodes, 1..nodes.size() (any >= 1 when nodes is empty).
-  std::uint32_t replicas = 1;
+  std::uint32_t replicas = defaults::kReplicas;
 
   bool operator==(const ClusterConfig&) const = default;
 };
@@ -132,22 +133,22 @@ struct MetricsConfig {
   bool enabled = true;
   // host:port of the metrics endpoint; port 0 picks a free port. When the file leaves it
   // out and node.id names a cluster.nodes entry with a metrics_address, that address.
-  std::string listen = "127.0.0.1:9379";
+  std::string listen = defaults::kMetricsListen;
 
   bool operator==(const MetricsConfig&) const = default;
 };
 
 struct ClientConfig {
   // Deadline of one request to a node; past it the node's blocks count as misses. >= 1.
-  std::uint32_t timeout_ms = 1000;
+  std::uint32_t timeout_ms = defaults::kClientTimeoutMs;
   // Deadline of one TCP connect; >= 1.
-  std::uint32_t connect_timeout_ms = 200;
+  std::uint32_t connect_timeout_ms = defaults::kClientConnectTimeoutMs;
   // Connections the client keeps to each node, 1..1024.
-  std::uint32_t connections_per_node = 4;
+  std::uint32_t connections_per_node = defaults::kClientConnectionsPerNode;
   // First wait before retrying a node that failed; >= 1.
-  std::uint32_t backoff_initial_ms = 100;
+  std::uint32_t backoff_initial_ms = defaults::kClientBackoffInitialMs;
   // Longest wait between retries (the wait doubles up to it); >= backoff_initial_ms.
-  std::uint32_t backoff_max_ms = 10000;
+  std::uint32_t backoff_max_ms = defaults::kClientBackoffMaxMs;
 
   bool operator==(const ClientConfig&) const = default;
 };

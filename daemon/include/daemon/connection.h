@@ -15,6 +15,7 @@
 
 #include "daemon/command_handler.h"
 #include "daemon/server_stats.h"
+#include "prefixcache/defaults.h"
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
 
@@ -24,15 +25,15 @@ struct ConnectionOptions {
   protocol::ParserLimits parser;
   // Close a client that sent nothing for this long (0 = never). A client whose pending
   // write makes no progress for this long is closed as well.
-  std::uint64_t idle_timeout_ms = 0;
+  std::uint64_t idle_timeout_ms = defaults::kIdleTimeoutMs;
   // While more reply bytes than this are unsent, the connection reads and handles no
   // further request (0 = unlimited).
-  std::uint64_t output_buffer_bytes = 64ull << 20;
+  std::uint64_t output_buffer_bytes = defaults::kClientOutputBufferBytes;
   // While a write of at least kStreamingWriteBytes is in flight, the socket's
   // TCP_NOTSENT_LOWAT: the kernel holds at most this many unsent reply bytes, so a
   // multi-MiB reply is copied into the socket as the client takes it (from cache-warm
   // bytes) rather than all at once. 0 = never set. See config::NodeConfig::send_lowat_bytes.
-  std::uint64_t send_lowat_bytes = 64 << 10;
+  std::uint64_t send_lowat_bytes = defaults::kSendLowatBytes;
 };
 
 class Connection final : public std::enable_shared_from_this<Connection>,
