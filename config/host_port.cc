@@ -61,6 +61,15 @@ bool LooksNumeric(std::string_view text) {
   return true;
 }
 
+// `text` in double quotes. Built by appending: GCC 12 at -O3 reports a false -Wrestrict on
+// `"literal" + std::string` (GCC bug 105329).
+std::string Quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.append(1, '"').append(text).append(1, '"');
+  return out;
+}
+
 }  // namespace
 
 Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view text) {
@@ -74,7 +83,7 @@ Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view tex
     host = text.substr(1, close - 1);
     in6_addr address;
     if (!ParseIpv6(host, &address)) {
-      return Status::InvalidArgument("\"" + std::string(host) + "\" is not an IPv6 address");
+      return Status::InvalidArgument(Quoted(host) + " is not an IPv6 address");
     }
     if (close + 1 == text.size() || text[close + 1] != ':') {
       return Status::InvalidArgument("no \":port\"");
@@ -90,8 +99,7 @@ Result<std::pair<std::string, std::uint16_t>> ParseHostPort(std::string_view tex
     }
     if (host.empty()) return Status::InvalidArgument("empty host");
     if (LooksNumeric(host) ? !IsIpv4(host) : !IsHostName(host)) {
-      return Status::InvalidArgument("\"" + std::string(host) +
-                                     "\" is neither a host name nor an IPv4 address");
+      return Status::InvalidArgument(Quoted(host) + " is neither a host name nor an IPv4 address");
     }
   }
 

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds into build/ and runs every test
-# with ctest, then builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
+# with ctest, builds Release into build-release/ (warnings are errors in every build), then
+# builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
 # and runs every test again, then gives each libFuzzer target a short run.
 #   ./scripts/test.sh            everything
+#   FULL=1 ./scripts/test.sh        also the tests labelled slow (stress, soak-like cases)
 #   SKIP_ASAN=1 ./scripts/test.sh   skip the sanitizer pass (quicker local iteration)
 #   SKIP_FUZZ=1 ./scripts/test.sh   skip the fuzz runs
+# Without FULL, `ctest -LE slow` runs: every unit and integration test, within minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
+ctest_filter=(-LE slow)
+if [ -n "${FULL:-}" ]; then ctest_filter=(); fi
 
 ./scripts/install-deps.sh
 
@@ -19,7 +24,11 @@ echo "== build (RelWithDebInfo) into build/"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFIXCACHE_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests"
-(cd build && ctest --output-on-failure -j"$jobs" --timeout 600)
+(cd build && ctest --output-on-failure -j"$jobs" --timeout 600 "${ctest_filter[@]}")
+
+echo "== build (Release, warnings as errors) into build-release/"
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPREFIXCACHE_WERROR=ON >/dev/null
+cmake --build build-release -j"$jobs"
 
 if [ -z "${SKIP_ASAN:-}" ]; then
   echo "== build with ASan + UBSan into build-asan/"
@@ -28,7 +37,7 @@ if [ -z "${SKIP_ASAN:-}" ]; then
   echo "== tests under ASan + UBSan"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 900)
+  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 900 "${ctest_filter[@]}")
 fi
 
 if [ -z "${SKIP_FUZZ:-}" ] && [ -d protocol/fuzz ]; then
