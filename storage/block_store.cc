@@ -10,7 +10,6 @@
 #include "memory_tier.h"
 #include "prefixcache/check.h"
 #include "spill_tier.h"
-#include "tier.h"
 
 namespace prefixcache::storage {
 namespace {
@@ -82,14 +81,14 @@ Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth) {
 Status BlockStore::PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth) {
   // A block that can never fit is refused (by the tier, in its words) before the older
   // copy is dropped: a refused write leaves the key as it was.
-  if (value.size() + MemoryTier::kEntryOverheadBytes > memory_->capacity_bytes()) {
+  if (value.size() + kMemoryEntryOverheadBytes > memory_->capacity_bytes()) {
     return memory_->Put(key, Block{std::move(value), depth});
   }
   // The older copy leaves both tiers before the new block enters memory: forgetting the
   // spilled copy after the Put could delete the new block itself, should another thread
   // evict it into the spill queue in between (an acknowledged write lost).
   memory_->Erase(key);
-  if (spill_) spill_->Forget(key);
+  if (spill_) spill_->Erase(key);
   return memory_->Put(key, Block{std::move(value), depth});
 }
 
@@ -139,7 +138,7 @@ Result<BlockStore::PutIfOutcome> BlockStore::PutIf(const BlockKey& key, Buffer v
           out.previous = std::move(spilled).value().value;
         } else if (spilled.status().code() == StatusCode::kIoError) {
           return spilled.status();
-        }  // else a corrupt (now deleted) block or a closed tier: absent
+        }  // else a miss, a corrupt block (now deleted) or no memory for the copy: absent
       }
     }
     if ((condition == PutCondition::kIfAbsent && out.had) ||
@@ -172,11 +171,8 @@ Result<Buffer> BlockStore::Get(const BlockKey& key) {
   if (!spill_) return Status::NotFound();
   Result<Block> spilled = spill_->Get(key);
   if (!spilled.ok()) {
-    const StatusCode code = spilled.status().code();
-    // A corrupt block is already deleted and counted; a closed tier is a plain miss.
-    if (code == StatusCode::kCorruption || code == StatusCode::kUnavailable) {
-      return Status::NotFound();
-    }
+    // A corrupt block is already deleted and counted as a miss.
+    if (spilled.status().code() == StatusCode::kCorruption) return Status::NotFound();
     return spilled.status();
   }
   Promote(key, *spilled);
@@ -226,18 +222,14 @@ bool BlockStore::NeedsDiskRead(const BlockKey& key) const {
 
 Status BlockStore::Erase(const BlockKey& key) {
   std::lock_guard stripe(StripeFor(key));
-  Status erased = memory_->Erase(key);
-  if (spill_) spill_->Forget(key);
-  return erased;
+  memory_->Erase(key);
+  if (spill_) spill_->Erase(key);
+  return Status::Ok();
 }
 
 Status BlockStore::Clear() {
-  Status cleared = memory_->Clear();
-  if (spill_) {
-    Status spill_cleared = spill_->Clear();
-    if (cleared.ok()) cleared = spill_cleared;
-  }
-  return cleared;
+  memory_->Clear();
+  return spill_ ? spill_->Clear() : Status::Ok();
 }
 
 std::uint64_t BlockStore::LargestStorableValue() const {

@@ -94,7 +94,7 @@ Status MemoryTier::Put(const BlockKey& key, Block block) {
   const std::uint64_t charge = Charge(block);
   if (charge > capacity_bytes_) {
     return Status::Rejected("block of " + std::to_string(block.value.size()) + " bytes (+" +
-                            std::to_string(kEntryOverheadBytes) +
+                            std::to_string(kMemoryEntryOverheadBytes) +
                             " overhead) exceeds the memory tier capacity of " +
                             std::to_string(capacity_bytes_) + " bytes");
   }
@@ -178,8 +178,8 @@ bool MemoryTier::EvictOne() {
     PC_CHECK(it != coldest->blocks.end());
     key = *victim;
     // The sink takes the block before it leaves the map, so a concurrent reader finds it
-    // in one tier or the other, never in neither. The sink (the spill queue) never takes
-    // a memory-tier lock, so calling it under the shard lock cannot deadlock.
+    // in one tier or the other, never in neither (see EvictionSink for what that asks of
+    // the sink).
     if (sink_) {
       Add(coldest->demotions);
       sink_(key, it->second);
@@ -200,23 +200,22 @@ bool MemoryTier::Contains(const BlockKey& key) const {
   return shard.blocks.contains(key);
 }
 
-Status MemoryTier::Erase(const BlockKey& key) {
+void MemoryTier::Erase(const BlockKey& key) {
   Shard& shard = ShardFor(key);
   Block erased;  // freed after the lock is dropped
   {
     std::lock_guard lock(shard.mu);
     auto it = shard.blocks.find(key);
-    if (it == shard.blocks.end()) return Status::Ok();
+    if (it == shard.blocks.end()) return;
     erased = std::move(it->second);
     shard.blocks.erase(it);
     shard.policy->OnErase(key);
     shard.entries.fetch_sub(1, kRelaxed);
   }
   used_bytes_.fetch_sub(Charge(erased), kRelaxed);
-  return Status::Ok();
 }
 
-Status MemoryTier::Clear() {
+void MemoryTier::Clear() {
   for (const auto& shard : shards_) {
     auto fresh_policy = MakeEvictionPolicy(policy_name_);
     PC_CHECK(fresh_policy.ok());
@@ -231,7 +230,6 @@ Status MemoryTier::Clear() {
     for (const auto& [key, block] : dropped) released += Charge(block);
     used_bytes_.fetch_sub(released, kRelaxed);
   }
-  return Status::Ok();
 }
 
 TierStats MemoryTier::Stats() const {

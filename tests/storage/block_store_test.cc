@@ -18,7 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include "memory_tier.h"
 #include "spill_tier.h"
 #include "temp_dir.h"
 
@@ -28,7 +27,7 @@ namespace {
 using prefixcache::testing::TempDir;
 
 constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
-constexpr std::uint64_t kCharge = kBlockBytes + MemoryTier::kEntryOverheadBytes;
+constexpr std::uint64_t kCharge = kBlockBytes + kMemoryEntryOverheadBytes;
 
 BlockKey Key(std::uint64_t i) { return BlockKey::FromHalves(0xb10c, i); }
 
@@ -561,7 +560,7 @@ TEST_CASE("BlockStore never loses a block evicted while its Put is finishing", "
   TempDir dir("store");
   StoreOptions options = Options(dir);
   options.memory.eviction_policy = "prefix";
-  options.memory.capacity_bytes = 6 * (3 * kBlockBytes + MemoryTier::kEntryOverheadBytes);
+  options.memory.capacity_bytes = 6 * (3 * kBlockBytes + kMemoryEntryOverheadBytes);
   options.spill.queue_bytes = 256 * kMiB;
   auto store = OpenStore(options);
 
