@@ -19,11 +19,15 @@
 
 #include "spill_index.h"
 #include "spill_record.h"
+#include "storage_test_util.h"
 #include "temp_dir.h"
 
 namespace prefixcache::storage {
 namespace {
 
+using prefixcache::testing::RawSpillDb;
+using prefixcache::testing::RequireValue;
+using prefixcache::testing::SameBytes;
 using prefixcache::testing::TempDir;
 
 constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
@@ -39,10 +43,6 @@ Block MakeBlock(std::uint64_t i, std::uint32_t depth = 0, std::size_t size = kBl
   return Block{std::move(bytes).Freeze(), depth};
 }
 
-bool SameBytes(const Buffer& a, const Buffer& b) {
-  return a.size() == b.size() && std::equal(a.data(), a.data() + a.size(), b.data());
-}
-
 SpillTierOptions Options(const TempDir& dir, std::uint64_t capacity_blocks = 1000) {
   SpillTierOptions options;
   options.path = (dir.path() / "spill").string();
@@ -53,10 +53,7 @@ SpillTierOptions Options(const TempDir& dir, std::uint64_t capacity_blocks = 100
 }
 
 std::unique_ptr<SpillTier> OpenTier(const SpillTierOptions& options) {
-  auto tier = SpillTier::Open(options);
-  INFO(tier.status().ToString());
-  REQUIRE(tier.ok());
-  return std::move(tier).value();
+  return RequireValue(SpillTier::Open(options));
 }
 
 std::uint64_t Position(const BlockKey& key) { return BlockKeyHash()(key); }
@@ -443,17 +440,8 @@ TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
     REQUIRE(tier->Put(Key(2), MakeBlock(2)).ok());
   }
   {
-    rocksdb::Options db_options;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"blocks", {}}, {"meta", {}}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(db_options, options.path, families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    const BlockKey key = Key(1);
-    REQUIRE(db->Delete({}, handles[1], rocksdb::Slice(key.View().data(), key.View().size())).ok());
-    for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
-    REQUIRE(db->Close().ok());
+    RawSpillDb raw(options.path);
+    REQUIRE(raw.db().Delete({}, raw.blocks(), RawSpillDb::KeySlice(Key(1))).ok());
   }
   auto tier = OpenTier(options);
   CHECK(tier->Contains(Key(1)));
