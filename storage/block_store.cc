@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "eviction_policy.h"
+#include "counters.h"
 #include "memory_tier.h"
 #include "prefixcache/check.h"
 #include "spill_tier.h"
@@ -26,13 +26,7 @@ Result<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& options
   if (options.max_value_bytes == 0) {
     return Status::InvalidArgument("max_value_bytes: must be > 0");
   }
-  if (options.memory.capacity_bytes == 0) {
-    return Status::InvalidArgument("memory.capacity_bytes: must be > 0");
-  }
-  if (options.memory.shards == 0) return Status::InvalidArgument("memory.shards: must be >= 1");
-  if (auto policy = MakeEvictionPolicy(options.memory.eviction_policy); !policy.ok()) {
-    return policy.status();
-  }
+  if (Status valid = MemoryTier::ValidateOptions(options.memory); !valid.ok()) return valid;
   if (options.spill.enabled) {
     if (Status valid = SpillTier::ValidateOptions(options.spill); !valid.ok()) return valid;
   }
@@ -201,7 +195,7 @@ void BlockStore::Promote(const BlockKey& key, const Block& block) {
   // clears the mark.
   spill_->MarkInMemory(key);
   if (memory_->Put(key, block).ok()) {
-    promotions_.fetch_add(1, std::memory_order_relaxed);
+    Add(promotions_);
   } else {
     spill_->MarkNotInMemory(key);
   }
@@ -250,7 +244,7 @@ std::uint64_t BlockStore::Size() const {
 StoreStats BlockStore::Stats() const {
   StoreStats stats;
   stats.memory = memory_->Stats();
-  stats.memory.promotions = promotions_.load(std::memory_order_relaxed);
+  stats.memory.promotions = promotions_.load(kRelaxed);
   stats.spill_enabled = options_.spill.enabled;
   if (spill_) {
     stats.spill = spill_->Stats();

@@ -8,11 +8,13 @@
 #include <unordered_map>
 #include <utility>
 
+#include "counters.h"
 #include "prefixcache/check.h"
 
 namespace prefixcache::storage {
 
-// Counters are written under `mu` (demotions excepted) and read without it by Stats().
+// Counters are written under `mu` (but for the misses CountMiss adds) and read without it
+// by Stats().
 struct alignas(64) MemoryTier::Shard {
   mutable std::mutex mu;
   std::unordered_map<BlockKey, Block, BlockKeyHash> blocks;
@@ -24,25 +26,20 @@ struct alignas(64) MemoryTier::Shard {
   std::atomic<std::uint64_t> demotions{0};
 };
 
-namespace {
-
-constexpr auto kRelaxed = std::memory_order_relaxed;
-
-void Add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
-  counter.fetch_add(n, kRelaxed);
-}
-
-}  // namespace
-
-Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(const MemoryTierOptions& options,
-                                                       EvictionSink sink) {
+Status MemoryTier::ValidateOptions(const MemoryTierOptions& options) {
   if (options.capacity_bytes == 0) {
-    return Status::InvalidArgument("memory tier capacity_bytes must be > 0");
+    return Status::InvalidArgument("memory.capacity_bytes: must be > 0");
   }
-  if (options.shards == 0) return Status::InvalidArgument("memory tier shards must be >= 1");
+  if (options.shards == 0) return Status::InvalidArgument("memory.shards: must be >= 1");
   if (auto policy = MakeEvictionPolicy(options.eviction_policy); !policy.ok()) {
     return policy.status();
   }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(const MemoryTierOptions& options,
+                                                       EvictionSink sink) {
+  if (Status valid = ValidateOptions(options); !valid.ok()) return valid;
   return std::make_unique<MemoryTier>(options, std::move(sink));
 }
 

@@ -1,8 +1,7 @@
 // MemoryTier: the RAM level of a node's BlockStore -- blocks held as reference-counted
 // Buffers up to a hard byte capacity, sharded by key hash with one mutex per shard.
 // Thread-safe: every method may be called from any thread at once, and none touches the
-// disk, so the BlockStore calls them from network I/O threads (Get, Put, Contains, Erase)
-// and worker threads (promotions, Clear, Snapshot on close) alike.
+// disk, so the BlockStore calls them from network I/O threads and worker threads alike.
 //
 // A concrete class, not one implementation of a tier interface: BlockStore, its only user,
 // uses it as the top tier -- lookups that leave a miss for the next tier to count, an
@@ -40,6 +39,9 @@ class MemoryTier {
   using EvictionSink = std::function<void(const BlockKey&, Block)>;
 
   // InvalidArgument on capacity_bytes == 0, shards == 0 or an unknown eviction policy.
+  static Status ValidateOptions(const MemoryTierOptions& options);
+
+  // ValidateOptions, then the tier.
   static Result<std::unique_ptr<MemoryTier>> Create(const MemoryTierOptions& options,
                                                     EvictionSink sink = {});
 

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <utility>
 
+#include "counters.h"
 #include "prefixcache/check.h"
 
 namespace prefixcache::storage {
@@ -24,13 +25,8 @@ namespace {
 
 constexpr char kBlocksFamily[] = "blocks";
 constexpr char kMetaFamily[] = "meta";
-constexpr auto kRelaxed = std::memory_order_relaxed;
 // RocksDB stores value lengths in 32 bits.
 constexpr std::uint64_t kMaxValueBytes = std::numeric_limits<std::uint32_t>::max();
-
-void Add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
-  counter.fetch_add(n, kRelaxed);
-}
 
 rocksdb::Slice KeySlice(const BlockKey& key) {
   return {reinterpret_cast<const char*>(key.bytes.data()), BlockKey::kSize};
