@@ -78,7 +78,7 @@ Status BlockStore::PutLocked(const BlockKey& key, Buffer value, std::uint32_t de
   if (value.size() + kMemoryEntryOverheadBytes > memory_->capacity_bytes()) {
     return memory_->Put(key, Block{std::move(value), depth});
   }
-  // The older copy leaves both tiers before the new block enters memory: forgetting the
+  // The older copy leaves both tiers before the new block enters memory: erasing the
   // spilled copy after the Put could delete the new block itself, should another thread
   // evict it into the spill queue in between (an acknowledged write lost).
   memory_->Erase(key);
