@@ -22,10 +22,7 @@
 namespace prefixcache::storage {
 namespace {
 
-using prefixcache::testing::RawSpillDb;
-using prefixcache::testing::RequireValue;
-using prefixcache::testing::SameBytes;
-using prefixcache::testing::TempDir;
+using namespace prefixcache::testing;  // TempDir and storage_test_util.h
 
 constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
 constexpr std::uint64_t kCharge = kBlockBytes + kMemoryEntryOverheadBytes;
