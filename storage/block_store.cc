@@ -6,11 +6,10 @@
 #include <string>
 #include <utility>
 
-#include "eviction_policy.h"
+#include "counters.h"
 #include "memory_tier.h"
 #include "prefixcache/check.h"
 #include "spill_tier.h"
-#include "tier.h"
 
 namespace prefixcache::storage {
 namespace {
@@ -27,13 +26,7 @@ Result<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& options
   if (options.max_value_bytes == 0) {
     return Status::InvalidArgument("max_value_bytes: must be > 0");
   }
-  if (options.memory.capacity_bytes == 0) {
-    return Status::InvalidArgument("memory.capacity_bytes: must be > 0");
-  }
-  if (options.memory.shards == 0) return Status::InvalidArgument("memory.shards: must be >= 1");
-  if (auto policy = MakeEvictionPolicy(options.memory.eviction_policy); !policy.ok()) {
-    return policy.status();
-  }
+  if (Status valid = MemoryTier::ValidateOptions(options.memory); !valid.ok()) return valid;
   if (options.spill.enabled) {
     if (Status valid = SpillTier::ValidateOptions(options.spill); !valid.ok()) return valid;
   }
@@ -82,14 +75,14 @@ Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth) {
 Status BlockStore::PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth) {
   // A block that can never fit is refused (by the tier, in its words) before the older
   // copy is dropped: a refused write leaves the key as it was.
-  if (value.size() + MemoryTier::kEntryOverheadBytes > memory_->capacity_bytes()) {
+  if (value.size() + kMemoryEntryOverheadBytes > memory_->capacity_bytes()) {
     return memory_->Put(key, Block{std::move(value), depth});
   }
-  // The older copy leaves both tiers before the new block enters memory: forgetting the
+  // The older copy leaves both tiers before the new block enters memory: erasing the
   // spilled copy after the Put could delete the new block itself, should another thread
   // evict it into the spill queue in between (an acknowledged write lost).
   memory_->Erase(key);
-  if (spill_) spill_->Forget(key);
+  if (spill_) spill_->Erase(key);
   return memory_->Put(key, Block{std::move(value), depth});
 }
 
@@ -139,7 +132,7 @@ Result<BlockStore::PutIfOutcome> BlockStore::PutIf(const BlockKey& key, Buffer v
           out.previous = std::move(spilled).value().value;
         } else if (spilled.status().code() == StatusCode::kIoError) {
           return spilled.status();
-        }  // else a corrupt (now deleted) block or a closed tier: absent
+        }  // else a miss, a corrupt block (now deleted) or no memory for the copy: absent
       }
     }
     if ((condition == PutCondition::kIfAbsent && out.had) ||
@@ -172,11 +165,8 @@ Result<Buffer> BlockStore::Get(const BlockKey& key) {
   if (!spill_) return Status::NotFound();
   Result<Block> spilled = spill_->Get(key);
   if (!spilled.ok()) {
-    const StatusCode code = spilled.status().code();
-    // A corrupt block is already deleted and counted; a closed tier is a plain miss.
-    if (code == StatusCode::kCorruption || code == StatusCode::kUnavailable) {
-      return Status::NotFound();
-    }
+    // A corrupt block is already deleted and counted as a miss.
+    if (spilled.status().code() == StatusCode::kCorruption) return Status::NotFound();
     return spilled.status();
   }
   Promote(key, *spilled);
@@ -205,7 +195,7 @@ void BlockStore::Promote(const BlockKey& key, const Block& block) {
   // clears the mark.
   spill_->MarkInMemory(key);
   if (memory_->Put(key, block).ok()) {
-    promotions_.fetch_add(1, std::memory_order_relaxed);
+    Add(promotions_);
   } else {
     spill_->MarkNotInMemory(key);
   }
@@ -226,18 +216,14 @@ bool BlockStore::NeedsDiskRead(const BlockKey& key) const {
 
 Status BlockStore::Erase(const BlockKey& key) {
   std::lock_guard stripe(StripeFor(key));
-  Status erased = memory_->Erase(key);
-  if (spill_) spill_->Forget(key);
-  return erased;
+  memory_->Erase(key);
+  if (spill_) spill_->Erase(key);
+  return Status::Ok();
 }
 
 Status BlockStore::Clear() {
-  Status cleared = memory_->Clear();
-  if (spill_) {
-    Status spill_cleared = spill_->Clear();
-    if (cleared.ok()) cleared = spill_cleared;
-  }
-  return cleared;
+  memory_->Clear();
+  return spill_ ? spill_->Clear() : Status::Ok();
 }
 
 std::uint64_t BlockStore::LargestStorableValue() const {
@@ -258,7 +244,7 @@ std::uint64_t BlockStore::Size() const {
 StoreStats BlockStore::Stats() const {
   StoreStats stats;
   stats.memory = memory_->Stats();
-  stats.memory.promotions = promotions_.load(std::memory_order_relaxed);
+  stats.memory.promotions = promotions_.load(kRelaxed);
   stats.spill_enabled = options_.spill.enabled;
   if (spill_) {
     stats.spill = spill_->Stats();

@@ -26,8 +26,9 @@ class EvictionPolicy {
 
   // The block to evict next, or nullopt when the shard is empty. Does not remove it.
   virtual std::optional<BlockKey> Victim() const = 0;
-  // The last-access tick of Victim(), so the store can compare shards and evict the
-  // coldest one across them. Undefined when empty.
+  // A tick that says how cold this shard's cold end is (for LRU, Victim()'s last-access
+  // tick), which the store compares across shards to choose the one to evict from. Asked
+  // of non-empty shards only.
   virtual std::uint64_t VictimTick() const = 0;
 };
 

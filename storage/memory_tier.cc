@@ -8,11 +8,13 @@
 #include <unordered_map>
 #include <utility>
 
+#include "counters.h"
 #include "prefixcache/check.h"
 
 namespace prefixcache::storage {
 
-// Counters are written under `mu` (demotions excepted) and read without it by Stats().
+// Counters are written under `mu` (but for the misses CountMiss adds) and read without it
+// by Stats().
 struct alignas(64) MemoryTier::Shard {
   mutable std::mutex mu;
   std::unordered_map<BlockKey, Block, BlockKeyHash> blocks;
@@ -24,25 +26,20 @@ struct alignas(64) MemoryTier::Shard {
   std::atomic<std::uint64_t> demotions{0};
 };
 
-namespace {
-
-constexpr auto kRelaxed = std::memory_order_relaxed;
-
-void Add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
-  counter.fetch_add(n, kRelaxed);
-}
-
-}  // namespace
-
-Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(const MemoryTierOptions& options,
-                                                       EvictionSink sink) {
+Status MemoryTier::ValidateOptions(const MemoryTierOptions& options) {
   if (options.capacity_bytes == 0) {
-    return Status::InvalidArgument("memory tier capacity_bytes must be > 0");
+    return Status::InvalidArgument("memory.capacity_bytes: must be > 0");
   }
-  if (options.shards == 0) return Status::InvalidArgument("memory tier shards must be >= 1");
+  if (options.shards == 0) return Status::InvalidArgument("memory.shards: must be >= 1");
   if (auto policy = MakeEvictionPolicy(options.eviction_policy); !policy.ok()) {
     return policy.status();
   }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(const MemoryTierOptions& options,
+                                                       EvictionSink sink) {
+  if (Status valid = ValidateOptions(options); !valid.ok()) return valid;
   return std::make_unique<MemoryTier>(options, std::move(sink));
 }
 
@@ -94,7 +91,7 @@ Status MemoryTier::Put(const BlockKey& key, Block block) {
   const std::uint64_t charge = Charge(block);
   if (charge > capacity_bytes_) {
     return Status::Rejected("block of " + std::to_string(block.value.size()) + " bytes (+" +
-                            std::to_string(kEntryOverheadBytes) +
+                            std::to_string(kMemoryEntryOverheadBytes) +
                             " overhead) exceeds the memory tier capacity of " +
                             std::to_string(capacity_bytes_) + " bytes");
   }
@@ -178,8 +175,8 @@ bool MemoryTier::EvictOne() {
     PC_CHECK(it != coldest->blocks.end());
     key = *victim;
     // The sink takes the block before it leaves the map, so a concurrent reader finds it
-    // in one tier or the other, never in neither. The sink (the spill queue) never takes
-    // a memory-tier lock, so calling it under the shard lock cannot deadlock.
+    // in one tier or the other, never in neither (see EvictionSink for what that asks of
+    // the sink).
     if (sink_) {
       Add(coldest->demotions);
       sink_(key, it->second);
@@ -200,23 +197,22 @@ bool MemoryTier::Contains(const BlockKey& key) const {
   return shard.blocks.contains(key);
 }
 
-Status MemoryTier::Erase(const BlockKey& key) {
+void MemoryTier::Erase(const BlockKey& key) {
   Shard& shard = ShardFor(key);
   Block erased;  // freed after the lock is dropped
   {
     std::lock_guard lock(shard.mu);
     auto it = shard.blocks.find(key);
-    if (it == shard.blocks.end()) return Status::Ok();
+    if (it == shard.blocks.end()) return;
     erased = std::move(it->second);
     shard.blocks.erase(it);
     shard.policy->OnErase(key);
     shard.entries.fetch_sub(1, kRelaxed);
   }
   used_bytes_.fetch_sub(Charge(erased), kRelaxed);
-  return Status::Ok();
 }
 
-Status MemoryTier::Clear() {
+void MemoryTier::Clear() {
   for (const auto& shard : shards_) {
     auto fresh_policy = MakeEvictionPolicy(policy_name_);
     PC_CHECK(fresh_policy.ok());
@@ -231,7 +227,6 @@ Status MemoryTier::Clear() {
     for (const auto& [key, block] : dropped) released += Charge(block);
     used_bytes_.fetch_sub(released, kRelaxed);
   }
-  return Status::Ok();
 }
 
 TierStats MemoryTier::Stats() const {

@@ -1,10 +1,13 @@
 // MemoryTier: the RAM level of a node's BlockStore -- blocks held as reference-counted
 // Buffers up to a hard byte capacity, sharded by key hash with one mutex per shard.
 // Thread-safe: every method may be called from any thread at once, and none touches the
-// disk, so the BlockStore calls them from network I/O threads (Get, Put, Contains, Erase)
-// and worker threads (promotions, Clear, Snapshot on close) alike. The eviction sink runs
-// on the thread whose Put caused the eviction, under the evicted block's shard lock (so
-// the block is never in neither tier); it must not call back into this tier.
+// disk, so the BlockStore calls them from network I/O threads and worker threads alike.
+//
+// A concrete class, not one implementation of a tier interface: BlockStore, its only user,
+// uses it as the top tier -- lookups that leave a miss for the next tier to count, an
+// eviction sink that feeds the spill tier, a snapshot for flush-on-close -- while the
+// spill tier's operations may queue, read or wait on the disk (spill_tier.h). The two
+// share their verbs (Get, Put, Erase, Contains, Clear, Stats), not a base class.
 #pragma once
 
 #include <atomic>
@@ -13,45 +16,45 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "block.h"
 #include "eviction_policy.h"
 #include "prefixcache/block_key.h"
 #include "prefixcache/status.h"
 #include "storage/options.h"
 #include "storage/stats.h"
-#include "tier.h"
 
 namespace prefixcache::storage {
 
-class MemoryTier : public Tier {
+class MemoryTier {
  public:
-  // Bytes charged per entry on top of its value (see options.h).
-  static constexpr std::uint64_t kEntryOverheadBytes = kMemoryEntryOverheadBytes;
-
-  // Receives each block evicted by capacity (never an erased or replaced one). Called on
-  // the thread whose Put caused the eviction, outside every lock of this tier, so it may
-  // take its own locks or call back into the tier. Must be thread-safe.
+  // Receives each block evicted by capacity (never one that leaves by Erase, Clear or
+  // replacement). Called on the thread whose Put caused the eviction, with the evicted
+  // block's shard lock held, before the block leaves the shard (so a reader finds it in
+  // this tier or the sink's, never in neither). It must therefore be quick, thread-safe
+  // and never call back into this tier; it may take locks of its own, provided no holder
+  // of those calls into this tier.
   using EvictionSink = std::function<void(const BlockKey&, Block)>;
 
   // InvalidArgument on capacity_bytes == 0, shards == 0 or an unknown eviction policy.
+  static Status ValidateOptions(const MemoryTierOptions& options);
+
+  // ValidateOptions, then the tier.
   static Result<std::unique_ptr<MemoryTier>> Create(const MemoryTierOptions& options,
                                                     EvictionSink sink = {});
 
   // `options` must be valid (CHECKed); Create() validates them first.
   MemoryTier(const MemoryTierOptions& options, EvictionSink sink);
-  ~MemoryTier() override;
+  ~MemoryTier();
 
   MemoryTier(const MemoryTier&) = delete;
   MemoryTier& operator=(const MemoryTier&) = delete;
 
-  std::string_view Name() const override { return "memory"; }
-
   // The block (sharing its bytes, no copy) or NotFound. Counts a hit or a miss and marks
   // the block recently used.
-  Result<Block> Get(const BlockKey& key) override;
+  Result<Block> Get(const BlockKey& key);
 
   // As Get, but a miss is not counted (for a caller that goes on to the next tier).
   Result<Block> GetIfPresent(const BlockKey& key);
@@ -65,34 +68,34 @@ class MemoryTier : public Tier {
   // sink. A replacement no larger than the old block swaps in place and evicts nothing; a
   // larger one reserves its whole charge before the old one is released, so the old block
   // itself may be evicted to the sink during this Put. Rejected when value size +
-  // kEntryOverheadBytes exceeds the capacity. May wait (yielding) while other threads'
-  // in-flight Puts hold the only free space.
-  Status Put(const BlockKey& key, Block block) override;
+  // kMemoryEntryOverheadBytes exceeds the capacity. May wait (yielding) while other
+  // threads' in-flight Puts hold the only free space.
+  Status Put(const BlockKey& key, Block block);
 
-  bool Contains(const BlockKey& key) const override;
+  // Whether the key is held. Counts nothing.
+  bool Contains(const BlockKey& key) const;
 
-  // Ok whether or not the key was held; the block does not go to the sink.
-  Status Erase(const BlockKey& key) override;
+  // Removes the key if held; the block does not go to the sink.
+  void Erase(const BlockKey& key);
 
   // Drops every block; none goes to the sink.
-  Status Clear() override;
+  void Clear();
 
-  TierStats Stats() const override;
+  // The counters of stats.h; `bytes` includes the space reserved by Puts in flight and
+  // never exceeds the capacity.
+  TierStats Stats() const;
 
   // Every resident block, in no particular order (for flush-on-close). Each shard is
   // copied under its lock; blocks put or evicted meanwhile may or may not appear.
   std::vector<std::pair<BlockKey, Block>> Snapshot() const;
 
-  // Bytes charged now: resident values + overhead, plus space reserved by Puts in flight.
-  // Never exceeds capacity_bytes().
-  std::uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
   std::uint64_t capacity_bytes() const { return capacity_bytes_; }
 
  private:
   struct Shard;
 
   static std::uint64_t Charge(const Block& block) {
-    return block.value.size() + kEntryOverheadBytes;
+    return block.value.size() + kMemoryEntryOverheadBytes;
   }
   Shard& ShardFor(const BlockKey& key) const;
   Result<Block> Lookup(const BlockKey& key, bool count_miss);

@@ -57,13 +57,6 @@ std::vector<BlockKey> SpillIndex::PickVictims(std::uint64_t projected_bytes,
   return victims;
 }
 
-std::vector<BlockKey> SpillIndex::Keys() const {
-  std::vector<BlockKey> keys;
-  keys.reserve(entries_.size());
-  for (const auto& [key, entry] : entries_) keys.push_back(key);
-  return keys;
-}
-
 std::uint64_t SpillIndex::BytesInsertedSince(const BlockKey& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return 0;

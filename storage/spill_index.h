@@ -43,8 +43,12 @@ class SpillIndex {
   std::vector<BlockKey> PickVictims(std::uint64_t projected_bytes, std::uint64_t capacity_bytes,
                                     const KeySet& keep) const;
 
-  // Every held key, in no particular order.
-  std::vector<BlockKey> Keys() const;
+  // Calls visit(key) for every held key, in no particular order. `visit` must not change
+  // the index.
+  template <typename Visit>
+  void ForEachKey(const Visit& visit) const {
+    for (const auto& [key, entry] : entries_) visit(key);
+  }
 
   // Value bytes inserted after the key's current record (0 for a key not held): how far
   // behind the newest writes its copy on disk is.

@@ -13,9 +13,11 @@
 #include <filesystem>
 #include <limits>
 #include <new>
+#include <queue>
 #include <system_error>
 #include <utility>
 
+#include "counters.h"
 #include "prefixcache/check.h"
 
 namespace prefixcache::storage {
@@ -23,13 +25,8 @@ namespace {
 
 constexpr char kBlocksFamily[] = "blocks";
 constexpr char kMetaFamily[] = "meta";
-constexpr auto kRelaxed = std::memory_order_relaxed;
 // RocksDB stores value lengths in 32 bits.
 constexpr std::uint64_t kMaxValueBytes = std::numeric_limits<std::uint32_t>::max();
-
-void Add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
-  counter.fetch_add(n, kRelaxed);
-}
 
 rocksdb::Slice KeySlice(const BlockKey& key) {
   return {reinterpret_cast<const char*>(key.bytes.data()), BlockKey::kSize};
@@ -262,9 +259,9 @@ void SpillTier::WriteQueuedBatch() {
     if (ops[i].block) checksums[i] = Checksum(ops[i].block->value);
   }
 
-  // A put op is live only while queued_ still names it: a later Enqueue, Put, Forget,
-  // Erase or Clear of the key supersedes it. Live ops never precede a delete op of the
-  // same key in one batch (Forget removes the queued_ entry), so writing the deletes
+  // A put op is live only while queued_ still names it: a later Enqueue, Put, Erase or
+  // Clear of the key supersedes it. Live ops never precede a delete op of the
+  // same key in one batch (Erase removes the queued_ entry), so writing the deletes
   // first keeps the order that matters.
   std::vector<BlockKey> deletes;
   std::vector<PlannedPut> planned;
@@ -298,7 +295,7 @@ void SpillTier::WriteQueuedBatch() {
   if (written.ok()) {
     for (const PlannedPut& put : planned) {
       auto queued = queued_.find(put.key);
-      // Forgotten while being written: its delete op follows in the queue.
+      // Erased while being written: its delete op follows in the queue.
       if (queued == queued_.end()) continue;
       IndexLocked(put.key, put.record);  // first: the key stays held throughout
       if (queued->second.op_id == put.op_id) UnqueueLocked(queued);
@@ -417,12 +414,13 @@ void SpillTier::Enqueue(const BlockKey& key, Block block) {
   work_cv_.notify_one();
 }
 
-void SpillTier::Forget(const BlockKey& key) {
+void SpillTier::Erase(const BlockKey& key) {
   std::lock_guard lock(mu_);
   const bool queued = UnqueueLocked(key);
   const bool indexed = UnindexLocked(key);
   // A queued block may be in the writer's hands already, so its disk copy is deleted
-  // too. Past stopping_ the writer may be gone; the delete is then lost (see Durability).
+  // too. Past stopping_ the writer may be gone, and an unhealthy tier writes nothing: the
+  // delete is then lost (see Erase in spill_tier.h).
   if (!(queued || indexed) || closed_ || stopping_ || !health_.ok()) return;
   queue_.push_back(Op{key, std::nullopt, ++last_op_id_});
   work_cv_.notify_one();
@@ -638,31 +636,45 @@ bool SpillTier::NeedsDiskRead(const BlockKey& key) const {
   return !queued_.contains(key) && index_.Find(key) != nullptr;
 }
 
-std::vector<BlockKey> SpillTier::Keys() const {
+SpillTier::ScanPage SpillTier::Scan(std::uint64_t cursor, std::size_t count) const {
+  static_assert(sizeof(std::size_t) == sizeof(std::uint64_t), "positions are 64-bit hashes");
+  constexpr std::uint64_t kLastPosition = std::numeric_limits<std::uint64_t>::max();
+  count = std::max<std::size_t>(count, 1);
+  auto position = [](const BlockKey& key) -> std::uint64_t { return BlockKeyHash()(key); };
   std::lock_guard lock(mu_);
-  std::vector<BlockKey> keys = index_.Keys();
-  for (const auto& [key, queued] : queued_) {
-    if (index_.Find(key) == nullptr) keys.push_back(key);
-  }
-  return keys;
-}
-
-Status SpillTier::Erase(const BlockKey& key) {
-  std::lock_guard write_lock(write_mu_);
-  std::shared_lock db_lock(db_mu_);
-  bool indexed = false;
-  {
-    std::lock_guard lock(mu_);
-    UnqueueLocked(key);
-    indexed = UnindexLocked(key);
-  }
-  if (!indexed || !db_) return Status::Ok();
-  rocksdb::WriteBatch batch;
-  DeleteBoth(batch, blocks_cf_, meta_cf_, key);
-  rocksdb::Status status = db_->Write(SpillWriteOptions(), &batch);
-  if (status.ok()) return Status::Ok();
-  Add(io_errors_);
-  return Status::IoError("spill delete of " + key.ToHex() + ": " + status.ToString());
+  auto for_each_key = [&](const auto& visit) {
+    index_.ForEachKey(visit);
+    for (const auto& [key, queued] : queued_) {
+      if (index_.Find(key) == nullptr) visit(key);
+    }
+  };
+  // The page ends at the count-th smallest position at or past the cursor, or at the end
+  // when fewer remain; a max-heap keeps the `count` smallest positions seen.
+  std::priority_queue<std::uint64_t> smallest;
+  for_each_key([&](const BlockKey& key) {
+    const std::uint64_t at = position(key);
+    if (at < cursor) return;
+    if (smallest.size() < count) {
+      smallest.push(at);
+    } else if (at < smallest.top()) {
+      smallest.pop();
+      smallest.push(at);
+    }
+  });
+  ScanPage page;
+  if (smallest.empty()) return page;
+  const std::uint64_t last = smallest.size() < count ? kLastPosition : smallest.top();
+  for_each_key([&](const BlockKey& key) {
+    const std::uint64_t at = position(key);
+    if (at >= cursor && at <= last) page.keys.push_back(key);
+  });
+  std::sort(page.keys.begin(), page.keys.end(), [&](const BlockKey& a, const BlockKey& b) {
+    const std::uint64_t at_a = position(a);
+    const std::uint64_t at_b = position(b);
+    return at_a != at_b ? at_a < at_b : a < b;
+  });
+  page.next_cursor = last == kLastPosition ? 0 : last + 1;
+  return page;
 }
 
 Status SpillTier::Clear() {

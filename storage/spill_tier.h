@@ -25,10 +25,15 @@
 // is evicted within a capacity's worth of writes. Either way no live block keeps an old
 // file on disk for long.
 //
-// Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Forget, Keys,
-// MarkInMemory, MarkNotInMemory, CountNotInMemory, Stats and Health never touch the disk (safe on a
-// network I/O thread). Get, Put, Erase, Clear, Drain, Flush and Close may read, write or wait on
+// Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Erase, Scan,
+// MarkInMemory, MarkNotInMemory, CountNotInMemory, Stats and Health never touch the disk (safe
+// on a network I/O thread). Get, Put, Clear, Drain, Flush and Close may read, write or wait on
 // RocksDB: call them from a worker thread.
+//
+// A concrete class, not one implementation of a tier interface shared with MemoryTier: some
+// of its operations touch the disk and others must not, it has a health state and a
+// lifecycle (Drain, Flush, Close), and BlockStore, its only user, depends on each of these
+// differences (see memory_tier.h).
 #pragma once
 
 #include <atomic>
@@ -40,19 +45,17 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "block.h"
 #include "prefixcache/block_key.h"
-#include "prefixcache/buffer.h"
 #include "prefixcache/status.h"
 #include "spill_index.h"
 #include "storage/options.h"
 #include "storage/stats.h"
-#include "tier.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
@@ -62,7 +65,7 @@ class Env;
 
 namespace prefixcache::storage {
 
-class SpillTier final : public Tier {
+class SpillTier {
  public:
   // InvalidArgument on an empty path, zero capacity_bytes or zero batch_bytes.
   static Status ValidateOptions(const SpillTierOptions& options);
@@ -78,19 +81,22 @@ class SpillTier final : public Tier {
                                                  rocksdb::Env* env);
 
   // Calls Close().
-  ~SpillTier() override;
+  ~SpillTier();
 
   SpillTier(const SpillTier&) = delete;
   SpillTier& operator=(const SpillTier&) = delete;
 
-  std::string_view Name() const override { return "spill"; }
-
-  // A queued block, else the block read from disk. NotFound on a miss (or once closed);
-  // Corruption when the stored value fails its checksum or size (the block is then
-  // deleted and counted in checksum_failures); IoError when RocksDB fails to read (the
-  // block stays); Rejected when its buffer cannot be allocated. A hit refreshes the
-  // block's recency. May read the disk.
-  Result<Block> Get(const BlockKey& key) override;
+  // A queued block (a hit), else the block read from disk and verified (a hit); looking a
+  // key up on disk refreshes its recency, whatever the read then finds. May read the disk.
+  // Failures:
+  // - NotFound on a miss, also once closed; counted as a miss.
+  // - Corruption when the block fails verification (its value's size or XXH3-64 checksum
+  //   differs from its record, its value is missing, or RocksDB reports either one
+  //   corrupt): the block is gone from the tier on return (its disk copy is deleted too;
+  //   a failed delete counts in io_errors) and counted in checksum_failures and as a miss.
+  // - IoError when RocksDB fails the read: the block stays; counted in io_errors only.
+  // - Rejected when no buffer can be allocated for the copy: the block stays; not counted.
+  Result<Block> Get(const BlockKey& key);
 
   // A block waiting in the queue (or being written), counting a hit. Otherwise NotFound,
   // counting a miss when the key is not on disk either (as Get would) and nothing when it
@@ -100,28 +106,42 @@ class SpillTier final : public Tier {
 
   // Writes the block now, on the calling thread, evicting the coldest blocks if needed;
   // supersedes any queued block under the key. Skips the write when the same bytes are
-  // already stored, unless that copy is old (see "Blob files"). Rejected when the value exceeds
-  // capacity_bytes; Unavailable once closed; the health error once a write has failed; IoError if
-  // this write fails.
-  Status Put(const BlockKey& key, Block block) override;
+  // already stored, unless that copy is old (see "Blob files"). Rejected when the value
+  // exceeds capacity_bytes; Unavailable once closed; the health error once a write has
+  // failed; IoError if this write fails (which makes the tier unhealthy, see Health).
+  Status Put(const BlockKey& key, Block block);
 
   // Queues the block for the writer thread and returns at once; the block stays readable
   // meanwhile. Dropped (and counted in demotion_drops) when the queue would pass
-  // queue_bytes, when the tier is unhealthy or closed. Shares `block`'s bytes, no copy.
+  // queue_bytes, when the block is larger than the capacity, when the tier is unhealthy,
+  // closing or closed. Shares `block`'s bytes, no copy.
   void Enqueue(const BlockKey& key, Block block);
 
   // Removes the key from the index and the queue now (Contains turns false, Get misses)
-  // and queues its deletion on disk for the writer. No disk I/O on the calling thread.
-  void Forget(const BlockKey& key);
+  // and queues its deletion on disk for the writer. The disk copy stays, and a later Open
+  // brings it back, when the tier is closing or unhealthy, or when the process dies before
+  // the delete is flushed (see Durability). No disk I/O on the calling thread.
+  void Erase(const BlockKey& key);
 
   // Whether the key is held (queued or on disk). Counts nothing; no disk I/O.
-  bool Contains(const BlockKey& key) const override;
+  bool Contains(const BlockKey& key) const;
 
   // Whether the key is held on disk only (a Get would read the disk). No disk I/O.
   bool NeedsDiskRead(const BlockKey& key) const;
 
-  // Every key held (queued or on disk), in no particular order. No disk I/O.
-  std::vector<BlockKey> Keys() const;
+  // One page of a scan over the keys held (queued or on disk).
+  struct ScanPage {
+    std::vector<BlockKey> keys;
+    std::uint64_t next_cursor = 0;  // 0 once the scan is complete
+  };
+  // Pages through the keys held, as Redis's SCAN does: the first call passes cursor 0,
+  // each later one the previous page's next_cursor, until that is 0. Keys come in the
+  // ascending order of their BlockKeyHash (a 64-bit "position"; ties in key order), `count`
+  // a page (0 counts as 1), fewer on the last page, more when keys of one position would
+  // straddle the page's end (they are never split). A key held from the first call to the
+  // last is returned exactly once; a key put or erased in between, at most once. Each call
+  // walks every key held, under the tier's lock: O(keys held x log count), no disk I/O.
+  ScanPage Scan(std::uint64_t cursor, std::size_t count) const;
 
   // The memory tier now holds a copy of the key's block too (a promotion); no-op for a key
   // not held here. The mark goes when the key leaves this tier or is enqueued again (the
@@ -132,12 +152,9 @@ class SpillTier final : public Tier {
   // Keys held (queued or on disk) and not marked in memory. O(1), no disk I/O.
   std::uint64_t CountNotInMemory() const;
 
-  // Deletes the key now (index, queue and disk). Ok whether or not it was held; IoError
-  // if the disk delete failed.
-  Status Erase(const BlockKey& key) override;
-
   // Deletes every block (queued ones included) and compacts the emptied ranges away.
-  Status Clear() override;
+  // IoError (counted) when RocksDB fails the delete or the compaction.
+  Status Clear();
 
   // Waits until every block enqueued before the call is written (or dropped). Returns
   // Health().
@@ -147,7 +164,10 @@ class SpillTier final : public Tier {
   Status Flush();
 
   // Ok while open and writing; IoError with the failed write's text once a write has
-  // failed (the tier then drops demotions until it is reopened); Unavailable once closed.
+  // failed; Unavailable once closed. A failed write is final for this object: from then on
+  // every demotion is dropped (the queued ones at once), Put returns that error and Erase
+  // no longer reaches the disk, while reads go on. Nothing here clears it; a new Open of
+  // the folder (a restart) starts healthy.
   Status Health() const;
 
   // Drains the queue, stops the writer, flushes and closes RocksDB. Afterwards the tier
@@ -155,7 +175,9 @@ class SpillTier final : public Tier {
   // first error met.
   Status Close();
 
-  TierStats Stats() const override;
+  // The counters of stats.h; `bytes` and `entries` count the written blocks (not the
+  // queued ones), `queue_bytes` the queued ones.
+  TierStats Stats() const;
 
  private:
   // One queued operation: write `block` under `key`, or delete the key (no block).

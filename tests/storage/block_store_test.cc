@@ -1,8 +1,5 @@
 #include "storage/block_store.h"
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -18,17 +15,17 @@
 #include <thread>
 #include <vector>
 
-#include "memory_tier.h"
 #include "spill_tier.h"
+#include "storage_test_util.h"
 #include "temp_dir.h"
 
 namespace prefixcache::storage {
 namespace {
 
-using prefixcache::testing::TempDir;
+using namespace prefixcache::testing;  // TempDir and storage_test_util.h
 
 constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
-constexpr std::uint64_t kCharge = kBlockBytes + MemoryTier::kEntryOverheadBytes;
+constexpr std::uint64_t kCharge = kBlockBytes + kMemoryEntryOverheadBytes;
 
 BlockKey Key(std::uint64_t i) { return BlockKey::FromHalves(0xb10c, i); }
 
@@ -44,10 +41,6 @@ Buffer Value(std::uint64_t i, std::uint8_t version = 0, std::size_t size = kBloc
     bytes.data()[8] = static_cast<std::byte>(version);
   }
   return std::move(bytes).Freeze();
-}
-
-bool SameBytes(const Buffer& a, const Buffer& b) {
-  return a.size() == b.size() && std::equal(a.data(), a.data() + a.size(), b.data());
 }
 
 // Whether `got` is exactly Value(i, v) for the version its ninth byte names.
@@ -70,10 +63,7 @@ StoreOptions Options(const TempDir& dir, std::uint64_t memory_blocks = 4) {
 }
 
 std::unique_ptr<BlockStore> OpenStore(const StoreOptions& options) {
-  auto store = BlockStore::Open(options);
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  return std::move(store).value();
+  return RequireValue(BlockStore::Open(options));
 }
 
 void PutRange(BlockStore& store, std::uint64_t first, std::uint64_t last) {
@@ -84,22 +74,11 @@ void PutRange(BlockStore& store, std::uint64_t first, std::uint64_t last) {
 
 // Replaces the value of `key` in the "blocks" column family, as a disk fault would.
 void OverwriteSpilledValue(const std::string& path, const BlockKey& key, const std::string& bytes) {
-  rocksdb::Options db_options;
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, {}}, {"blocks", {}}, {"meta", {}}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status opened = rocksdb::DB::Open(db_options, path, families, &handles, &raw);
-  INFO(opened.ToString());
-  REQUIRE(opened.ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  const rocksdb::Slice raw_key(key.View().data(), key.View().size());
+  RawSpillDb raw(path);
   std::string old;
-  REQUIRE(db->Get({}, handles[1], raw_key, &old).ok());
+  REQUIRE(raw.db().Get({}, raw.blocks(), RawSpillDb::KeySlice(key), &old).ok());
   REQUIRE(old != bytes);
-  REQUIRE(db->Put({}, handles[1], raw_key, bytes).ok());
-  for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
-  REQUIRE(db->Close().ok());
+  REQUIRE(raw.db().Put({}, raw.blocks(), RawSpillDb::KeySlice(key), bytes).ok());
 }
 
 TEST_CASE("BlockStore demotes evicted blocks and promotes spill hits", "[integration]") {
@@ -561,7 +540,7 @@ TEST_CASE("BlockStore never loses a block evicted while its Put is finishing", "
   TempDir dir("store");
   StoreOptions options = Options(dir);
   options.memory.eviction_policy = "prefix";
-  options.memory.capacity_bytes = 6 * (3 * kBlockBytes + MemoryTier::kEntryOverheadBytes);
+  options.memory.capacity_bytes = 6 * (3 * kBlockBytes + kMemoryEntryOverheadBytes);
   options.spill.queue_bytes = 256 * kMiB;
   auto store = OpenStore(options);
 

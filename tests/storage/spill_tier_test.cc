@@ -13,17 +13,19 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "spill_index.h"
 #include "spill_record.h"
+#include "storage_test_util.h"
 #include "temp_dir.h"
 
 namespace prefixcache::storage {
 namespace {
 
-using prefixcache::testing::TempDir;
+using namespace prefixcache::testing;  // TempDir and storage_test_util.h
 
 constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
 
@@ -38,10 +40,6 @@ Block MakeBlock(std::uint64_t i, std::uint32_t depth = 0, std::size_t size = kBl
   return Block{std::move(bytes).Freeze(), depth};
 }
 
-bool SameBytes(const Buffer& a, const Buffer& b) {
-  return a.size() == b.size() && std::equal(a.data(), a.data() + a.size(), b.data());
-}
-
 SpillTierOptions Options(const TempDir& dir, std::uint64_t capacity_blocks = 1000) {
   SpillTierOptions options;
   options.path = (dir.path() / "spill").string();
@@ -52,10 +50,30 @@ SpillTierOptions Options(const TempDir& dir, std::uint64_t capacity_blocks = 100
 }
 
 std::unique_ptr<SpillTier> OpenTier(const SpillTierOptions& options) {
-  auto tier = SpillTier::Open(options);
-  INFO(tier.status().ToString());
-  REQUIRE(tier.ok());
-  return std::move(tier).value();
+  return RequireValue(SpillTier::Open(options));
+}
+
+std::uint64_t Position(const BlockKey& key) { return BlockKeyHash()(key); }
+
+// Every key a whole scan returns, in the order returned. Checks what holds for any scan:
+// positions ascend across pages, and only the last page is short.
+std::vector<BlockKey> ScanAll(const SpillTier& tier, std::size_t count) {
+  std::vector<BlockKey> keys;
+  std::uint64_t cursor = 0;
+  do {
+    SpillTier::ScanPage page = tier.Scan(cursor, count);
+    for (const BlockKey& key : page.keys) {
+      CHECK(Position(key) >= cursor);
+      if (!keys.empty()) CHECK(Position(keys.back()) <= Position(key));
+      keys.push_back(key);
+    }
+    if (page.next_cursor != 0) {
+      CHECK(page.keys.size() >= count);
+      CHECK(page.next_cursor > cursor);
+    }
+    cursor = page.next_cursor;
+  } while (cursor != 0);
+  return keys;
 }
 
 TEST_CASE("SpillRecord encodes a fixed little-endian layout", "[unit]") {
@@ -223,13 +241,14 @@ TEST_CASE("SpillTier counts the keys not marked in memory", "[integration]") {
   REQUIRE(tier->Drain().ok());
   CHECK(tier->CountNotInMemory() == 3);
   tier->MarkInMemory(Key(2));
-  tier->Forget(Key(2));  // the key and its mark go
+  tier->Erase(Key(2));  // the key and its mark go
   CHECK(tier->CountNotInMemory() == 2);
   tier->MarkInMemory(Key(0));
   tier->MarkNotInMemory(Key(0));
   CHECK(tier->CountNotInMemory() == 2);
   tier->MarkInMemory(Key(0));
-  REQUIRE(tier->Erase(Key(0)).ok());
+  REQUIRE(tier->Drain().ok());
+  tier->Erase(Key(0));  // on disk only
   CHECK(tier->CountNotInMemory() == 1);
   tier->MarkInMemory(Key(1));
   CHECK(tier->CountNotInMemory() == 0);
@@ -238,6 +257,68 @@ TEST_CASE("SpillTier counts the keys not marked in memory", "[integration]") {
   CHECK(tier->CountNotInMemory() == 1);
   REQUIRE(tier->Close().ok());
   CHECK(tier->CountNotInMemory() == 0);
+}
+
+TEST_CASE("SpillTier Scan returns every key once, in pages", "[integration]") {
+  TempDir dir("spill");
+  auto tier = OpenTier(Options(dir));
+  SpillTier::ScanPage empty = tier->Scan(0, 10);
+  CHECK(empty.keys.empty());
+  CHECK(empty.next_cursor == 0);
+
+  std::set<BlockKey> held;
+  for (std::uint64_t i = 0; i < 30; ++i) {
+    REQUIRE(tier->Put(Key(i), MakeBlock(i, 0, 64)).ok());
+    held.insert(Key(i));
+  }
+  for (std::uint64_t i = 30; i < 40; ++i) {
+    tier->Enqueue(Key(i), MakeBlock(i, 0, 64));  // queued or written: held either way
+    held.insert(Key(i));
+  }
+  std::vector<BlockKey> keys = ScanAll(*tier, 7);
+  CHECK(keys.size() == 40);
+  CHECK(std::set<BlockKey>(keys.begin(), keys.end()) == held);
+  CHECK(tier->Scan(0, 0).keys.size() == 1);  // a count of 0 counts as 1
+
+  // Keys erased or added during a scan: every key held throughout comes exactly once.
+  SpillTier::ScanPage first = tier->Scan(0, 10);
+  REQUIRE(first.keys.size() == 10);
+  REQUIRE(first.next_cursor != 0);
+  std::vector<BlockKey> seen = first.keys;
+  BlockKey erased = keys.back();  // on a later page
+  tier->Erase(erased);
+  held.erase(erased);
+  for (std::uint64_t i = 100; i < 105; ++i) {
+    REQUIRE(tier->Put(Key(i), MakeBlock(i, 0, 64)).ok());
+  }
+  for (std::uint64_t cursor = first.next_cursor; cursor != 0;) {
+    SpillTier::ScanPage page = tier->Scan(cursor, 10);
+    seen.insert(seen.end(), page.keys.begin(), page.keys.end());
+    cursor = page.next_cursor;
+  }
+  std::set<BlockKey> distinct(seen.begin(), seen.end());
+  CHECK(distinct.size() == seen.size());
+  for (const BlockKey& key : held) CHECK(distinct.contains(key));
+  CHECK_FALSE(distinct.contains(erased));
+
+  // Keys that share a position are never split over pages. BlockKeyHash is the high half
+  // xor a function of the low half, so a chosen high half makes keys collide.
+  REQUIRE(tier->Clear().ok());
+  const BlockKey base = BlockKey::FromHalves(1, 1);
+  std::vector<BlockKey> colliding = {base};
+  for (std::uint64_t low = 2; low <= 3; ++low) {
+    const BlockKey key =
+        BlockKey::FromHalves(Position(base) ^ Position(BlockKey::FromHalves(0, low)), low);
+    REQUIRE(Position(key) == Position(base));
+    colliding.push_back(key);
+  }
+  for (std::size_t i = 0; i < colliding.size(); ++i) {
+    REQUIRE(tier->Put(colliding[i], MakeBlock(i, 0, 64)).ok());
+  }
+  SpillTier::ScanPage tied = tier->Scan(0, 1);
+  CHECK(tied.keys.size() == 3);
+  CHECK(std::is_sorted(tied.keys.begin(), tied.keys.end()));
+  CHECK(ScanAll(*tier, 1).size() == 3);
 }
 
 TEST_CASE("SpillTier blocks survive a restart with depth and order", "[integration]") {
@@ -310,24 +391,23 @@ TEST_CASE("SpillTier drops demotions past its queue bytes", "[integration]") {
   CHECK_FALSE(tier->Contains(Key(0)));
 }
 
-TEST_CASE("SpillTier Erase, Forget and Clear reach the disk", "[integration]") {
+TEST_CASE("SpillTier Erase and Clear reach the disk", "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir);
   {
     auto tier = OpenTier(options);
     for (std::uint64_t i = 0; i < 6; ++i) tier->Enqueue(Key(i), MakeBlock(i));
     REQUIRE(tier->Drain().ok());
-    REQUIRE(tier->Erase(Key(0)).ok());
-    REQUIRE(tier->Erase(Key(77)).ok());
-    tier->Forget(Key(1));
+    tier->Erase(Key(0));
+    tier->Erase(Key(77));  // held nowhere
+    tier->Erase(Key(1));
     tier->Enqueue(Key(9), MakeBlock(9));
-    tier->Forget(Key(9));  // queued, maybe already being written
+    tier->Erase(Key(9));  // queued, maybe already being written
     CHECK_FALSE(tier->Contains(Key(0)));
     CHECK_FALSE(tier->Contains(Key(1)));
     CHECK_FALSE(tier->Contains(Key(9)));
     CHECK(tier->Get(Key(1)).status().IsNotFound());
-    std::vector<BlockKey> keys = tier->Keys();
-    CHECK(keys.size() == 4);
+    CHECK(ScanAll(*tier, 3).size() == 4);
   }
   {
     auto tier = OpenTier(options);
@@ -357,17 +437,8 @@ TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
     REQUIRE(tier->Put(Key(2), MakeBlock(2)).ok());
   }
   {
-    rocksdb::Options db_options;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"blocks", {}}, {"meta", {}}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(db_options, options.path, families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    const BlockKey key = Key(1);
-    REQUIRE(db->Delete({}, handles[1], rocksdb::Slice(key.View().data(), key.View().size())).ok());
-    for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
-    REQUIRE(db->Close().ok());
+    RawSpillDb raw(options.path);
+    REQUIRE(raw.db().Delete({}, raw.blocks(), RawSpillDb::KeySlice(Key(1))).ok());
   }
   auto tier = OpenTier(options);
   CHECK(tier->Contains(Key(1)));

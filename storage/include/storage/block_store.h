@@ -34,9 +34,10 @@ struct Block;
 
 class BlockStore {
  public:
-  // Opens the store. Fails (InvalidArgument) only on bad options (zero capacity, unknown
-  // eviction policy, zero shards). A spill folder that cannot be opened is not a failure:
-  // the store runs memory-only and reports why in Stats().spill_error / SpillStatus().
+  // Opens the store. Fails (InvalidArgument) only on bad options: a zero max_value_bytes,
+  // capacity, shard count or spill batch size, an unknown eviction policy, an empty spill
+  // path. A spill folder that cannot be opened is not a failure: the store runs
+  // memory-only and reports why in Stats().spill_error / SpillStatus().
   static Result<std::unique_ptr<BlockStore>> Open(const StoreOptions& options);
 
   // Close(): stops the background writer after draining it; with
@@ -49,9 +50,11 @@ class BlockStore {
 
   // Stores a block under `key` without copying `value`. Rejected when value.size() exceeds
   // max_value_bytes, or when value.size() + kMemoryEntryOverheadBytes exceeds the
-  // memory capacity. Replaces (and drops from spill) an older block. No disk I/O.
+  // memory capacity. Replaces an older block, dropping its spilled copy as Erase does. No
+  // disk I/O.
   Status Put(const BlockKey& key, Buffer value, std::uint32_t depth);
-  // Same, copying `bytes` once into a new buffer.
+  // Same, copying `bytes` once into a new buffer; Rejected also when that buffer cannot be
+  // allocated.
   Status Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth);
 
   // A Put under a condition on the key's presence (in either tier), optionally returning
@@ -92,7 +95,8 @@ class BlockStore {
   bool NeedsDiskRead(const BlockKey& key) const;
 
   // Removes the key from every tier. Ok whether or not it was held. No disk I/O: the
-  // spill copy leaves the index at once and the disk with the next demotion batch.
+  // spill copy leaves the index at once and the disk with the next demotion batch (never,
+  // once the spill tier is unhealthy or closed: a restart then serves that copy again).
   Status Erase(const BlockKey& key);
 
   // Removes every block from every tier. IoError if the spill tier's delete failed.

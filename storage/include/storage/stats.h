@@ -16,8 +16,9 @@ struct TierStats {
   std::uint64_t evictions = 0;       // blocks pushed out by capacity
   std::uint64_t demotions = 0;       // memory: blocks handed to spill; spill: blocks written
   std::uint64_t promotions = 0;      // spill hits copied back into memory
-  std::uint64_t checksum_failures = 0;  // spill: blocks that failed XXH3 on read, deleted
-  std::uint64_t demotion_drops = 0;     // evicted blocks dropped (queue full or spill failing)
+  std::uint64_t checksum_failures = 0;  // spill: blocks that failed verification, deleted
+  std::uint64_t demotion_drops = 0;     // evicted blocks never written (queue full, too
+                                        // large, spill tier failing or closed)
   std::uint64_t io_errors = 0;          // failed RocksDB reads/writes
   std::uint64_t queue_bytes = 0;        // spill: evicted bytes waiting to be written
 };
