@@ -358,24 +358,23 @@ int main(int argc, char** argv) {
   // from a pool as large as a workload (128 MiB, like the daemon's working set). Both use
   // the socket tuning the daemon gets by default (TCP_NOTSENT_LOWAT = node.send_lowat).
   const std::string send_lowat = std::to_string(prefixcache::config::NodeConfig{}.send_lowat_bytes);
+  // Starts one ceiling server with `extra` options; its port, or nullopt.
+  auto start_ceiling = [&](Child& child,
+                           std::vector<std::string> extra) -> std::optional<std::string> {
+    std::vector<std::string> argv = {ceiling, "--serve", "--send-lowat", send_lowat};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto address = child.Start(Pinned(pin, "0", std::move(argv)), "loopback_ceiling listening on ");
+    if (!address) {
+      std::fprintf(stderr, "client_bench: cannot start %s\n", ceiling.c_str());
+      return std::nullopt;
+    }
+    return address->substr(address->rfind(':') + 1);
+  };
   Child ceiling_small;
-  auto small_address = ceiling_small.Start(
-      Pinned(pin, "0", {ceiling, "--serve", "--pool-mib", "128", "--send-lowat", send_lowat}),
-      "loopback_ceiling listening on ");
-  if (!small_address) {
-    std::fprintf(stderr, "client_bench: cannot start %s\n", ceiling.c_str());
-    return 1;
-  }
-  const std::string small_port = small_address->substr(small_address->rfind(':') + 1);
+  const std::optional<std::string> small_port = start_ceiling(ceiling_small, {"--pool-mib", "128"});
   Child ceiling_server;
-  auto ceiling_address =
-      ceiling_server.Start(Pinned(pin, "0", {ceiling, "--serve", "--send-lowat", send_lowat}),
-                           "loopback_ceiling listening on ");
-  if (!ceiling_address) {
-    std::fprintf(stderr, "client_bench: cannot start %s\n", ceiling.c_str());
-    return 1;
-  }
-  const std::string ceiling_port = ceiling_address->substr(ceiling_address->rfind(':') + 1);
+  const std::optional<std::string> ceiling_port = start_ceiling(ceiling_server, {});
+  if (!small_port || !ceiling_port) return 1;
 
   // ---- clients ----
   ClientOptions single_options;
@@ -454,7 +453,7 @@ int main(int argc, char** argv) {
       "ceiling: 128 MiB pool, 4 conns x 1 thread", "ceiling: 128 MiB pool, 4 conns, 1 epoll thr"};
   for (int c = 0; c < 4; ++c) {
     const bool epoll = c % 2 == 1;
-    const std::string port = c < 2 ? ceiling_port : small_port;
+    const std::string port = c < 2 ? *ceiling_port : *small_port;
     targets.push_back({ceiling_names[c],
                        [&, epoll, port](Workload& w) { return ceiling_fetch(w, epoll, port); }});
   }

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <optional>
 
 #include "prefixcache/value_format.h"
+#include "value_trailer.h"
 
 namespace prefixcache::client {
 namespace {
@@ -104,14 +106,10 @@ void ChunkReader::Complete() {
     out = {BlockStatus::kTooSmall, c.payload, {}};
     return;
   }
-  const std::byte* trailer = c.landing.data() + c.payload;
-  bool ok = std::memcmp(trailer + 8, kValueMagic.data(), kValueMagic.size()) == 0;
-  if (ok && verify_) {
-    std::uint64_t stored = 0;
-    for (int i = 7; i >= 0; --i) stored = stored << 8 | std::to_integer<std::uint64_t>(trailer[i]);
-    ok = stored == XXH3_64bits_digest(hash_);
-  }
-  if (!ok) {
+  const std::optional<std::uint64_t> stored =
+      TrailerChecksum(std::span<const std::byte, kValueTrailerBytes>(c.landing.data() + c.payload,
+                                                                     kValueTrailerBytes));
+  if (!stored || (verify_ && *stored != XXH3_64bits_digest(hash_))) {
     out = {BlockStatus::kCorrupt, 0, {}};
     return;
   }

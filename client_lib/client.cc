@@ -1,11 +1,8 @@
 #include "prefixcache/client.h"
 
-#include <algorithm>
 #include <charconv>
-#include <set>
 
 #include "client_impl.h"
-#include "protocol/resp_command.h"
 
 namespace prefixcache::client {
 namespace {
@@ -121,6 +118,24 @@ OperationStats OperationCounters::Snapshot() const {
           max_us.load(std::memory_order_relaxed)};
 }
 
+// ---- Admission ----
+
+bool Admission::Admits(std::size_t node) {
+  if (state_[node] == kUnasked) {
+    state_[node] =
+        topology_.nodes[node]->context().health.Admit(Clock::now()) ? kAdmitted : kRefused;
+  }
+  return state_[node] == kAdmitted;
+}
+
+void Admission::WithdrawFailed() {
+  for (std::size_t node = 0; node < state_.size(); ++node) {
+    if (state_[node] == kAdmitted && !topology_.nodes[node]->context().health.up()) {
+      state_[node] = kRefused;
+    }
+  }
+}
+
 // ---- Impl: lifecycle and topology ----
 
 Client::Impl::Impl(const ClientOptions& options)
@@ -188,29 +203,39 @@ std::shared_ptr<const Topology> Client::Impl::topology() const {
   return topology_;
 }
 
-Status Client::Impl::UpdateNodes(const std::vector<NodeAddress>& nodes) {
-  std::shared_ptr<const Topology> current = topology();
+// ---- Client ----
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
+  if (Status s = ValidateOptions(options); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>(options);
+  if (Status s = impl->Start(); !s.ok()) return s;
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Status Client::UpdateNodes(const std::vector<NodeAddress>& nodes) {
+  std::shared_ptr<const Topology> current = impl_->topology();
   Status status;
-  std::shared_ptr<Topology> next = BuildTopology(nodes, current.get(), &status);
+  std::shared_ptr<Topology> next = impl_->BuildTopology(nodes, current.get(), &status);
   if (!next) return status;
-  std::lock_guard lock(topology_mu_);
-  topology_ = std::move(next);
+  std::lock_guard lock(impl_->topology_mu_);
+  impl_->topology_ = std::move(next);
   return Status::Ok();
 }
 
-Result<std::string> Client::Impl::Command(std::string_view node_id,
-                                          std::span<const std::string_view> args) {
+Result<std::string> Client::Command(std::string_view node_id,
+                                    std::span<const std::string_view> args) {
   if (args.empty()) return Status::InvalidArgument("empty command");
-  std::shared_ptr<const Topology> topology = this->topology();
+  std::shared_ptr<const Topology> topology = impl_->topology();
   std::optional<std::size_t> index = topology->ring.IndexOf(node_id);
   if (!index) return Status::NotFound("no node \"" + std::string(node_id) + "\"");
   Node& node = *topology->nodes[*index];
 
   auto request = std::make_shared<Request>();
-  request->builder.Begin(args.size());
-  for (std::string_view arg : args) request->builder.Arg(arg);
-  request->Seal();
-  request->deadline = Clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+  request->command.Command(args);
+  request->deadline = impl_->Deadline(Clock::now());
   Waiter waiter;
   Result<std::string> result = Status::Unavailable("no reply");
   request->done = [&](const Status& status, protocol::Reply* reply) {
@@ -238,9 +263,9 @@ Result<std::string> Client::Impl::Command(std::string_view node_id,
   return result;
 }
 
-ClientStats Client::Impl::Stats() const {
+ClientStats Client::Stats() const {
   ClientStats s;
-  const Counters& c = counters_;
+  const Impl::Counters& c = impl_->counters_;
   auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   s.hits = load(c.hits);
   s.misses = load(c.misses);
@@ -255,14 +280,14 @@ ClientStats Client::Impl::Stats() const {
   s.blocks_not_stored = load(c.blocks_not_stored);
   s.async_puts_dropped = load(c.async_dropped);
   {
-    std::lock_guard lock(async_mu_);
-    s.async_puts_pending = async_calls_;
+    std::lock_guard lock(impl_->async_mu_);
+    s.async_puts_pending = impl_->async_calls_;
   }
   s.match = c.match.Snapshot();
   s.get = c.get.Snapshot();
   s.put = c.put.Snapshot();
   s.put_async = c.put_async.Snapshot();
-  std::shared_ptr<const Topology> topology = this->topology();
+  std::shared_ptr<const Topology> topology = impl_->topology();
   for (const auto& node : topology->nodes) {
     const NodeContext& n = node->context();
     NodeStats ns;
@@ -277,55 +302,6 @@ ClientStats Client::Impl::Stats() const {
     s.nodes.push_back(std::move(ns));
   }
   return s;
-}
-
-// ---- Client facade ----
-
-Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Client::~Client() = default;
-
-Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
-  if (Status s = ValidateOptions(options); !s.ok()) return s;
-  auto impl = std::make_unique<Impl>(options);
-  if (Status s = impl->Start(); !s.ok()) return s;
-  return std::unique_ptr<Client>(new Client(std::move(impl)));
-}
-
-Result<std::size_t> Client::Match(std::span<const BlockKey> keys) { return impl_->Match(keys); }
-
-Result<std::size_t> Client::GetInto(std::span<const BlockKey> keys,
-                                    std::span<const std::span<std::byte>> destinations,
-                                    std::span<BlockRead> reads) {
-  return impl_->GetInto(keys, destinations, reads);
-}
-
-Result<std::vector<std::optional<Buffer>>> Client::Get(std::span<const BlockKey> keys) {
-  return impl_->Get(keys);
-}
-
-Result<PutResult> Client::Put(std::span<const BlockKey> keys,
-                              std::span<const std::span<const std::byte>> values,
-                              std::span<const std::uint32_t> depths) {
-  return impl_->Put(keys, values, depths);
-}
-
-bool Client::PutAsync(std::span<const BlockKey> keys,
-                      std::span<const std::span<const std::byte>> values,
-                      std::span<const std::uint32_t> depths) {
-  if (values.empty() && !keys.empty()) return impl_->PutAsync(keys, {}, {}, {});  // a drop
-  return impl_->PutAsync(keys, values, {}, depths);
-}
-
-bool Client::PutAsync(std::span<const BlockKey> keys, std::vector<Buffer> values,
-                      std::span<const std::uint32_t> depths) {
-  if (values.empty() && !keys.empty()) return impl_->PutAsync(keys, {}, {}, {});  // a drop
-  return impl_->PutAsync(keys, {}, std::move(values), depths);
-}
-
-bool Client::FlushAsync(std::uint32_t timeout_ms) { return impl_->FlushAsync(timeout_ms); }
-
-Status Client::UpdateNodes(const std::vector<NodeAddress>& nodes) {
-  return impl_->UpdateNodes(nodes);
 }
 
 std::string Client::RingJson() const { return impl_->topology()->ring.ToJson(); }
@@ -347,12 +323,5 @@ std::vector<std::string> Client::NodesFor(const BlockKey& key) const {
   }
   return out;
 }
-
-Result<std::string> Client::Command(std::string_view node_id,
-                                    std::span<const std::string_view> args) {
-  return impl_->Command(node_id, args);
-}
-
-ClientStats Client::Stats() const { return impl_->Stats(); }
 
 }  // namespace prefixcache::client

@@ -1,7 +1,8 @@
 // Client::Impl: the machinery behind Client -- the I/O threads, the current Topology
-// (ring plus node handles, swapped atomically), the per-call fan-out to nodes in rounds
-// (falling back to the next replica when a node fails) and the counters. Thread-safe;
-// the read path lives in client_read.cc, the write path in client_write.cc.
+// (ring plus node handles, swapped atomically), the per-call fan-out to nodes (reads in
+// rounds, falling back to the next replica when a node fails; writes to every admitted
+// replica) and the counters. Client's methods (client.cc, client_read.cc for Match and the
+// gets, client_write.cc for the puts) are written against it. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -19,6 +21,7 @@
 #include "cluster/ring.h"
 #include "node.h"
 #include "prefixcache/client.h"
+#include "prefixcache/value_format.h"
 
 namespace prefixcache::client {
 
@@ -27,6 +30,25 @@ struct Topology {
   explicit Topology(cluster::Ring r) : ring(std::move(r)) {}
   cluster::Ring ring;
   std::vector<std::shared_ptr<Node>> nodes;
+};
+
+// Which nodes of a Topology one call may send to. Each node's health is asked once per
+// call (asking admits a probe of a node in backoff, so asking again would admit a second
+// one). Used by the calling thread only; the Topology must outlive it.
+class Admission {
+ public:
+  explicit Admission(const Topology& topology)
+      : topology_(topology), state_(topology.nodes.size(), kUnasked) {}
+
+  // Whether the call may send to `node`.
+  bool Admits(std::size_t node);
+  // Withdraws the admitted nodes that have gone down since (they failed during the call).
+  void WithdrawFailed();
+
+ private:
+  static constexpr std::int8_t kUnasked = -1, kRefused = 0, kAdmitted = 1;
+  const Topology& topology_;
+  std::vector<std::int8_t> state_;
 };
 
 // Counts outstanding sub-requests of one call; the caller blocks in Wait until each has
@@ -61,6 +83,21 @@ struct OperationCounters {
   OperationStats Snapshot() const;
 };
 
+// One Put or PutAsync call in flight, shared by its requests: the values and their
+// trailers, which keys some node acknowledged, and what runs once the last request has
+// finished. Thread-safe (atomics; `settled` runs once).
+struct PutCall {
+  // The payloads: caller memory (Put, valid until `settled` ran) or `owned`'s bytes.
+  std::vector<std::span<const std::byte>> values;
+  std::vector<Buffer> owned;  // PutAsync: the values, held until every request finished
+  std::vector<ValueTrailer> trailers;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> acked;
+  // Requests in flight, plus one for the thread that sends them.
+  std::atomic<std::size_t> pending{1};
+  // Runs once, on the thread that finishes last, with the call's outcome.
+  std::function<void(const PutResult&)> settled;
+};
+
 class Client::Impl {
  public:
   explicit Impl(const ClientOptions& options);
@@ -68,26 +105,13 @@ class Client::Impl {
 
   Status Start();
 
-  Result<std::size_t> Match(std::span<const BlockKey> keys);
-  Result<std::size_t> GetInto(std::span<const BlockKey> keys,
-                              std::span<const std::span<std::byte>> destinations,
-                              std::span<BlockRead> reads);
-  Result<std::vector<std::optional<Buffer>>> Get(std::span<const BlockKey> keys);
-  Result<PutResult> Put(std::span<const BlockKey> keys,
-                        std::span<const std::span<const std::byte>> values,
-                        std::span<const std::uint32_t> depths);
-  // Either `borrowed` (copied once the call is accepted) or `owned` values.
-  bool PutAsync(std::span<const BlockKey> keys,
-                std::span<const std::span<const std::byte>> borrowed, std::vector<Buffer> owned,
-                std::span<const std::uint32_t> depths);
-  bool FlushAsync(std::uint32_t timeout_ms);
-  Status UpdateNodes(const std::vector<NodeAddress>& nodes);
   std::shared_ptr<const Topology> topology() const;
-  Result<std::string> Command(std::string_view node_id, std::span<const std::string_view> args);
-  ClientStats Stats() const;
 
   // MGET/MSET instead of BLOCK.MGET/BLOCK.MSET (ClientInternals::UseRedisCommands).
   void set_redis_commands(bool on) { redis_commands_ = on; }
+
+ private:
+  friend class Client;
 
   // Counters bumped by the read and write paths.
   struct Counters {
@@ -98,20 +122,21 @@ class Client::Impl {
     std::atomic<std::uint64_t> async_dropped{0};
     OperationCounters match, get, put, put_async;
   };
-
- private:
   // One sub-request destination of a round: a node and the indices of the keys it gets.
   struct Assignment {
     std::size_t node;
     std::vector<std::size_t> keys;
   };
-  // Groups keys[i] for i in `todo` by the first replica of each key that is admitted for
-  // this call and not yet tried for that key (tried[i] counts replicas tried, in order).
-  // Keys with no such replica are left out (and stay in `todo` for the caller to settle).
-  std::vector<Assignment> AssignRound(const Topology& topology, std::span<const BlockKey> keys,
-                                      std::span<const std::size_t> todo,
-                                      std::vector<std::uint8_t>& tried,
-                                      std::vector<std::int8_t>& admitted);
+
+  // Groups keys[i] for i in `todo` by the first replica of each key that `admission`
+  // admits and that was not yet tried for that key (tried[i] counts replicas tried, in
+  // order). Keys with no such replica are left out (and stay in `todo` for the caller to
+  // settle).
+  static std::vector<Assignment> AssignRound(const Topology& topology,
+                                             std::span<const BlockKey> keys,
+                                             std::span<const std::size_t> todo,
+                                             std::vector<std::uint8_t>& tried,
+                                             Admission& admission);
   // Splits `keys` into at most `parts` contiguous chunks of about equal weight.
   static std::vector<std::span<const std::size_t>> Split(std::span<const std::size_t> keys,
                                                          std::size_t parts,
@@ -129,14 +154,27 @@ class Client::Impl {
   // owned buffers when it is empty); counts the outcomes in the stats.
   std::vector<KeyOutcome> Read(std::span<const BlockKey> keys,
                                std::span<const std::span<std::byte>> destinations);
+
+  // Shared by Put and PutAsync: sends keys[i] with call->values[i] and depths[i] as
+  // BLOCK.MSET (or MSET) to every admitted replica of each key, each node's share split by
+  // bytes over its connections, and settles the call (counting its blocks in the stats)
+  // once every request finished -- at once when there is nothing to send. `keys` and
+  // `depths` are borrowed for the call only.
+  void SendPut(const std::shared_ptr<PutCall>& call, const Topology& topology,
+               std::span<const BlockKey> keys, std::span<const std::uint32_t> depths,
+               Clock::time_point deadline);
+  // One request of `call` (or the sending thread) is done; the last one settles the call.
+  void ReleasePut(PutCall& call);
+  // Either `borrowed` (copied once the call is accepted) or `owned` values.
+  bool PutAsync(std::span<const BlockKey> keys,
+                std::span<const std::span<const std::byte>> borrowed, std::vector<Buffer> owned,
+                std::span<const std::uint32_t> depths);
+
   Clock::time_point Deadline(Clock::time_point start) const {
     return start + std::chrono::milliseconds(options_.timeout_ms);
   }
   std::shared_ptr<Topology> BuildTopology(const std::vector<NodeAddress>& nodes,
                                           const Topology* reuse, Status* status);
-  void SubmitAsyncPut(const Topology& topology, std::span<const BlockKey> keys,
-                      std::vector<Buffer> values, std::span<const std::uint32_t> depths,
-                      std::size_t bytes);
 
   const ClientOptions options_;
   boost::asio::io_context io_;

@@ -1,5 +1,4 @@
-// The read path of Client::Impl: Match, GetInto and Get, and the round-based fan-out
-// they share.
+// The read path: Match, GetInto and Get, and the round-based fan-out they share.
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -16,25 +15,19 @@ using Type = protocol::Reply::Type;
 RequestPtr KeysCommand(std::string_view command, std::span<const BlockKey> keys,
                        std::span<const std::size_t> chunk) {
   auto request = std::make_shared<Request>();
-  request->builder.Begin(1 + chunk.size());
-  request->builder.Arg(command);
-  for (std::size_t i : chunk) request->builder.Arg(keys[i].View());
-  request->Seal();
+  request->command.Begin(1 + chunk.size());
+  request->command.Arg(command);
+  for (std::size_t i : chunk) request->command.Arg(keys[i].View());
   return request;
 }
 
 }  // namespace
 
-std::vector<Client::Impl::Assignment> Client::Impl::AssignRound(
-    const Topology& topology, std::span<const BlockKey> keys, std::span<const std::size_t> todo,
-    std::vector<std::uint8_t>& tried, std::vector<std::int8_t>& admitted) {
-  const Clock::time_point now = Clock::now();
-  auto is_admitted = [&](std::size_t node) {
-    if (admitted[node] < 0) {
-      admitted[node] = topology.nodes[node]->context().health.Admit(now) ? 1 : 0;
-    }
-    return admitted[node] == 1;
-  };
+std::vector<Client::Impl::Assignment> Client::Impl::AssignRound(const Topology& topology,
+                                                                std::span<const BlockKey> keys,
+                                                                std::span<const std::size_t> todo,
+                                                                std::vector<std::uint8_t>& tried,
+                                                                Admission& admission) {
   std::vector<Assignment> out;
   std::vector<int> slot(topology.nodes.size(), -1);
   const std::uint32_t replicas = topology.ring.replicas();
@@ -45,13 +38,13 @@ std::vector<Client::Impl::Assignment> Client::Impl::AssignRound(
       if (tried[i] == 0) {
         tried[i] = 1;
         const std::size_t owner = topology.ring.Owner(keys[i]);
-        if (is_admitted(owner)) chosen = owner;
+        if (admission.Admits(owner)) chosen = owner;
       }
     } else {
       candidates = topology.ring.Replicas(keys[i]);
       while (tried[i] < candidates.size()) {
         const std::size_t node = candidates[tried[i]++];
-        if (is_admitted(node)) {
+        if (admission.Admits(node)) {
           chosen = node;
           break;
         }
@@ -109,18 +102,14 @@ void Client::Impl::ReadRounds(const Topology& topology, std::span<const BlockKey
   std::vector<std::size_t> todo(n);
   std::iota(todo.begin(), todo.end(), std::size_t{0});
   std::vector<std::uint8_t> tried(n, 0), retry(n, 0), assigned(n, 0);
-  std::vector<std::int8_t> admitted(topology.nodes.size(), -1);
+  Admission admission(topology);
   for (std::size_t round = 0; !todo.empty(); ++round) {
     if (round > 0) {
       if (Clock::now() >= deadline) break;
       // Nodes that failed during the last round are not offered again in this call.
-      for (std::size_t node = 0; node < admitted.size(); ++node) {
-        if (admitted[node] == 1 && !topology.nodes[node]->context().health.up()) {
-          admitted[node] = 0;
-        }
-      }
+      admission.WithdrawFailed();
     }
-    std::vector<Assignment> assignments = AssignRound(topology, keys, todo, tried, admitted);
+    std::vector<Assignment> assignments = AssignRound(topology, keys, todo, tried, admission);
     Waiter waiter;
     for (const Assignment& a : assignments) {
       Node& node = *topology.nodes[a.node];
@@ -150,13 +139,13 @@ void Client::Impl::ReadRounds(const Topology& topology, std::span<const BlockKey
   for (std::size_t i : todo) unavailable[i] = 1;
 }
 
-Result<std::size_t> Client::Impl::Match(std::span<const BlockKey> keys) {
+Result<std::size_t> Client::Match(std::span<const BlockKey> keys) {
   const Clock::time_point start = Clock::now();
   if (keys.empty()) return std::size_t{0};
-  std::shared_ptr<const Topology> topology = this->topology();
+  std::shared_ptr<const Topology> topology = impl_->topology();
   std::vector<std::uint8_t> exists(keys.size(), 0), unavailable(keys.size(), 0);
-  ReadRounds(
-      *topology, keys, Deadline(start), 1, unavailable,
+  impl_->ReadRounds(
+      *topology, keys, impl_->Deadline(start), 1, unavailable,
       [&](std::span<const std::size_t> chunk, Waiter& waiter, std::vector<std::uint8_t>& retry) {
         RequestPtr request = KeysCommand("BLOCK.EXISTS", keys, chunk);
         request->done = [&, chunk](const Status& status, protocol::Reply* reply) {
@@ -174,21 +163,22 @@ Result<std::size_t> Client::Impl::Match(std::span<const BlockKey> keys) {
       });
   std::size_t leading = 0;
   while (leading < keys.size() && exists[leading]) ++leading;
-  counters_.match_keys.fetch_add(keys.size(), std::memory_order_relaxed);
-  counters_.match_hits.fetch_add(leading, std::memory_order_relaxed);
-  counters_.match.Record(start);
+  Impl::Counters& counters = impl_->counters_;
+  counters.match_keys.fetch_add(keys.size(), std::memory_order_relaxed);
+  counters.match_hits.fetch_add(leading, std::memory_order_relaxed);
+  counters.match.Record(start);
   return leading;
 }
 
-Result<std::size_t> Client::Impl::GetInto(std::span<const BlockKey> keys,
-                                          std::span<const std::span<std::byte>> destinations,
-                                          std::span<BlockRead> reads) {
+Result<std::size_t> Client::GetInto(std::span<const BlockKey> keys,
+                                    std::span<const std::span<std::byte>> destinations,
+                                    std::span<BlockRead> reads) {
   if (destinations.size() != keys.size() || reads.size() != keys.size()) {
     return Status::InvalidArgument("GetInto: keys, destinations and reads differ in length");
   }
   std::fill(reads.begin(), reads.end(), BlockRead{});
   if (keys.empty()) return std::size_t{0};
-  std::vector<KeyOutcome> outcomes = Read(keys, destinations);
+  std::vector<KeyOutcome> outcomes = impl_->Read(keys, destinations);
   std::size_t hits = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     reads[i] = {outcomes[i].status, outcomes[i].size};
@@ -197,10 +187,10 @@ Result<std::size_t> Client::Impl::GetInto(std::span<const BlockKey> keys,
   return hits;
 }
 
-Result<std::vector<std::optional<Buffer>>> Client::Impl::Get(std::span<const BlockKey> keys) {
+Result<std::vector<std::optional<Buffer>>> Client::Get(std::span<const BlockKey> keys) {
   std::vector<std::optional<Buffer>> out(keys.size());
   if (keys.empty()) return out;
-  std::vector<KeyOutcome> outcomes = Read(keys, {});
+  std::vector<KeyOutcome> outcomes = impl_->Read(keys, {});
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (outcomes[i].status == BlockStatus::kHit) out[i] = std::move(outcomes[i].owned);
   }

@@ -13,15 +13,14 @@ Result<ClientOptions> FromConfig(const config::Config& c) {
     }
     // As the daemon does for a config without a cluster: one node, one copy.
     o.nodes.push_back({c.node.id, c.node.listen, 1});
-    o.virtual_nodes = c.cluster.virtual_nodes;
     o.replicas = 1;
   } else {
     for (const config::ClusterNode& n : c.cluster.nodes) {
       o.nodes.push_back({n.id, n.address, n.weight});
     }
-    o.virtual_nodes = c.cluster.virtual_nodes;
     o.replicas = c.cluster.replicas;
   }
+  o.virtual_nodes = c.cluster.virtual_nodes;
   o.password = c.security.password;
   o.timeout_ms = c.client.timeout_ms;
   o.connect_timeout_ms = c.client.connect_timeout_ms;

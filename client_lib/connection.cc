@@ -124,10 +124,8 @@ void Connection::OnConnected(std::uint64_t epoch, const error_code& ec) {
   connect_deadline_ = Clock::time_point::max();
   if (!node_->password.empty()) {
     auto auth = std::make_shared<Request>();
-    auth->builder.Begin(2);
-    auth->builder.Arg("AUTH");
-    auth->builder.Arg(node_->password);
-    auth->Seal();
+    const std::string_view args[] = {"AUTH", node_->password};
+    auth->command.Command(args);
     auth->deadline = Clock::now() + node_->connect_timeout;
     auth->done = [this, epoch](const Status& status, protocol::Reply* reply) {
       if (!status.ok() || epoch != epoch_) return;
@@ -147,8 +145,9 @@ void Connection::MaybeWrite() {
   write_buffers_.clear();
   std::size_t n = 0;
   while (written_ < queue_.size() && n < kMaxRequestsPerWrite) {
-    const auto& wire = queue_[written_]->wire;
-    write_buffers_.insert(write_buffers_.end(), wire.begin(), wire.end());
+    for (const auto& segment : queue_[written_]->command.Segments()) {
+      write_buffers_.emplace_back(segment.data, segment.size);
+    }
     ++written_;
     ++n;
   }

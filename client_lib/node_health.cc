@@ -46,9 +46,4 @@ std::chrono::milliseconds NodeHealth::current_backoff() const {
   return up_ ? std::chrono::milliseconds(0) : current_wait_;
 }
 
-NodeHealth::Clock::time_point NodeHealth::retry_at() const {
-  std::lock_guard lock(mu_);
-  return retry_at_;
-}
-
 }  // namespace prefixcache::client

@@ -31,10 +31,9 @@ class NodeHealth {
   void OnFailure(Clock::time_point now);
 
   bool up() const;
-  // The wait applied at the last failure (0 while up).
+  // The wait applied at the last failure that counted (0 while up): a node that went down
+  // at `t` admits its next probe at t + current_backoff().
   std::chrono::milliseconds current_backoff() const;
-  // When a down node admits its next probe.
-  Clock::time_point retry_at() const;
 
  private:
   const std::chrono::milliseconds initial_;
@@ -43,7 +42,7 @@ class NodeHealth {
   bool up_ = true;
   std::chrono::milliseconds next_wait_;  // applied at the next failure
   std::chrono::milliseconds current_wait_{0};
-  Clock::time_point retry_at_{};
+  Clock::time_point retry_at_{};  // while down: when the next probe is admitted
   // Set when a probe was admitted; a failure after that is a new failure even if it
   // comes before retry_at_.
   bool probing_ = false;

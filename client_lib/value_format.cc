@@ -3,6 +3,9 @@
 #include <xxhash.h>
 
 #include <cstring>
+#include <optional>
+
+#include "value_trailer.h"
 
 namespace prefixcache::client {
 
@@ -18,16 +21,21 @@ ValueTrailer MakeValueTrailer(const BlockKey& key, std::span<const std::byte> pa
   return trailer;
 }
 
+std::optional<std::uint64_t> TrailerChecksum(
+    std::span<const std::byte, kValueTrailerBytes> trailer) {
+  if (std::memcmp(trailer.data() + 8, kValueMagic.data(), kValueMagic.size()) != 0) {
+    return std::nullopt;
+  }
+  std::uint64_t stored = 0;
+  for (int i = 7; i >= 0; --i) stored = stored << 8 | std::to_integer<std::uint64_t>(trailer[i]);
+  return stored;
+}
+
 bool CheckValueTrailer(const BlockKey& key, std::span<const std::byte> payload,
                        std::span<const std::byte, kValueTrailerBytes> trailer,
                        bool verify_checksum) {
-  if (std::memcmp(trailer.data() + 8, kValueMagic.data(), kValueMagic.size()) != 0) {
-    return false;
-  }
-  if (!verify_checksum) return true;
-  std::uint64_t stored = 0;
-  for (int i = 7; i >= 0; --i) stored = stored << 8 | std::to_integer<std::uint64_t>(trailer[i]);
-  return stored == ValueChecksum(key, payload);
+  const std::optional<std::uint64_t> stored = TrailerChecksum(trailer);
+  return stored && (!verify_checksum || *stored == ValueChecksum(key, payload));
 }
 
 std::optional<std::span<const std::byte>> VerifyStoredValue(const BlockKey& key,

@@ -242,12 +242,6 @@ bool Ring::OwnsKey(std::size_t node, const BlockKey& key) const {
   return owns;
 }
 
-std::vector<std::vector<std::size_t>> Ring::GroupByOwner(std::span<const BlockKey> keys) const {
-  std::vector<std::vector<std::size_t>> groups(nodes_.size());
-  for (std::size_t i = 0; i < keys.size(); ++i) groups[Owner(keys[i])].push_back(i);
-  return groups;
-}
-
 std::optional<std::size_t> Ring::IndexOf(std::string_view id) const {
   auto it = std::lower_bound(nodes_.begin(), nodes_.end(), id,
                              [](const NodeSpec& node, std::string_view v) { return node.id < v; });

@@ -6,14 +6,12 @@
 #include <new>
 #include <utility>
 
+#include "parser_input.h"
 #include "prefixcache/check.h"
-#include "resp_scan.h"
-#include "staging_buffer.h"
+#include "prefixcache/hex.h"
 
 namespace prefixcache::protocol {
 namespace {
-
-using internal::LineScan;
 
 constexpr char kInvalidMultibulk[] = "Protocol error: invalid multibulk length";
 constexpr char kInvalidBulk[] = "Protocol error: invalid bulk length";
@@ -35,11 +33,46 @@ bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// One character of a quoted part of an inline command at `s` (`size` bytes left on the
+// line, s[0] not the closing quote), as sdssplitargs reads it: writes the byte it stands
+// for to *out, after reading every input byte it takes, and returns how many it took.
+// Inside double quotes "\xHH" is a byte in hex and "\n", "\r", "\t", "\b", "\a" are
+// control characters (any other escaped character stands for itself); inside single quotes
+// only "\'" is an escape. A backslash that starts no escape is itself.
+std::size_t UnquoteOne(char quote, const char* s, std::size_t size, char* out) {
+  if (s[0] == '\\' && quote == '"' && size >= 2) {
+    if (size >= 4 && s[1] == 'x' && HexDigitValue(s[2]) >= 0 && HexDigitValue(s[3]) >= 0) {
+      *out = static_cast<char>(HexDigitValue(s[2]) * 16 + HexDigitValue(s[3]));
+      return 4;
+    }
+    switch (s[1]) {
+      case 'n':
+        *out = '\n';
+        break;
+      case 'r':
+        *out = '\r';
+        break;
+      case 't':
+        *out = '\t';
+        break;
+      case 'b':
+        *out = '\b';
+        break;
+      case 'a':
+        *out = '\a';
+        break;
+      default:
+        *out = s[1];
+        break;
+    }
+    return 2;
+  }
+  if (s[0] == '\\' && quote == '\'' && size >= 2 && s[1] == '\'') {
+    *out = '\'';
+    return 2;
+  }
+  *out = s[0];
+  return 1;
 }
 
 std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) {
@@ -96,8 +129,8 @@ struct RequestParser::State {
   std::uint64_t discard_left = 0;   // payload bytes still to skip
   std::uint64_t request_bytes = 0;  // accepted argument bytes of this request
   std::uint64_t held_bytes = 0;     // bytes of completed args in `current`
-  MutableBuffer direct;
-  std::size_t direct_filled = 0;
+  MutableBuffer direct;             // kDirect: the payload's own buffer
+  internal::DirectRead reading;     // kDirect: filling `direct`
   Request current;
   Status error;
 };
@@ -140,30 +173,21 @@ RequestParser::State::Step RequestParser::State::ParseStart(std::deque<Request>&
 }
 
 RequestParser::State::Step RequestParser::State::ParseMultibulkHeader() {
-  const char* p = staging.data();
-  const LineScan line = internal::ScanLine(p, staging.size(), internal::kMaxHeaderLineBytes);
-  switch (line.kind) {
-    case LineScan::Kind::kNeedMore:
-      return Step::kNeedMore;
-    case LineScan::Kind::kTooLong:
-      return Fail(kTooBigMultibulk);
-    case LineScan::Kind::kBadTerminator:
-      return Fail(kInvalidMultibulk);
-    case LineScan::Kind::kFound:
-      break;
-  }
-  const auto count = internal::ParseInteger(p + 1, line.length - 1);
-  if (!count || *count > std::numeric_limits<std::int32_t>::max()) return Fail(kInvalidMultibulk);
-  if (guarded && *count > 0 && static_cast<std::uint64_t>(*count) > kGuardedMaxElements) {
+  const internal::HeaderLine header =
+      internal::TakeHeaderLine(staging, kTooBigMultibulk, kInvalidMultibulk);
+  if (!header.complete) return Step::kNeedMore;
+  if (header.error != nullptr) return Fail(header.error);
+  const std::int64_t count = header.value;
+  if (count > std::numeric_limits<std::int32_t>::max()) return Fail(kInvalidMultibulk);
+  if (guarded && count > 0 && static_cast<std::uint64_t>(count) > kGuardedMaxElements) {
     return Fail(kUnauthenticatedMultibulk);
   }
-  staging.Consume(line.length + 2);
   // "*0\r\n" and negative counts ("*-1\r\n") are no command, as in Redis.
-  if (*count <= 0) return Step::kProgress;
-  elements_left = *count;
+  if (count <= 0) return Step::kProgress;
+  elements_left = count;
   request_bytes = 0;
   held_bytes = 0;
-  const auto n = static_cast<std::uint64_t>(*count);
+  const auto n = static_cast<std::uint64_t>(count);
   if (n > limits.max_elements) {
     Reject(TooManyArgs(n, limits.max_elements));
   } else {
@@ -204,61 +228,17 @@ RequestParser::State::Step RequestParser::State::ParseInline(std::deque<Request>
     // input byte yields more than one output byte.
     const std::size_t start = i;
     std::size_t w = i;
-    bool in_double = false;
-    bool in_single = false;
+    char quote = 0;  // '"' or '\'' while inside a quoted part
     for (bool done = false; !done;) {
-      if (in_double) {
+      if (quote != 0) {
         if (i == end) return Fail(kUnbalancedQuotes);
-        const char c = line[i];
-        if (c == '\\' && i + 3 < end && line[i + 1] == 'x' && HexValue(line[i + 2]) >= 0 &&
-            HexValue(line[i + 3]) >= 0) {
-          line[w++] = static_cast<char>(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3]));
-          i += 4;
-        } else if (c == '\\' && i + 1 < end) {
-          char e = line[i + 1];
-          switch (e) {
-            case 'n':
-              e = '\n';
-              break;
-            case 'r':
-              e = '\r';
-              break;
-            case 't':
-              e = '\t';
-              break;
-            case 'b':
-              e = '\b';
-              break;
-            case 'a':
-              e = '\a';
-              break;
-            default:
-              break;
-          }
-          line[w++] = e;
-          i += 2;
-        } else if (c == '"') {
+        if (line[i] == quote) {
           // A closing quote must be followed by a space or the end of the line.
           if (i + 1 < end && !IsSpace(line[i + 1])) return Fail(kUnbalancedQuotes);
           ++i;
           done = true;
         } else {
-          line[w++] = c;
-          ++i;
-        }
-      } else if (in_single) {
-        if (i == end) return Fail(kUnbalancedQuotes);
-        const char c = line[i];
-        if (c == '\\' && i + 1 < end && line[i + 1] == '\'') {
-          line[w++] = '\'';
-          i += 2;
-        } else if (c == '\'') {
-          if (i + 1 < end && !IsSpace(line[i + 1])) return Fail(kUnbalancedQuotes);
-          ++i;
-          done = true;
-        } else {
-          line[w++] = c;
-          ++i;
+          i += UnquoteOne(quote, line + i, end - i, &line[w++]);
         }
       } else if (i == end) {
         done = true;
@@ -266,11 +246,8 @@ RequestParser::State::Step RequestParser::State::ParseInline(std::deque<Request>
         const char c = line[i];
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
           done = true;
-        } else if (c == '"') {
-          in_double = true;
-          ++i;
-        } else if (c == '\'') {
-          in_single = true;
+        } else if (c == '"' || c == '\'') {
+          quote = c;
           ++i;
         } else {
           line[w++] = c;
@@ -299,24 +276,12 @@ RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
   if (staging.size() == 0) return Step::kNeedMore;
   const char* p = staging.data();
   if (p[0] != '$') return Fail("Protocol error: expected '$', got " + internal::QuotedByte(p[0]));
-  const LineScan line = internal::ScanLine(p, staging.size(), internal::kMaxHeaderLineBytes);
-  switch (line.kind) {
-    case LineScan::Kind::kNeedMore:
-      return Step::kNeedMore;
-    case LineScan::Kind::kTooLong:
-      return Fail(kTooBigBulk);
-    case LineScan::Kind::kBadTerminator:
-      return Fail(kInvalidBulk);
-    case LineScan::Kind::kFound:
-      break;
-  }
-  const auto length = internal::ParseInteger(p + 1, line.length - 1);
-  if (!length || *length < 0) return Fail(kInvalidBulk);
-  if (guarded && static_cast<std::uint64_t>(*length) > kGuardedMaxBulkBytes) {
-    return Fail(kUnauthenticatedBulk);
-  }
-  staging.Consume(line.length + 2);
-  bulk_bytes = static_cast<std::uint64_t>(*length);
+  const internal::HeaderLine header = internal::TakeHeaderLine(staging, kTooBigBulk, kInvalidBulk);
+  if (!header.complete) return Step::kNeedMore;
+  if (header.error != nullptr) return Fail(header.error);
+  if (header.value < 0) return Fail(kInvalidBulk);
+  bulk_bytes = static_cast<std::uint64_t>(header.value);
+  if (guarded && bulk_bytes > kGuardedMaxBulkBytes) return Fail(kUnauthenticatedBulk);
   if (current.rejected.empty()) {
     if (bulk_bytes > limits.max_bulk_bytes) {
       Reject("ERR value of " + std::to_string(bulk_bytes) + " bytes exceeds max_value_bytes (" +
@@ -350,11 +315,7 @@ RequestParser::State::Step RequestParser::State::StartDirect() {
     phase = Phase::kDiscard;
     return Step::kProgress;
   }
-  const std::size_t have = std::min<std::size_t>(staging.size(), direct.size());
-  std::memcpy(direct.data(), staging.data(), have);
-  staging.Consume(have);
-  direct_filled = have;
-  if (direct_filled == direct.size()) {
+  if (reading.Start(direct.span(), staging)) {
     FinishDirect();
   } else {
     phase = Phase::kDirect;
@@ -366,7 +327,7 @@ void RequestParser::State::FinishDirect() {
   held_bytes += direct.size();
   current.args.push_back(std::move(direct).Freeze());
   direct = MutableBuffer();
-  direct_filled = 0;
+  reading.Reset();
   phase = Phase::kCrlf;
 }
 
@@ -422,7 +383,7 @@ RequestParser::State::Step RequestParser::State::Fail(std::string message) {
   error = Status::InvalidArgument(std::move(message));
   current = Request{};
   direct = MutableBuffer();
-  direct_filled = 0;
+  reading.Reset();
   held_bytes = 0;
   return Step::kFailed;
 }
@@ -430,37 +391,10 @@ RequestParser::State::Step RequestParser::State::Fail(std::string message) {
 RequestParser::RequestParser(ParserLimits limits)
     : limits_(limits), state_(std::make_shared<State>(limits)) {}
 
-std::span<std::byte> RequestParser::ReadBuffer() {
-  State& s = *state_;
-  if (s.phase == State::Phase::kDirect) return s.direct.span().subspan(s.direct_filled);
-  const std::size_t contiguous =
-      s.phase == State::Phase::kPayload ? static_cast<std::size_t>(s.bulk_bytes) + 2 : 0;
-  return s.staging.Tail(contiguous);
-}
+std::span<std::byte> RequestParser::ReadBuffer() { return internal::NextReadBuffer(*state_); }
 
 Status RequestParser::Commit(std::size_t n) {
-  State& s = *state_;
-  if (s.phase == State::Phase::kFailed) return s.error;
-  if (s.phase == State::Phase::kDirect) {
-    PC_CHECK(n <= s.direct.size() - s.direct_filled);
-    s.direct_filled += n;
-    if (s.direct_filled < s.direct.size()) return Status::Ok();
-    s.FinishDirect();
-  } else {
-    s.staging.Commit(n);
-  }
-  return s.Parse(ready_);
-}
-
-Status RequestParser::Feed(std::span<const std::byte> bytes) {
-  while (!bytes.empty()) {
-    const std::span<std::byte> into = ReadBuffer();
-    const std::size_t n = std::min(into.size(), bytes.size());
-    std::memcpy(into.data(), bytes.data(), n);
-    bytes = bytes.subspan(n);
-    if (Status status = Commit(n); !status.ok()) return status;
-  }
-  return Status::Ok();
+  return internal::CommitRead(*state_, n, [this] { return state_->Parse(ready_); });
 }
 
 Request RequestParser::PopRequest() {
@@ -482,7 +416,7 @@ Status RequestParser::Resume() {
 
 std::size_t RequestParser::PendingBytes() const {
   const State& s = *state_;
-  return s.staging.size() + s.direct_filled + static_cast<std::size_t>(s.held_bytes);
+  return s.staging.size() + s.reading.filled() + static_cast<std::size_t>(s.held_bytes);
 }
 
 }  // namespace prefixcache::protocol

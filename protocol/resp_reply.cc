@@ -5,9 +5,8 @@
 #include <new>
 #include <utility>
 
+#include "parser_input.h"
 #include "prefixcache/check.h"
-#include "resp_scan.h"
-#include "staging_buffer.h"
 
 namespace prefixcache::protocol {
 namespace {
@@ -28,12 +27,12 @@ bool operator==(const Reply& a, const Reply& b) {
 // Arrays under construction form a stack of frames; a completed value is appended to the
 // innermost one, and an array that receives its last element completes in turn. In
 // kDirect, the staging buffer holds no unparsed bytes: the next bytes on the wire belong to
-// `dest` (a buffer of our own, or the sink's span).
+// the target `reading` fills (a buffer of our own, or the sink's span).
 struct ReplyParser::State {
   enum class Phase : std::uint8_t {
     kValue,    // before a type byte
     kPayload,  // a small bulk payload and its CRLF, sliced from staging once all there
-    kDirect,   // a large or sunk payload, read straight into `dest`
+    kDirect,   // a large or sunk payload, read straight into its target
     kCrlf,     // the CRLF after a direct payload; `pending` is then complete
     kFailed,
   };
@@ -59,9 +58,8 @@ struct ReplyParser::State {
   internal::StagingBuffer staging;
   Phase phase = Phase::kValue;
   std::size_t bulk_bytes = 0;
-  MutableBuffer direct;
-  std::span<std::byte> dest;
-  std::size_t dest_filled = 0;
+  MutableBuffer direct;          // kDirect without a sink: the payload's own buffer
+  internal::DirectRead reading;  // kDirect: filling `direct` or the sink's span
   bool dest_is_sink = false;
   Reply pending;
   std::vector<Frame> stack;
@@ -94,28 +92,17 @@ Status ReplyParser::State::Parse(ReplyParser& parser) {
 
 // Parses the "<type><integer>\r\n" line at the front of staging into *value and consumes it.
 ReplyParser::State::Step ReplyParser::State::ParseLength(char type, std::int64_t* value) {
-  const char* p = staging.data();
-  const LineScan line = internal::ScanLine(p, staging.size(), internal::kMaxHeaderLineBytes);
   const char* too_big = type == '*'   ? "Protocol error: too big mbulk count string"
                         : type == '$' ? "Protocol error: too big bulk count string"
                                       : "Protocol error: too big integer reply";
   const char* invalid = type == '*'   ? "Protocol error: invalid multibulk length"
                         : type == '$' ? "Protocol error: invalid bulk length"
                                       : "Protocol error: invalid integer reply";
-  switch (line.kind) {
-    case LineScan::Kind::kNeedMore:
-      return Step::kNeedMore;
-    case LineScan::Kind::kTooLong:
-      return Fail(Status::InvalidArgument(too_big));
-    case LineScan::Kind::kBadTerminator:
-      return Fail(Status::InvalidArgument(invalid));
-    case LineScan::Kind::kFound:
-      break;
-  }
-  const auto parsed = internal::ParseInteger(p + 1, line.length - 1);
-  if (!parsed || (type != ':' && *parsed < -1)) return Fail(Status::InvalidArgument(invalid));
-  staging.Consume(line.length + 2);
-  *value = *parsed;
+  const internal::HeaderLine header = internal::TakeHeaderLine(staging, too_big, invalid);
+  if (!header.complete) return Step::kNeedMore;
+  if (header.error != nullptr) return Fail(Status::InvalidArgument(header.error));
+  if (type != ':' && header.value < -1) return Fail(Status::InvalidArgument(invalid));
+  *value = header.value;
   return Step::kProgress;
 }
 
@@ -218,12 +205,7 @@ ReplyParser::State::Step ReplyParser::State::StartBulk(std::size_t size) {
   }
   // The payload bytes that came with the header are copied; the socket reads the rest
   // straight into the target.
-  dest = target;
-  const std::size_t have = std::min(staging.size(), size);
-  std::memcpy(dest.data(), staging.data(), have);
-  staging.Consume(have);
-  dest_filled = have;
-  if (dest_filled == size) {
+  if (reading.Start(target, staging)) {
     FinishDirect();
   } else {
     phase = Phase::kDirect;
@@ -240,8 +222,7 @@ void ReplyParser::State::FinishDirect() {
     pending.bulk = std::move(direct).Freeze();
     direct = MutableBuffer();
   }
-  dest = {};
-  dest_filled = 0;
+  reading.Reset();
   phase = Phase::kCrlf;
 }
 
@@ -288,8 +269,7 @@ ReplyParser::State::Step ReplyParser::State::Fail(Status status) {
   stack.clear();
   pending = Reply{};
   direct = MutableBuffer();
-  dest = {};
-  dest_filled = 0;
+  reading.Reset();
   return Step::kFailed;
 }
 
@@ -300,36 +280,10 @@ ReplyParser& ReplyParser::operator=(ReplyParser&&) noexcept = default;
 
 void ReplyParser::SetBulkSink(BulkSink sink) { state_->sink = std::move(sink); }
 
-std::span<std::byte> ReplyParser::ReadBuffer() {
-  State& s = *state_;
-  if (s.phase == State::Phase::kDirect) return s.dest.subspan(s.dest_filled);
-  const std::size_t contiguous = s.phase == State::Phase::kPayload ? s.bulk_bytes + 2 : 0;
-  return s.staging.Tail(contiguous);
-}
+std::span<std::byte> ReplyParser::ReadBuffer() { return internal::NextReadBuffer(*state_); }
 
 Status ReplyParser::Commit(std::size_t n) {
-  State& s = *state_;
-  if (s.phase == State::Phase::kFailed) return s.error;
-  if (s.phase == State::Phase::kDirect) {
-    PC_CHECK(n <= s.dest.size() - s.dest_filled);
-    s.dest_filled += n;
-    if (s.dest_filled < s.dest.size()) return Status::Ok();
-    s.FinishDirect();
-  } else {
-    s.staging.Commit(n);
-  }
-  return s.Parse(*this);
-}
-
-Status ReplyParser::Feed(std::span<const std::byte> bytes) {
-  while (!bytes.empty()) {
-    const std::span<std::byte> into = ReadBuffer();
-    const std::size_t n = std::min(into.size(), bytes.size());
-    std::memcpy(into.data(), bytes.data(), n);
-    bytes = bytes.subspan(n);
-    if (Status status = Commit(n); !status.ok()) return status;
-  }
-  return Status::Ok();
+  return internal::CommitRead(*state_, n, [this] { return state_->Parse(*this); });
 }
 
 Reply ReplyParser::PopReply() {

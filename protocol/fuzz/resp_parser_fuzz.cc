@@ -11,41 +11,21 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "prefixcache/check.h"
 #include "protocol/resp_command.h"
 #include "protocol/resp_parser.h"
 
+namespace prefixcache::protocol {
 namespace {
 
-using prefixcache::Status;
-using prefixcache::protocol::EncodeCommand;
-using prefixcache::protocol::ParserLimits;
-using prefixcache::protocol::Request;
-using prefixcache::protocol::RequestParser;
-
-struct Outcome {
-  std::vector<Request> requests;
-  std::string error;
-};
+using Outcome = fuzz::Outcome<Request>;
 
 // Small limits so that fuzz inputs reach them.
-ParserLimits FuzzLimits() {
-  ParserLimits limits;
-  limits.max_bulk_bytes = 40000;
-  limits.max_elements = 16;
-  limits.max_request_bytes = 60000;
-  limits.max_inline_bytes = 256;
-  return limits;
-}
-
-// A deterministic generator for piece sizes, seeded from the input.
-struct Rng {
-  std::uint64_t state;
-  std::uint64_t Next() {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return state >> 33;
-  }
-};
+constexpr ParserLimits kFuzzLimits{.max_bulk_bytes = 40000,
+                                   .max_elements = 16,
+                                   .max_request_bytes = 60000,
+                                   .max_inline_bytes = 256};
 
 void Drain(RequestParser& parser, Outcome& out, std::size_t fed) {
   while (parser.HasRequest()) {
@@ -54,7 +34,7 @@ void Drain(RequestParser& parser, Outcome& out, std::size_t fed) {
     for (const auto& arg : request.args) bytes += arg.size();
     PC_CHECK(bytes <= fed);
     if (!request.rejected.empty()) PC_CHECK(request.args.empty());
-    out.requests.push_back(std::move(request));
+    out.parsed.push_back(std::move(request));
   }
   PC_CHECK(parser.PendingBytes() <= fed);
 }
@@ -71,24 +51,8 @@ Outcome ParseWhole(std::string_view input, const ParserLimits& limits) {
 Outcome ParseInPieces(std::string_view input, const ParserLimits& limits, std::uint64_t seed) {
   RequestParser parser(limits);
   Outcome out;
-  Rng rng{seed};
-  std::size_t at = 0;
-  while (at < input.size()) {
-    std::span<std::byte> into = parser.ReadBuffer();
-    PC_CHECK(!into.empty());
-    std::size_t n = rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1 : rng.Next() % 16 + 1;
-    n = std::min({n, into.size(), input.size() - at});
-    std::memcpy(into.data(), input.data() + at, n);
-    at += n;
-    Status status = parser.Commit(n);
-    Drain(parser, out, at);
-    if (!status.ok()) {
-      out.error = status.message();
-      // A failed parser keeps failing the same way.
-      PC_CHECK(parser.Commit(0).message() == out.error);
-      break;
-    }
-  }
+  out.error = fuzz::FeedInPieces(parser, input, seed, false,
+                                 [&](std::size_t fed) { Drain(parser, out, fed); });
   return out;
 }
 
@@ -102,9 +66,8 @@ bool SameArgs(const Request& a, const Request& b) {
 
 void CheckSame(const Outcome& a, const Outcome& b) {
   PC_CHECK(a.error == b.error);
-  PC_CHECK(a.requests.size() == b.requests.size());
-  for (std::size_t i = 0; i < a.requests.size(); ++i)
-    PC_CHECK(SameArgs(a.requests[i], b.requests[i]));
+  PC_CHECK(a.parsed.size() == b.parsed.size());
+  for (std::size_t i = 0; i < a.parsed.size(); ++i) PC_CHECK(SameArgs(a.parsed[i], b.parsed[i]));
 }
 
 void CheckRoundTrip(const Request& request, std::uint64_t seed) {
@@ -113,25 +76,19 @@ void CheckRoundTrip(const Request& request, std::uint64_t seed) {
   const std::string encoded = EncodeCommand(args);
   const Outcome again = ParseInPieces(encoded, ParserLimits{}, seed);
   PC_CHECK(again.error.empty());
-  PC_CHECK(again.requests.size() == 1);
-  PC_CHECK(SameArgs(again.requests[0], request));
+  PC_CHECK(again.parsed.size() == 1);
+  PC_CHECK(SameArgs(again.parsed[0], request));
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const ParserLimits limits = FuzzLimits();
-  std::uint64_t seed = 0xcbf29ce484222325ull;
-  for (std::size_t i = 0; i < std::min<std::size_t>(size, 64); ++i) {
-    seed = (seed ^ data[i]) * 0x100000001b3ull;
-  }
+void FuzzOne(std::string_view input) {
+  const ParserLimits limits = kFuzzLimits;
+  const std::uint64_t seed = fuzz::SeedOf(input);
 
   const Outcome whole = ParseWhole(input, limits);
   CheckSame(whole, ParseInPieces(input, limits, seed));
   CheckSame(whole, ParseInPieces(input, limits, seed + 1));
 
-  for (const Request& request : whole.requests) {
+  for (const Request& request : whole.parsed) {
     if (!request.rejected.empty()) continue;
     PC_CHECK(!request.args.empty());
     PC_CHECK(request.args.size() <= limits.max_elements);
@@ -145,13 +102,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // The input as one large value, so the direct-read path runs on every input.
-  if (size > 0) {
+  if (!input.empty()) {
     std::string value;
     while (value.size() < RequestParser::kDirectBulkBytes + 7) value.append(input);
     Request request;
-    request.args.push_back(prefixcache::Buffer::Copy(std::string_view("SET")));
-    request.args.push_back(prefixcache::Buffer::Copy(value));
+    request.args.push_back(Buffer::Copy(std::string_view("SET")));
+    request.args.push_back(Buffer::Copy(value));
     CheckRoundTrip(request, seed);
   }
+}
+
+}  // namespace
+}  // namespace prefixcache::protocol
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  prefixcache::protocol::FuzzOne(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

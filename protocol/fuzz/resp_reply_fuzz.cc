@@ -11,40 +11,19 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "prefixcache/check.h"
 #include "protocol/resp_reply.h"
 #include "protocol/resp_writer.h"
 
+namespace prefixcache::protocol {
 namespace {
 
-using prefixcache::Buffer;
-using prefixcache::Status;
-using prefixcache::protocol::Reply;
-using prefixcache::protocol::ReplyBuilder;
-using prefixcache::protocol::ReplyLimits;
-using prefixcache::protocol::ReplyParser;
+using Outcome = fuzz::Outcome<Reply>;
 
-struct Outcome {
-  std::vector<Reply> replies;
-  std::string error;
-};
-
-ReplyLimits FuzzLimits() {
-  ReplyLimits limits;
-  limits.max_bulk_bytes = 40000;
-  limits.max_elements = 64;
-  limits.max_depth = 6;
-  limits.max_line_bytes = 256;
-  return limits;
-}
-
-struct Rng {
-  std::uint64_t state;
-  std::uint64_t Next() {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return state >> 33;
-  }
-};
+// Small limits so that fuzz inputs reach them.
+constexpr ReplyLimits kFuzzLimits{
+    .max_bulk_bytes = 40000, .max_elements = 64, .max_depth = 6, .max_line_bytes = 256};
 
 // Payloads the sink took, in the order it was asked.
 struct Sunk {
@@ -65,26 +44,10 @@ Outcome Parse(std::string_view input, const ReplyLimits& limits, std::uint64_t s
     });
   }
   Outcome out;
-  Rng rng{seed};
-  std::size_t at = 0;
-  while (at < input.size()) {
-    std::span<std::byte> into = parser.ReadBuffer();
-    PC_CHECK(!into.empty());
-    std::size_t n = whole                 ? input.size()
-                    : rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1
-                                          : rng.Next() % 16 + 1;
-    n = std::min({n, into.size(), input.size() - at});
-    std::memcpy(into.data(), input.data() + at, n);
-    at += n;
-    Status status = parser.Commit(n);
-    while (parser.HasReply()) out.replies.push_back(parser.PopReply());
-    if (!status.ok()) {
-      out.error = status.message();
-      PC_CHECK(parser.Commit(0).message() == out.error);
-      break;
-    }
-  }
-  PC_CHECK(parser.CompletedReplies() == out.replies.size());
+  out.error = fuzz::FeedInPieces(parser, input, seed, whole, [&](std::size_t) {
+    while (parser.HasReply()) out.parsed.push_back(parser.PopReply());
+  });
+  PC_CHECK(parser.CompletedReplies() == out.parsed.size());
   return out;
 }
 
@@ -150,35 +113,29 @@ Reply Normalized(Reply reply) {
   return reply;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const ReplyLimits limits = FuzzLimits();
-  std::uint64_t seed = 0xcbf29ce484222325ull;
-  for (std::size_t i = 0; i < std::min<std::size_t>(size, 64); ++i) {
-    seed = (seed ^ data[i]) * 0x100000001b3ull;
-  }
+void FuzzOne(std::string_view input) {
+  const ReplyLimits limits = kFuzzLimits;
+  const std::uint64_t seed = fuzz::SeedOf(input);
 
   const Outcome whole = Parse(input, limits, seed, true, nullptr);
-  for (const Reply& reply : whole.replies) PC_CHECK(!reply.in_sink);
+  for (const Reply& reply : whole.parsed) PC_CHECK(!reply.in_sink);
 
   const Outcome pieces = Parse(input, limits, seed, false, nullptr);
   PC_CHECK(pieces.error == whole.error);
-  PC_CHECK(pieces.replies == whole.replies);
+  PC_CHECK(pieces.parsed == whole.parsed);
 
   std::deque<Sunk> sunk;
   const Outcome sinked = Parse(input, limits, seed + 1, false, &sunk);
   PC_CHECK(sinked.error == whole.error);
-  PC_CHECK(sinked.replies.size() == whole.replies.size());
-  for (std::size_t i = 0; i < whole.replies.size(); ++i) {
-    PC_CHECK(Matches(sinked.replies[i], whole.replies[i], i, 0, 0, &sunk));
+  PC_CHECK(sinked.parsed.size() == whole.parsed.size());
+  for (std::size_t i = 0; i < whole.parsed.size(); ++i) {
+    PC_CHECK(Matches(sinked.parsed[i], whole.parsed[i], i, 0, 0, &sunk));
   }
   // Payloads sunk for an unfinished reply are the only ones left over.
-  for (const Sunk& s : sunk) PC_CHECK(s.reply == whole.replies.size());
+  for (const Sunk& s : sunk) PC_CHECK(s.reply == whole.parsed.size());
 
   ReplyBuilder builder;
-  for (const Reply& reply : whole.replies) Encode(reply, builder);
+  for (const Reply& reply : whole.parsed) Encode(reply, builder);
   std::string encoded;
   for (const auto& segment : builder.Segments()) {
     encoded.append(reinterpret_cast<const char*>(segment.data), segment.size);
@@ -188,9 +145,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   roomy.max_line_bytes = 1 << 20;
   const Outcome again = Parse(encoded, roomy, seed, false, nullptr);
   PC_CHECK(again.error.empty());
-  PC_CHECK(again.replies.size() == whole.replies.size());
-  for (std::size_t i = 0; i < whole.replies.size(); ++i) {
-    PC_CHECK(again.replies[i] == Normalized(whole.replies[i]));
+  PC_CHECK(again.parsed.size() == whole.parsed.size());
+  for (std::size_t i = 0; i < whole.parsed.size(); ++i) {
+    PC_CHECK(again.parsed[i] == Normalized(whole.parsed[i]));
   }
+}
+
+}  // namespace
+}  // namespace prefixcache::protocol
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  prefixcache::protocol::FuzzOne(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

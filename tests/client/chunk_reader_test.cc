@@ -1,5 +1,6 @@
 #include "chunk_reader.h"
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
 #include <string>
@@ -7,9 +8,6 @@
 
 #include "prefixcache/value_format.h"
 #include "protocol/resp_reply.h"
-
-// Catch2 comes after the project headers: both define CHECK, and Catch's must win.
-#include <catch2/catch.hpp>
 
 namespace prefixcache::client {
 namespace {

@@ -1,12 +1,10 @@
 #include "prefixcache/client_config.h"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "cluster/ring.h"
 #include "temp_dir.h"
-
-// Catch2 comes after the project headers: both define CHECK, and Catch's must win.
-#include <catch2/catch.hpp>
 
 namespace prefixcache::client {
 namespace {

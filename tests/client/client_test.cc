@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
-#include <thread>
 
 #include "client_test_util.h"
 #include "local_cluster.h"
@@ -16,27 +15,11 @@ namespace {
 
 using client::BlockRead;
 using client::BlockStatus;
-using client::Client;
-
-std::unique_ptr<Client> OpenClient(const client::ClientOptions& options) {
-  auto opened = Client::Open(options);
-  REQUIRE(opened.ok());
-  return std::move(opened).value();
-}
-
-#define REQUIRE_DAEMON()                                                 \
-  do {                                                                   \
-    if (!DaemonProcess::BinaryExists()) {                                \
-      WARN("prefixcached not built at " << DaemonProcess::BinaryPath()); \
-      return;                                                            \
-    }                                                                    \
-  } while (false)
 
 TEST_CASE("client: put, match and get across three shards", "[integration]") {
-  REQUIRE_DAEMON();
   LocalCluster cluster;
   REQUIRE(cluster.Start());
-  auto client = OpenClient(cluster.ClientOptions());
+  auto client = OpenClient(Patient(cluster.ClientOptions()));
 
   constexpr std::size_t kBlocks = 48;
   constexpr std::size_t kSize = 64 * 1024;
@@ -139,12 +122,11 @@ TEST_CASE("client: put, match and get across three shards", "[integration]") {
 }
 
 TEST_CASE("client: a large prefix on one node is split over its connections", "[integration]") {
-  REQUIRE_DAEMON();
   LocalClusterOptions options;
   options.nodes = 1;
   LocalCluster cluster(options);
   REQUIRE(cluster.Start());
-  auto client = OpenClient(cluster.ClientOptions());
+  auto client = OpenClient(Patient(cluster.ClientOptions()));
   constexpr std::size_t kBlocks = 16;
   constexpr std::size_t kSize = 2 << 20;
   const auto keys = RandomKeys(kBlocks, 3);
@@ -162,10 +144,9 @@ TEST_CASE("client: a large prefix on one node is split over its connections", "[
 }
 
 TEST_CASE("client: a prefix whose middle block was erased matches up to it", "[integration]") {
-  REQUIRE_DAEMON();
   LocalCluster cluster;
   REQUIRE(cluster.Start());
-  auto client = OpenClient(cluster.ClientOptions());
+  auto client = OpenClient(Patient(cluster.ClientOptions()));
   constexpr std::size_t kBlocks = 20;
   const auto keys = RandomKeys(kBlocks, 4);
   const auto values = ValuesFor(keys, 4096);
@@ -188,10 +169,9 @@ TEST_CASE("client: a prefix whose middle block was erased matches up to it", "[i
 }
 
 TEST_CASE("client: corrupted values are never handed over and are counted", "[integration]") {
-  REQUIRE_DAEMON();
   LocalCluster cluster;
   REQUIRE(cluster.Start());
-  auto client = OpenClient(cluster.ClientOptions());
+  auto client = OpenClient(Patient(cluster.ClientOptions()));
   const auto keys = RandomKeys(4, 5);
   const auto payload = ValueFor(keys[0], 100000);
 
@@ -236,10 +216,9 @@ TEST_CASE("client: corrupted values are never handed over and are counted", "[in
 }
 
 TEST_CASE("client: PutAsync stores in the background and drops when full", "[integration]") {
-  REQUIRE_DAEMON();
   LocalCluster cluster;
   REQUIRE(cluster.Start());
-  auto options = cluster.ClientOptions();
+  auto options = Patient(cluster.ClientOptions());
   options.async_put_max_calls = 4;
   auto client = OpenClient(options);
   std::vector<std::vector<BlockKey>> batches;
@@ -254,7 +233,7 @@ TEST_CASE("client: PutAsync stores in the background and drops when full", "[int
     }
   }
   CHECK(accepted >= 4);
-  REQUIRE(client->FlushAsync(10000));
+  REQUIRE(client->FlushAsync(static_cast<std::uint32_t>(kGenerousBound.count())));
   const auto stats = client->Stats();
   CHECK(stats.async_puts_dropped == dropped);
   CHECK(stats.async_puts_pending == 0);
@@ -271,15 +250,14 @@ TEST_CASE("client: PutAsync stores in the background and drops when full", "[int
     owned.push_back(Buffer::Copy(std::span<const std::byte>(value)));
   }
   REQUIRE(client->PutAsync(keys, std::move(owned), Depths(2)));
-  REQUIRE(client->FlushAsync(10000));
+  REQUIRE(client->FlushAsync(static_cast<std::uint32_t>(kGenerousBound.count())));
   CHECK(client->Match(keys).value() == 2);
 }
 
 TEST_CASE("client: UpdateNodes swaps the ring while the client runs", "[integration]") {
-  REQUIRE_DAEMON();
   LocalCluster cluster;
   REQUIRE(cluster.Start());
-  auto all = cluster.ClientOptions();
+  auto all = Patient(cluster.ClientOptions());
   auto two = all;
   two.nodes.pop_back();
   auto client = OpenClient(two);
@@ -310,10 +288,9 @@ TEST_CASE("client: UpdateNodes swaps the ring while the client runs", "[integrat
 }
 
 TEST_CASE("client: the daemons' ring and the client's ring agree", "[integration]") {
-  REQUIRE_DAEMON();
   LocalCluster cluster;
   REQUIRE(cluster.Start());
-  auto client = OpenClient(cluster.ClientOptions());
+  auto client = OpenClient(Patient(cluster.ClientOptions()));
   const std::string_view ring_cmd[] = {"BLOCK.RING"};
   for (int i = 0; i < cluster.size(); ++i) {
     auto json = client->Command(cluster.id(i), ring_cmd);
@@ -324,7 +301,6 @@ TEST_CASE("client: the daemons' ring and the client's ring agree", "[integration
 }
 
 TEST_CASE("client: AUTH with the cluster password", "[integration]") {
-  REQUIRE_DAEMON();
   LocalClusterOptions options;
   options.password = "s3cret";
   LocalCluster cluster(options);
@@ -332,11 +308,11 @@ TEST_CASE("client: AUTH with the cluster password", "[integration]") {
   const auto keys = RandomKeys(12, 7);
   const auto values = ValuesFor(keys, 2048);
   {
-    auto client = OpenClient(cluster.ClientOptions());
+    auto client = OpenClient(Patient(cluster.ClientOptions()));
     REQUIRE(client->Put(keys, ConstSpans(values), Depths(12))->stored == 12);
     CHECK(client->Match(keys).value() == 12);
   }
-  auto wrong = cluster.ClientOptions();
+  auto wrong = Patient(cluster.ClientOptions());
   wrong.password = "guess";
   auto client = OpenClient(wrong);
   CHECK(client->Match(keys).value() == 0);

@@ -1,17 +1,24 @@
-// Helpers shared by the client tests: reproducible random keys and values, and views of
-// value vectors as the span-of-spans the Client takes. Pure functions.
+// Helpers shared by the client tests: reproducible random keys and values, views of value
+// vectors as the span-of-spans the Client takes, opening a client, and waiting for an
+// event with a bound that only a hang reaches. Pure functions except OpenClient/WaitUntil.
 #pragma once
 
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "cluster/ring.h"
 #include "prefixcache/block_key.h"
+#include "prefixcache/client.h"
 #include "prefixcache/client_options.h"
+#include "resp_client.h"
 
 namespace prefixcache::testing {
 
@@ -67,6 +74,32 @@ inline cluster::Ring RingOf(const client::ClientOptions& options) {
   std::vector<cluster::NodeSpec> specs;
   for (const auto& n : options.nodes) specs.push_back({n.id, n.address, n.weight});
   return cluster::Ring::Build(specs, options.virtual_nodes, options.replicas).value();
+}
+
+// `options` with call and connect timeouts that only a hang reaches, for tests in which
+// no node is slow on purpose: then a slow machine cannot turn a live node's keys into
+// misses, and a node that is down shows as refused or dropped connections, not timeouts.
+inline client::ClientOptions Patient(client::ClientOptions options) {
+  options.timeout_ms = static_cast<std::uint32_t>(kGenerousBound.count());
+  options.connect_timeout_ms = static_cast<std::uint32_t>(kGenerousBound.count());
+  return options;
+}
+
+inline std::unique_ptr<client::Client> OpenClient(const client::ClientOptions& options) {
+  auto opened = client::Client::Open(options);
+  REQUIRE(opened.ok());
+  return std::move(opened).value();
+}
+
+// Polls `done` until it holds (true) or kGenerousBound passed (false).
+template <typename Done>
+bool WaitUntil(Done&& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kGenerousBound;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 }  // namespace prefixcache::testing

@@ -37,8 +37,10 @@ TEST_CASE("NodeHealth: the backoff doubles up to the maximum and resets on succe
   for (int i = 0; i < 6; ++i) {
     health.OnFailure(now);
     waits.push_back(static_cast<long>(health.current_backoff().count()));
-    now = health.retry_at();
-    REQUIRE(health.Admit(now));  // the probe of the next round, which fails again
+    // Down for exactly the current backoff; then the probe of the next round, which fails.
+    now += health.current_backoff();
+    REQUIRE_FALSE(health.Admit(now - milliseconds(1)));
+    REQUIRE(health.Admit(now));
   }
   CHECK(waits == std::vector<long>{100, 200, 400, 700, 700, 700});
   health.OnSuccess();
@@ -56,12 +58,14 @@ TEST_CASE("NodeHealth: failures of one outage count once", "[unit]") {
   health.OnFailure(t0 + milliseconds(1));
   health.OnFailure(t0 + milliseconds(2));
   CHECK(health.current_backoff() == milliseconds(100));
-  CHECK(health.retry_at() == t0 + milliseconds(100));
-  // A failed probe is a new failure even before retry_at.
+  // The later failures did not push the probe back: it is admitted 100 ms after the first.
+  CHECK_FALSE(health.Admit(t0 + milliseconds(99)));
   REQUIRE(health.Admit(t0 + milliseconds(100)));
+  // A failed probe is a new failure even before the probe's own wait has passed.
   health.OnFailure(t0 + milliseconds(150));
   CHECK(health.current_backoff() == milliseconds(200));
-  CHECK(health.retry_at() == t0 + milliseconds(350));
+  CHECK_FALSE(health.Admit(t0 + milliseconds(349)));
+  CHECK(health.Admit(t0 + milliseconds(350)));
 }
 
 TEST_CASE("NodeHealth: bounds are sane when given zero or inverted", "[unit]") {

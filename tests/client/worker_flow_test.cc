@@ -1,19 +1,14 @@
 // examples/worker_flow against a real three-daemon cluster: the second prompt must reuse
 // the shared system prompt's blocks, bit-identical.
+#include <catch2/catch.hpp>
+
 #include "local_cluster.h"
 #include "run_program.h"
-
-// Catch2 comes after the project headers: both define CHECK, and Catch's must win.
-#include <catch2/catch.hpp>
 
 namespace prefixcache::testing {
 namespace {
 
 TEST_CASE("examples/worker_flow reuses a shared prefix from a real cluster", "[integration]") {
-  if (!DaemonProcess::BinaryExists()) {
-    WARN("prefixcached not built");
-    return;
-  }
   LocalCluster cluster;
   REQUIRE(cluster.Start());
   const std::string program = std::string(PREFIXCACHE_BIN_DIR) + "/worker_flow";

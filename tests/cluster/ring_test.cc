@@ -249,22 +249,6 @@ TEST_CASE("The second replica is the next distinct node clockwise", "[unit]") {
   }
 }
 
-TEST_CASE("GroupByOwner lists each node's keys in request order", "[unit]") {
-  Ring ring = MustBuild(Nodes(4));
-  const std::vector<BlockKey> keys = RandomKeys(1'000, 49);
-  auto groups = ring.GroupByOwner(keys);
-  REQUIRE(groups.size() == 4);
-  std::size_t total = 0;
-  for (std::size_t n = 0; n < groups.size(); ++n) {
-    CHECK(std::is_sorted(groups[n].begin(), groups[n].end()));
-    CHECK_FALSE(groups[n].empty());
-    for (std::size_t i : groups[n]) REQUIRE(ring.Owner(keys[i]) == n);
-    total += groups[n].size();
-  }
-  CHECK(total == keys.size());
-  CHECK(ring.GroupByOwner({}).size() == 4);
-}
-
 TEST_CASE("IndexOf finds nodes by id", "[unit]") {
   Ring ring = MustBuild({{"c", "h:3", 1}, {"a", "h:1", 1}, {"b", "h:2", 1}});
   CHECK(ring.IndexOf("a") == 0u);

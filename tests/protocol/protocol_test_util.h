@@ -82,7 +82,7 @@ std::vector<std::string> FeedPieces(Parser& parser, std::string_view input,
   return out;
 }
 
-// The bytes of a ReplyBuilder's or CommandBuilder's segments, concatenated.
+// The bytes of a SegmentList's (a ReplyBuilder's or CommandBuilder's) segments, concatenated.
 template <typename Builder>
 std::string Joined(const Builder& builder) {
   std::string out;

@@ -1,5 +1,5 @@
 // EncodeCommand and CommandBuilder: exact bytes, large values referenced from caller memory,
-// and a round trip through RequestParser.
+// arguments made of several pieces, and a round trip through RequestParser.
 #include "protocol/resp_command.h"
 
 #include <catch2/catch.hpp>
@@ -56,6 +56,26 @@ TEST_CASE("CommandBuilder references large values and round-trips through the pa
   builder.Clear();
   CHECK(builder.empty());
   CHECK(buffer.use_count() == 1);
+}
+
+TEST_CASE("CommandBuilder frames an argument made of several pieces", "[unit]") {
+  const std::vector<std::byte> large(5000, std::byte{'x'});
+  CommandBuilder builder;
+  builder.Begin(3);
+  builder.Arg(std::string_view("BLOCK.MSET"));
+  builder.Arg(std::int64_t{7});
+  builder.ArgPieces({std::span<const std::byte>(large), std::as_bytes(std::span("ab", 2)),
+                     std::span<const std::byte>()});
+  const std::string expected =
+      "*3\r\n$10\r\nBLOCK.MSET\r\n$1\r\n7\r\n$5002\r\n" + std::string(5000, 'x') + "ab\r\n";
+  CHECK(Joined(builder) == expected);
+  CHECK(builder.TotalBytes() == expected.size());
+  // The large piece is referenced, not copied; the small one joins the framing after it.
+  const auto segments = builder.Segments();
+  REQUIRE(segments.size() == 3);
+  CHECK(segments[1].data == large.data());
+  CHECK(std::string_view(reinterpret_cast<const char*>(segments[2].data), segments[2].size) ==
+        "ab\r\n");
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ TEST_CASE("ReplyBuilder keeps status and error replies on one line", "[unit]") {
 }
 
 TEST_CASE("ReplyBuilder references large payloads without copying them", "[unit]") {
-  const Buffer block = Buffer::Copy(std::string(ReplyBuilder::kReferenceBulkBytes, 'k'));
+  const Buffer block = Buffer::Copy(std::string(ReplyBuilder::kReferenceBytes, 'k'));
   const Buffer block2 = Buffer::Copy(std::string(100000, 'v'));
   ReplyBuilder builder;
   builder.ArrayHeader(3);
@@ -75,7 +75,7 @@ TEST_CASE("ReplyBuilder references large payloads without copying them", "[unit]
 }
 
 TEST_CASE("ReplyBuilder copies a payload just under the reference size", "[unit]") {
-  const Buffer value = Buffer::Copy(std::string(ReplyBuilder::kReferenceBulkBytes - 1, 'x'));
+  const Buffer value = Buffer::Copy(std::string(ReplyBuilder::kReferenceBytes - 1, 'x'));
   ReplyBuilder builder;
   builder.Bulk(value);
   CHECK(builder.Segments().size() == 1);

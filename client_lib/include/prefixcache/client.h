@@ -95,10 +95,10 @@ class Client {
   Result<std::vector<std::optional<Buffer>>> Get(std::span<const BlockKey> keys);
 
   // Stores values[i] under keys[i] with chain position depths[i] (the block's index in its
-  // prefix; eviction prefers deeper blocks), on every replica of each key, one BLOCK.MSET
-  // per node connection, all nodes at once. Values are sent from the caller's memory
-  // without a copy; all spans are borrowed until the call returns. InvalidArgument when the
-  // spans differ in length; node failures only show in the result.
+  // prefix; eviction prefers deeper blocks), on every replica of each key that is not
+  // marked down, one BLOCK.MSET per node connection, all nodes at once. Values are sent from the
+  // caller's memory without a copy; all spans are borrowed until the call returns. InvalidArgument
+  // when the spans differ in length; node failures only show in the result.
   Result<PutResult> Put(std::span<const BlockKey> keys,
                         std::span<const std::span<const std::byte>> values,
                         std::span<const std::uint32_t> depths);

@@ -31,7 +31,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,10 +74,6 @@ class Ring {
   // accepting a write). False for an index >= nodes().size(). Does not allocate for
   // replicas() <= 16.
   bool OwnsKey(std::size_t node, const BlockKey& key) const;
-
-  // Groups a batch of keys by owner: element n lists, in request order, the indices into
-  // `keys` of the keys node n owns. Always nodes().size() elements (some may be empty).
-  std::vector<std::vector<std::size_t>> GroupByOwner(std::span<const BlockKey> keys) const;
 
   // The members, sorted by id; a node's index is its position here.
   const std::vector<NodeSpec>& nodes() const { return nodes_; }

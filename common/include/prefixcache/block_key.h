@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "prefixcache/hex.h"
+
 namespace prefixcache {
 
 struct BlockKey {
@@ -41,11 +43,10 @@ struct BlockKey {
   std::string_view View() const { return {reinterpret_cast<const char*>(bytes.data()), kSize}; }
 
   std::string ToHex() const {
-    static constexpr char kDigits[] = "0123456789abcdef";
     std::string out(2 * kSize, '0');
     for (std::size_t i = 0; i < kSize; ++i) {
-      out[2 * i] = kDigits[bytes[i] >> 4];
-      out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+      out[2 * i] = kHexDigits[bytes[i] >> 4];
+      out[2 * i + 1] = kHexDigits[bytes[i] & 0xf];
     }
     return out;
   }
@@ -55,8 +56,8 @@ struct BlockKey {
     if (hex.size() != 2 * kSize) return std::nullopt;
     BlockKey key;
     for (std::size_t i = 0; i < kSize; ++i) {
-      int hi = HexValue(hex[2 * i]);
-      int lo = HexValue(hex[2 * i + 1]);
+      const int hi = HexDigitValue(hex[2 * i]);
+      const int lo = HexDigitValue(hex[2 * i + 1]);
       if (hi < 0 || lo < 0) return std::nullopt;
       key.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
     }
@@ -71,12 +72,6 @@ struct BlockKey {
     std::uint64_t v = 0;
     for (std::size_t i = 0; i < 8; ++i) v = v << 8 | bytes[at + i];
     return v;
-  }
-  static int HexValue(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
   }
 };
 

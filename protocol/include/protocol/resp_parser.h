@@ -18,6 +18,7 @@
 #include "prefixcache/buffer.h"
 #include "prefixcache/defaults.h"
 #include "prefixcache/status.h"
+#include "protocol/parser_feed.h"
 
 namespace prefixcache::protocol {
 
@@ -45,7 +46,7 @@ struct Request {
   std::string rejected;
 };
 
-class RequestParser {
+class RequestParser : public FeedByCopy<RequestParser> {
  public:
   // Bulk payloads of at least this many bytes get a buffer of their own that the socket
   // reads into directly.
@@ -74,11 +75,7 @@ class RequestParser {
   // must not be used after that.
   Status Commit(std::size_t n);
 
-  // Copies `bytes` through ReadBuffer()/Commit() (for tests, fuzzing and small inputs).
-  Status Feed(std::span<const std::byte> bytes);
-  Status Feed(std::string_view text) {
-    return Feed(std::as_bytes(std::span(text.data(), text.size())));
-  }
+  // Feed(bytes) (FeedByCopy) copies bytes through ReadBuffer()/Commit().
 
   // Completed requests in arrival order.
   bool HasRequest() const { return !ready_.empty(); }

@@ -17,6 +17,7 @@
 
 #include "prefixcache/buffer.h"
 #include "prefixcache/status.h"
+#include "protocol/parser_feed.h"
 
 namespace prefixcache::protocol {
 
@@ -45,7 +46,7 @@ struct ReplyLimits {
   std::size_t max_line_bytes = 64 * 1024;
 };
 
-class ReplyParser {
+class ReplyParser : public FeedByCopy<ReplyParser> {
  public:
   // Bulk payloads of at least this many bytes get a buffer of their own that the socket
   // reads into directly (when no sink takes them).
@@ -79,11 +80,7 @@ class ReplyParser {
   // parser must not be used after that.
   Status Commit(std::size_t n);
 
-  // Copies `bytes` through ReadBuffer()/Commit() (for tests, fuzzing and small inputs).
-  Status Feed(std::span<const std::byte> bytes);
-  Status Feed(std::string_view text) {
-    return Feed(std::as_bytes(std::span(text.data(), text.size())));
-  }
+  // Feed(bytes) (FeedByCopy) copies bytes through ReadBuffer()/Commit().
 
   // Completed replies in arrival order.
   bool HasReply() const { return !ready_.empty(); }

@@ -1,0 +1,74 @@
+// Helpers shared by the protocol fuzz targets: a seed derived from the input, a small
+// deterministic generator, and feeding a parser in pieces of varying size exactly as a
+// socket would (only where ReadBuffer() says). Not thread-safe.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prefixcache/check.h"
+#include "prefixcache/status.h"
+
+namespace prefixcache::protocol::fuzz {
+
+// FNV-1a over the first 64 bytes of the input: the same input always splits the same way.
+inline std::uint64_t SeedOf(std::string_view input) {
+  std::uint64_t seed = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < std::min<std::size_t>(input.size(), 64); ++i) {
+    seed = (seed ^ static_cast<std::uint8_t>(input[i])) * 0x100000001b3ull;
+  }
+  return seed;
+}
+
+// What parsing one input gave: the values parsed, in order, then the error ("" if none).
+template <typename Value>
+struct Outcome {
+  std::vector<Value> parsed;
+  std::string error;
+};
+
+// A 64-bit LCG (Knuth's MMIX constants); Next() returns its upper 31 bits.
+struct Rng {
+  std::uint64_t state;
+  std::uint64_t Next() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  }
+};
+
+// Feeds `input` to `parser` through ReadBuffer()/Commit() in pieces of pseudo-random size
+// from `seed` (mostly small, sometimes up to 5000 bytes), or as much as each ReadBuffer()
+// takes when `whole`, and calls drained(bytes fed so far) after every Commit(). Returns the
+// error message of the first failed Commit() ("" when none), after checking that the
+// failed parser keeps failing the same way.
+template <typename Parser, typename Drained>
+std::string FeedInPieces(Parser& parser, std::string_view input, std::uint64_t seed, bool whole,
+                         Drained&& drained) {
+  Rng rng{seed};
+  std::size_t at = 0;
+  while (at < input.size()) {
+    const std::span<std::byte> into = parser.ReadBuffer();
+    PC_CHECK(!into.empty());
+    std::size_t n = whole                 ? input.size()
+                    : rng.Next() % 4 == 0 ? rng.Next() % 5000 + 1
+                                          : rng.Next() % 16 + 1;
+    n = std::min({n, into.size(), input.size() - at});
+    std::memcpy(into.data(), input.data() + at, n);
+    at += n;
+    const Status status = parser.Commit(n);
+    drained(at);
+    if (!status.ok()) {
+      PC_CHECK(parser.Commit(0).message() == status.message());
+      return status.message();
+    }
+  }
+  return {};
+}
+
+}  // namespace prefixcache::protocol::fuzz
