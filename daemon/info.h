@@ -16,6 +16,9 @@ namespace prefixcache::daemon {
 
 struct CommandStats;
 
+// The Redis version prefixcached answers as (INFO redis_version, HELLO's "version").
+inline constexpr std::string_view kRedisVersion = "7.0.0";
+
 struct InfoSources {
   const ServerStats& server;
   const CommandStats& commands;
