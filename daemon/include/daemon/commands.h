@@ -44,7 +44,7 @@ struct CommandStats {
   using Counter = ShardedCounter;
   std::array<Counter, kCommandCount> calls{};  // by CommandId
   Counter unknown_commands;
-  Counter error_replies;  // arity, syntax, auth and argument errors
+  Counter error_replies;  // to known commands: arity, syntax, auth, argument, store errors
   Counter auth_failures;
   Counter keyspace_hits;  // keys found by GET/MGET/BLOCK.MGET
   Counter keyspace_misses;
