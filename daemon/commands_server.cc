@@ -241,7 +241,7 @@ void Quit(CommandEnv&, Args&, CommandContext& ctx) {
 }
 
 // A subcommand of COMMAND, CLIENT or CONFIG. `name` matches in any case; `arity` counts
-// the command and the subcommand as for commands (N exactly, -N at least, 0 any). `usage`
+// the command and the subcommand as for commands (N exactly, -N at least N). `usage`
 // and `help` are its two HELP lines; a subcommand without usage is left out of HELP, and
 // an entry without name is a HELP entry only.
 struct Subcommand {
@@ -279,10 +279,7 @@ void RunSubcommand(std::string_view command, std::span<const Subcommand> table, 
   }
   for (const Subcommand& s : table) {
     if (s.name.empty() || !EqualsIgnoreCase(sub, s.name)) continue;
-    const bool arity_ok =
-        s.arity == 0 || (s.arity > 0 ? args.size() == static_cast<std::size_t>(s.arity)
-                                     : args.size() >= static_cast<std::size_t>(-s.arity));
-    if (!arity_ok) return env.ErrorReply(ctx, WrongArity(command, sub));
+    if (!ArityOk(s.arity, args.size())) return env.ErrorReply(ctx, WrongArity(command, sub));
     return s.run(env, args, ctx);
   }
   env.ErrorReply(ctx, "ERR unknown subcommand '" + std::string(sub.substr(0, 128)) + "'. Try " +
@@ -306,20 +303,20 @@ void AllCommandInfo(protocol::ReplyBuilder& reply) {
 }
 
 constexpr Subcommand kCommandSubcommands[] = {
-    {"", 0, "(no subcommand)", "Return details about all commands.", nullptr},
+    {"", -1, "(no subcommand)", "Return details about all commands.", nullptr},
     {"COUNT", 2, "COUNT", "Return the total number of commands.",
      [](CommandEnv&, Args&, CommandContext& ctx) {
        ctx.reply().Integer(static_cast<std::int64_t>(AllCommands().size()));
      }},
-    {"DOCS", 0, "DOCS [<command-name> ...]", "Return documentation (none is served).",
+    {"DOCS", -2, "DOCS [<command-name> ...]", "Return documentation (none is served).",
      // No documentation is served; redis-cli then falls back to its built-in hints.
      [](CommandEnv&, Args&, CommandContext& ctx) { ctx.reply().ArrayHeader(0); }},
-    {"INFO", 0, "INFO [<command-name> ...]", "Return details about the given commands, or all.",
+    {"INFO", -2, "INFO [<command-name> ...]", "Return details about the given commands, or all.",
      [](CommandEnv&, Args& args, CommandContext& ctx) {
        if (args.size() == 2) return AllCommandInfo(ctx.reply());
        CommandInfoOf(std::span(args).subspan(2), ctx.reply());
      }},
-    {"LIST", 0, "LIST", "Return the names of all commands.",
+    {"LIST", -2, "LIST", "Return the names of all commands.",
      [](CommandEnv&, Args&, CommandContext& ctx) {
        ctx.reply().ArrayHeader(AllCommands().size());
        for (const CommandSpec& spec : AllCommands()) ctx.reply().Bulk(spec.name);
@@ -398,7 +395,7 @@ void ConfigGet(CommandEnv& env, Args& args, CommandContext& ctx) {
 constexpr Subcommand kConfigSubcommands[] = {
     {"GET", -3, "GET <pattern>",
      "Return parameters matching the glob-like <pattern> and their values.", ConfigGet},
-    {"SET", 0, "", "",
+    {"SET", -2, "", "",
      [](CommandEnv& env, Args&, CommandContext& ctx) {
        env.ErrorReply(ctx,
                       "ERR CONFIG SET is not supported: prefixcached reads its settings from "
