@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "prefixcache/check.h"
@@ -36,48 +37,9 @@ class LeWriter {
   std::string out_;
 };
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned char>(c));
-          out += escaped;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
+// A string as a JSON literal: escaped per RFC 8259, invalid UTF-8 replaced by U+FFFD.
 std::string Quoted(std::string_view s) {
-  std::string out;
-  AppendJsonString(out, s);
-  return out;
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -250,25 +212,19 @@ std::optional<std::size_t> Ring::IndexOf(std::string_view id) const {
 }
 
 std::string Ring::ToJson() const {
-  std::string out = "{\"nodes\":[";
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out += "{\"id\":";
-    AppendJsonString(out, nodes_[i].id);
-    out += ",\"address\":";
-    AppendJsonString(out, nodes_[i].address);
-    out += ",\"weight\":" + std::to_string(nodes_[i].weight) + "}";
+  nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
+  for (const NodeSpec& node : nodes_) {
+    nodes.push_back({{"id", node.id}, {"address", node.address}, {"weight", node.weight}});
   }
   char fingerprint[17];
   std::snprintf(fingerprint, sizeof fingerprint, "%016llx",
                 static_cast<unsigned long long>(fingerprint_));
-  out += "],\"virtual_nodes_per_weight\":" + std::to_string(virtual_nodes_per_weight_);
-  out += ",\"replicas\":" + std::to_string(replicas_);
-  out += ",\"points\":" + std::to_string(positions_.size());
-  out += ",\"fingerprint\":\"";
-  out += fingerprint;
-  out += "\"}";
-  return out;
+  const nlohmann::ordered_json json = {{"nodes", std::move(nodes)},
+                                       {"virtual_nodes_per_weight", virtual_nodes_per_weight_},
+                                       {"replicas", replicas_},
+                                       {"points", positions_.size()},
+                                       {"fingerprint", fingerprint}};
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace prefixcache::cluster

@@ -78,8 +78,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 const CommandSpec* FindCommand(std::string_view name) {
-  // A linear scan with the length checked first: two dozen entries, no hashing, no
-  // allocation; the common commands come first.
+  // A linear scan comparing the length and the first letter before the name: two dozen
+  // entries, no hashing, no allocation.
   for (const CommandSpec& spec : kCommands) {
     if (spec.name.size() == name.size() && Lower(name[0]) == spec.name[0] &&
         EqualsIgnoreCase(spec.name, name)) {

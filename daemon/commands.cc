@@ -1,38 +1,94 @@
 #include "daemon/commands.h"
 
-#include <algorithm>
+#include <array>
 #include <boost/asio/post.hpp>
 #include <utility>
 
+#include "command_env.h"
+#include "prefixcache/check.h"
+
 namespace prefixcache::daemon {
+namespace {
+
+using CommandFns = std::array<CommandFn, kCommandCount>;
+
+// Every command's function by CommandId, from the files' tables; each id bound once.
+const CommandFns& AllCommandFns() {
+  static const CommandFns fns = [] {
+    CommandFns out{};
+    for (auto file : {KeyCommands(), BlockCommands(), ServerCommands()}) {
+      for (const CommandBinding& binding : file) {
+        CommandFn& slot = out[static_cast<std::size_t>(binding.id)];
+        PC_CHECK(slot == nullptr && "a command is bound twice");
+        slot = binding.run;
+      }
+    }
+    for (CommandFn fn : out) PC_CHECK(fn != nullptr && "a command of the table has no function");
+    return out;
+  }();
+  return fns;
+}
+
+}  // namespace
+
+CommandEnv::CommandEnv(storage::BlockStore& store_in, HandlerOptions options_in,
+                       const ServerStats& server_stats_in)
+    : store(store_in),
+      options(std::move(options_in)),
+      server_stats(server_stats_in),
+      ring(std::make_shared<const RingView>()),
+      workers(options.worker_threads == 0 ? 1 : options.worker_threads) {}
+
+void CommandEnv::ErrorReply(CommandContext& ctx, std::string_view message) {
+  stats.error_replies.Add(1);
+  ctx.reply().Error(message);
+}
+
+void CommandEnv::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> work) {
+  if (shut_down.load(std::memory_order_relaxed)) {
+    ErrorReply(ctx, "ERR server is shutting down");
+    return;
+  }
+  stats.deferred_commands.Add(1);
+  boost::asio::post(workers,
+                    [work = std::move(work), done = ctx.Defer()]() mutable { done(work()); });
+}
+
+void CommandEnv::CheckOwnership(std::span<const BlockKey> keys) {
+  if (!clustered.load(std::memory_order_relaxed)) return;
+  std::shared_ptr<const RingView> view = ring.load();
+  if (!view->ring) return;
+  std::uint64_t misrouted = 0;
+  for (const BlockKey& key : keys) {
+    if (!view->self || !view->ring->OwnsKey(*view->self, key)) ++misrouted;
+  }
+  if (misrouted) stats.misrouted_keys.Add(misrouted);
+}
 
 StoreCommandHandler::StoreCommandHandler(storage::BlockStore& store, HandlerOptions options,
                                          const ServerStats& server_stats)
-    : store_(store),
-      options_(std::move(options)),
-      server_stats_(server_stats),
-      ring_(std::make_shared<const RingView>()),
-      workers_(options_.worker_threads == 0 ? 1 : options_.worker_threads) {}
+    : env_(std::make_unique<CommandEnv>(store, std::move(options), server_stats)) {
+  AllCommandFns();  // checks the tables at start-up rather than on the first request
+}
 
 StoreCommandHandler::~StoreCommandHandler() { Shutdown(); }
 
 void StoreCommandHandler::Shutdown() {
-  if (shut_down_.exchange(true)) return;
-  workers_.join();
+  if (env_->shut_down.exchange(true)) return;
+  env_->workers.join();
 }
 
 void StoreCommandHandler::SetRing(RingView view) {
-  clustered_.store(view.clustered && view.ring != nullptr, std::memory_order_relaxed);
-  ring_.store(std::make_shared<const RingView>(std::move(view)));
+  env_->clustered.store(view.clustered && view.ring != nullptr, std::memory_order_relaxed);
+  env_->ring.store(std::make_shared<const RingView>(std::move(view)));
 }
+
+std::shared_ptr<const RingView> StoreCommandHandler::ring() const { return env_->ring.load(); }
+
+const CommandStats& StoreCommandHandler::stats() const { return env_->stats; }
 
 void StoreCommandHandler::OnConnect(Session& session) {
-  session.authenticated = options_.password.empty();
-}
-
-void StoreCommandHandler::ErrorReply(CommandContext& ctx, std::string_view message) {
-  stats_.error_replies.Add(1);
-  ctx.reply().Error(message);
+  session.authenticated = env_->options.password.empty();
 }
 
 void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx) {
@@ -41,7 +97,7 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
   const CommandSpec* spec = FindCommand(name);
   // Redis's order of checks: unknown command, then arity, then authentication.
   if (spec == nullptr) {
-    stats_.unknown_commands.Add(1);
+    env_->stats.unknown_commands.Add(1);
     // Redis 7's text: each argument quoted, the list cut after about 128 bytes.
     std::string quoted;
     for (std::size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
@@ -53,95 +109,21 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
     message.append(name.substr(0, 128));
     message += "', with args beginning with: ";
     message += quoted;
-    ErrorReply(ctx, message);
+    env_->ErrorReply(ctx, message);
     return;
   }
   ctx.session().last_command = spec->name;
-  stats_.calls[static_cast<std::size_t>(spec->id)].Add(1);
+  env_->stats.calls[static_cast<std::size_t>(spec->id)].Add(1);
   if (!ArityOk(*spec, args.size())) {
-    ErrorReply(ctx, "ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
+    env_->ErrorReply(ctx,
+                     "ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
     return;
   }
   if (!ctx.session().authenticated && !spec->no_auth) {
-    ErrorReply(ctx, "NOAUTH Authentication required.");
+    env_->ErrorReply(ctx, "NOAUTH Authentication required.");
     return;
   }
-  Dispatch(*spec, args, ctx);
-}
-
-void StoreCommandHandler::Dispatch(const CommandSpec& spec, Args& args, CommandContext& ctx) {
-  switch (spec.id) {
-    case CommandId::kGet:
-      return Get(args, ctx);
-    case CommandId::kSet:
-      return Set(args, ctx);
-    case CommandId::kExists:
-      return Exists(args, ctx);
-    case CommandId::kMget:
-      return Mget(args, ctx);
-    case CommandId::kMset:
-      return Mset(args, ctx);
-    case CommandId::kDel:
-      return Del(args, ctx);
-    case CommandId::kBlockExists:
-      return BlockExists(args, ctx);
-    case CommandId::kBlockMget:
-      return BlockMget(args, ctx);
-    case CommandId::kBlockMset:
-      return BlockMset(args, ctx);
-    case CommandId::kBlockStats:
-      return BlockStats(ctx);
-    case CommandId::kBlockRing:
-      return BlockRing(ctx);
-    case CommandId::kPing:
-      return Ping(args, ctx);
-    case CommandId::kEcho:
-      return ctx.reply().Bulk(args[1]);
-    case CommandId::kAuth:
-      return Auth(args, ctx);
-    case CommandId::kHello:
-      return Hello(args, ctx);
-    case CommandId::kSelect:
-      return Select(args, ctx);
-    case CommandId::kQuit:
-      ctx.session().close_after_reply = true;
-      return ctx.reply().SimpleString("OK");
-    case CommandId::kDbsize:
-      // Size() is O(1) and touches no disk: answered on the I/O thread.
-      return ctx.reply().Integer(static_cast<std::int64_t>(store_.Size()));
-    case CommandId::kInfo:
-      return Info(args, ctx);
-    case CommandId::kFlushall:
-    case CommandId::kFlushdb:
-      return Flush(args, ctx);
-    case CommandId::kCommand:
-      return Command(args, ctx);
-    case CommandId::kClient:
-      return Client(args, ctx);
-    case CommandId::kConfig:
-      return Config(args, ctx);
-  }
-}
-
-void StoreCommandHandler::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> work) {
-  if (shut_down_.load(std::memory_order_relaxed)) {
-    ErrorReply(ctx, "ERR server is shutting down");
-    return;
-  }
-  stats_.deferred_commands.Add(1);
-  boost::asio::post(workers_,
-                    [work = std::move(work), done = ctx.Defer()]() mutable { done(work()); });
-}
-
-void StoreCommandHandler::CheckOwnership(std::span<const BlockKey> keys) {
-  if (!clustered_.load(std::memory_order_relaxed)) return;
-  std::shared_ptr<const RingView> view = ring_.load();
-  if (!view->ring) return;
-  std::uint64_t misrouted = 0;
-  for (const BlockKey& key : keys) {
-    if (!view->self || !view->ring->OwnsKey(*view->self, key)) ++misrouted;
-  }
-  if (misrouted) stats_.misrouted_keys.Add(misrouted);
+  AllCommandFns()[static_cast<std::size_t>(spec->id)](*env_, args, ctx);
 }
 
 }  // namespace prefixcache::daemon

@@ -2,11 +2,14 @@
 // keys, and the JSON views of the store's counters and of the ring.
 #include <algorithm>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
-#include "arg_parse.h"
-#include "daemon/commands.h"
+#include "command_env.h"
 #include "key_mapping.h"
+#include "protocol/resp_integer.h"
+#include "stats_fields.h"
 
 namespace prefixcache::daemon {
 namespace {
@@ -29,129 +32,106 @@ std::optional<std::string> ParseBlockKeys(std::string_view command, const std::v
   return std::nullopt;
 }
 
-void AppendTier(std::string& out, const char* name, const storage::TierStats& t) {
-  out += '"';
-  out += name;
-  out += "\":{";
-  auto field = [&out](const char* key, std::uint64_t value, bool last = false) {
-    out += '"';
-    out += key;
-    out += "\":";
-    out += std::to_string(value);
-    if (!last) out += ',';
-  };
-  field("hits", t.hits);
-  field("misses", t.misses);
-  field("bytes", t.bytes);
-  field("entries", t.entries);
-  field("capacity_bytes", t.capacity_bytes);
-  field("evictions", t.evictions);
-  field("demotions", t.demotions);
-  field("promotions", t.promotions);
-  field("checksum_failures", t.checksum_failures);
-  field("demotion_drops", t.demotion_drops);
-  field("io_errors", t.io_errors);
-  field("queue_bytes", t.queue_bytes, true);
-  out += '}';
-}
-
-}  // namespace
-
-void StoreCommandHandler::BlockExists(Args& args, CommandContext& ctx) {
+void BlockExists(CommandEnv& env, Args& args, CommandContext& ctx) {
   // Scratch reused across requests of this I/O thread: no allocation per request.
   thread_local std::vector<BlockKey> keys;
   thread_local std::vector<std::uint8_t> held;
-  if (auto error = ParseBlockKeys("BLOCK.EXISTS", args, keys)) return ErrorReply(ctx, *error);
-  CheckOwnership(keys);
+  if (auto error = ParseBlockKeys("BLOCK.EXISTS", args, keys)) return env.ErrorReply(ctx, *error);
+  env.CheckOwnership(keys);
   held.resize(keys.size());
-  store_.Contains(keys, held);
+  env.store.Contains(keys, held);
   protocol::ReplyBuilder& reply = ctx.reply();
   reply.ArrayHeader(keys.size());
   for (std::uint8_t h : held) reply.Integer(h ? 1 : 0);
 }
 
-void StoreCommandHandler::BlockMget(Args& args, CommandContext& ctx) {
+void BlockMget(CommandEnv& env, Args& args, CommandContext& ctx) {
   std::vector<BlockKey> keys;
-  if (auto error = ParseBlockKeys("BLOCK.MGET", args, keys)) return ErrorReply(ctx, *error);
-  FetchBlocks(std::move(keys), /*single=*/false, ctx);
+  if (auto error = ParseBlockKeys("BLOCK.MGET", args, keys)) return env.ErrorReply(ctx, *error);
+  env.FetchBlocks(std::move(keys), /*single=*/false, ctx);
 }
 
-void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {
+void BlockMset(CommandEnv& env, Args& args, CommandContext& ctx) {
   if ((args.size() - 1) % 3 != 0) {
-    return ErrorReply(ctx, "ERR wrong number of arguments for 'block.mset' command");
+    return env.ErrorReply(ctx, "ERR wrong number of arguments for 'block.mset' command");
   }
   const std::size_t count = (args.size() - 1) / 3;
-  const std::uint64_t max_value = store_.LargestStorableValue();
+  const std::uint64_t max_value = env.store.LargestStorableValue();
   thread_local std::vector<BlockKey> keys;
   thread_local std::vector<std::uint32_t> depths;
   keys.clear();
   depths.clear();
-  // Validate every triple before storing any, so a bad request stores nothing.
+  // Validation is all or nothing: a bad triple refuses the whole request before any block
+  // is stored. The stores are not one atomic step: the blocks are stored one after
+  // another, and a store that fails leaves the blocks before it stored.
   for (std::size_t t = 0; t < count; ++t) {
     const Buffer& depth_arg = args[1 + 3 * t];
     const Buffer& key_arg = args[2 + 3 * t];
     const Buffer& value = args[3 + 3 * t];
     const std::string where = "ERR BLOCK.MSET triple " + std::to_string(t) + ": ";
-    std::optional<std::int64_t> depth = ParseInt64(depth_arg.view());
+    std::optional<std::int64_t> depth = protocol::ParseInteger(depth_arg.view());
     if (!depth || *depth < 0 || *depth > std::numeric_limits<std::uint32_t>::max()) {
-      return ErrorReply(ctx, where + "depth must be an integer from 0 to 4294967295, got '" +
-                                 std::string(depth_arg.view().substr(0, 32)) + "'");
+      return env.ErrorReply(ctx, where + "depth must be an integer from 0 to 4294967295, got '" +
+                                     std::string(depth_arg.view().substr(0, 32)) + "'");
     }
     std::optional<BlockKey> key = RawBlockKey(key_arg.view());
     if (!key) {
-      return ErrorReply(ctx, where + "a block key must be exactly 16 bytes, got " +
-                                 std::to_string(key_arg.size()));
+      return env.ErrorReply(ctx, where + "a block key must be exactly 16 bytes, got " +
+                                     std::to_string(key_arg.size()));
     }
     if (value.size() > max_value) {
-      return ErrorReply(ctx, where + "value of " + std::to_string(value.size()) +
-                                 " bytes exceeds the largest storable block (" +
-                                 std::to_string(max_value) + " bytes)");
+      return env.ErrorReply(ctx, where + "value of " + std::to_string(value.size()) +
+                                     " bytes exceeds the largest storable block (" +
+                                     std::to_string(max_value) + " bytes)");
     }
     keys.push_back(*key);
     depths.push_back(static_cast<std::uint32_t>(*depth));
   }
-  CheckOwnership(keys);
+  env.CheckOwnership(keys);
   for (std::size_t t = 0; t < count; ++t) {
-    if (auto error = PutBlock(keys[t], args[3 + 3 * t], depths[t])) {
-      return ErrorReply(ctx,
-                        "ERR BLOCK.MSET triple " + std::to_string(t) + ": " + error->substr(4));
+    if (auto error = env.PutBlock(keys[t], args[3 + 3 * t], depths[t])) {
+      return env.ErrorReply(ctx,
+                            "ERR BLOCK.MSET triple " + std::to_string(t) + ": " + error->substr(4));
     }
   }
   ctx.reply().SimpleString("OK");
 }
 
-void StoreCommandHandler::BlockStats(CommandContext& ctx) {
-  // Counters only, no disk I/O: answered on the I/O thread.
-  const std::string json = StatsJson();
-  ctx.reply().Bulk(std::string_view(json));
+// Counters only, no disk I/O: answered on the I/O thread.
+void BlockStats(CommandEnv& env, Args&, CommandContext& ctx) {
+  const storage::StoreStats stats = env.store.Stats();
+  nlohmann::ordered_json json = {{"node_id", env.options.node_id}, {"blocks", env.store.Size()}};
+  for (auto [name, tier] : {std::pair{"memory", &stats.memory}, std::pair{"spill", &stats.spill}}) {
+    nlohmann::ordered_json& fields = json[name];
+    for (const TierField& field : TierFields())
+      fields[std::string(field.name)] = tier->*field.member;
+  }
+  json["spill_enabled"] = stats.spill_enabled;
+  json["spill_healthy"] = stats.spill_healthy;
+  json["spill_error"] = stats.spill_error;
+  const CounterSources sources{env.server_stats, env.stats, stats};
+  for (const CounterField& field : CounterFields()) {
+    if (field.in_block_stats) json[std::string(field.info)] = field.read(sources);
+  }
+  const std::string text = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  ctx.reply().Bulk(std::string_view(text));
 }
 
-std::string StoreCommandHandler::StatsJson() const {
-  const storage::StoreStats s = store_.Stats();
-  std::string json = "{\"node_id\":";
-  AppendJsonString(json, options_.node_id);
-  json += ",\"blocks\":" + std::to_string(store_.Size()) + ",";
-  AppendTier(json, "memory", s.memory);
-  json += ',';
-  AppendTier(json, "spill", s.spill);
-  json += ",\"spill_enabled\":";
-  json += s.spill_enabled ? "true" : "false";
-  json += ",\"spill_healthy\":";
-  json += s.spill_healthy ? "true" : "false";
-  json += ",\"spill_error\":";
-  AppendJsonString(json, s.spill_error);
-  json += ",\"keyspace_hits\":" + std::to_string(stats_.keyspace_hits.Load());
-  json += ",\"keyspace_misses\":" + std::to_string(stats_.keyspace_misses.Load());
-  json += ",\"misrouted_keys\":" + std::to_string(stats_.misrouted_keys.Load());
-  json += '}';
-  return json;
-}
-
-void StoreCommandHandler::BlockRing(CommandContext& ctx) {
-  std::shared_ptr<const RingView> view = ring_.load();
-  if (!view->ring) return ErrorReply(ctx, "ERR the ring is not configured yet");
+void BlockRing(CommandEnv& env, Args&, CommandContext& ctx) {
+  std::shared_ptr<const RingView> view = env.ring.load();
+  if (!view->ring) return env.ErrorReply(ctx, "ERR the ring is not configured yet");
   const std::string json = view->ring->ToJson();
   ctx.reply().Bulk(std::string_view(json));
 }
+
+constexpr CommandBinding kBlockCommands[] = {
+    {CommandId::kBlockExists, BlockExists}, {CommandId::kBlockMget, BlockMget},
+    {CommandId::kBlockMset, BlockMset},     {CommandId::kBlockStats, BlockStats},
+    {CommandId::kBlockRing, BlockRing},
+};
+
+}  // namespace
+
+std::span<const CommandBinding> BlockCommands() { return kBlockCommands; }
 
 }  // namespace prefixcache::daemon

@@ -1,9 +1,9 @@
-// The Redis key commands: GET, SET, DEL, EXISTS, MGET, MSET, FLUSHALL/FLUSHDB. Keys map to
+// The Redis key commands: GET, SET, DEL, EXISTS, MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB. Keys map to
 // blocks through MapKey (key_mapping.h); values set here have depth 0.
 #include <memory>
 #include <utility>
 
-#include "daemon/commands.h"
+#include "command_env.h"
 #include "key_mapping.h"
 
 namespace prefixcache::daemon {
@@ -44,17 +44,17 @@ std::string StoreError(const Status& status) {
 
 }  // namespace
 
-std::optional<std::string> StoreCommandHandler::PutBlock(const BlockKey& key, Buffer& value,
-                                                         std::uint32_t depth) {
+std::optional<std::string> CommandEnv::PutBlock(const BlockKey& key, Buffer& value,
+                                                std::uint32_t depth) {
   Result<Buffer> owned = OwnedValue(value);
   if (!owned.ok()) return StoreError(owned.status());
-  if (Status status = store_.Put(key, std::move(owned).value(), depth); !status.ok()) {
+  if (Status status = store.Put(key, std::move(owned).value(), depth); !status.ok()) {
     return StoreError(status);
   }
   return std::nullopt;
 }
 
-Result<Buffer> StoreCommandHandler::OwnedValue(Buffer& value) {
+Result<Buffer> CommandEnv::OwnedValue(Buffer& value) {
   // Small arguments are slices of the parser's shared 64 KiB staging chunk: storing the
   // slice would pin the whole chunk, so they are copied; large ones arrive in a buffer of
   // their own and are kept as they are.
@@ -66,8 +66,7 @@ Result<Buffer> StoreCommandHandler::OwnedValue(Buffer& value) {
   }
 }
 
-void StoreCommandHandler::FetchBlocks(std::vector<BlockKey> keys, bool single,
-                                      CommandContext& ctx) {
+void CommandEnv::FetchBlocks(std::vector<BlockKey> keys, bool single, CommandContext& ctx) {
   CheckOwnership(keys);
   auto state = std::make_shared<FetchState>();
   state->keys = std::move(keys);
@@ -76,63 +75,65 @@ void StoreCommandHandler::FetchBlocks(std::vector<BlockKey> keys, bool single,
   state->found.assign(n, 0);
   std::uint64_t hits = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    Result<Buffer> value = store_.GetFromMemory(state->keys[i]);
+    Result<Buffer> value = store.GetFromMemory(state->keys[i]);
     if (value.ok()) {
       state->values[i] = std::move(value).value();
       state->found[i] = 1;
       ++hits;
-    } else if (store_.Contains(state->keys[i])) {
+    } else if (store.Contains(state->keys[i])) {
       state->on_disk.push_back(i);
     }
   }
   if (state->on_disk.empty()) {
-    stats_.keyspace_hits.Add(hits);
-    stats_.keyspace_misses.Add(n - hits);
+    stats.keyspace_hits.Add(hits);
+    stats.keyspace_misses.Add(n - hits);
     state->Write(single, ctx.reply());
     return;
   }
   RunOnWorker(ctx, [this, state, single, hits]() mutable -> ReplyWriter {
     for (std::size_t i : state->on_disk) {
-      Result<Buffer> value = store_.Get(state->keys[i]);
+      Result<Buffer> value = store.Get(state->keys[i]);
       if (value.ok()) {
         state->values[i] = std::move(value).value();
         state->found[i] = 1;
         ++hits;
       }
     }
-    stats_.keyspace_hits.Add(hits);
-    stats_.keyspace_misses.Add(state->keys.size() - hits);
+    stats.keyspace_hits.Add(hits);
+    stats.keyspace_misses.Add(state->keys.size() - hits);
     return [state, single](protocol::ReplyBuilder& out) { state->Write(single, out); };
   });
 }
 
-void StoreCommandHandler::Get(Args& args, CommandContext& ctx) {
+namespace {
+
+void Get(CommandEnv& env, Args& args, CommandContext& ctx) {
   const BlockKey key = MapKey(args[1].view());
   // The common case without allocating: a memory hit or a plain miss.
-  Result<Buffer> value = store_.GetFromMemory(key);
+  Result<Buffer> value = env.store.GetFromMemory(key);
   if (value.ok()) {
-    CheckOwnership(key);
-    stats_.keyspace_hits.Add(1);
+    env.CheckOwnership(key);
+    env.stats.keyspace_hits.Add(1);
     ctx.reply().Bulk(*value);
     return;
   }
-  if (!store_.Contains(key)) {
-    CheckOwnership(key);
-    stats_.keyspace_misses.Add(1);
+  if (!env.store.Contains(key)) {
+    env.CheckOwnership(key);
+    env.stats.keyspace_misses.Add(1);
     ctx.reply().Nil();
     return;
   }
-  FetchBlocks({key}, /*single=*/true, ctx);
+  env.FetchBlocks({key}, /*single=*/true, ctx);
 }
 
-void StoreCommandHandler::Mget(Args& args, CommandContext& ctx) {
+void Mget(CommandEnv& env, Args& args, CommandContext& ctx) {
   std::vector<BlockKey> keys;
   keys.reserve(args.size() - 1);
   for (std::size_t i = 1; i < args.size(); ++i) keys.push_back(MapKey(args[i].view()));
-  FetchBlocks(std::move(keys), /*single=*/false, ctx);
+  env.FetchBlocks(std::move(keys), /*single=*/false, ctx);
 }
 
-void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
+void Set(CommandEnv& env, Args& args, CommandContext& ctx) {
   bool nx = false, xx = false, get = false;
   for (std::size_t i = 3; i < args.size(); ++i) {
     const std::string_view option = args[i].view();
@@ -146,18 +147,18 @@ void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
       // Keys never expire here, so keeping "the" TTL is what always happens.
     } else if (EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX") ||
                EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) {
-      if (i + 1 >= args.size()) return ErrorReply(ctx, "ERR syntax error");
-      return ErrorReply(ctx,
-                        "ERR SET EX/PX/EXAT/PXAT are not supported: prefixcache keys do not "
-                        "expire (capacity eviction removes them)");
+      if (i + 1 >= args.size()) return env.ErrorReply(ctx, "ERR syntax error");
+      return env.ErrorReply(ctx,
+                            "ERR SET EX/PX/EXAT/PXAT are not supported: prefixcache keys do not "
+                            "expire (capacity eviction removes them)");
     } else {
-      return ErrorReply(ctx, "ERR syntax error");
+      return env.ErrorReply(ctx, "ERR syntax error");
     }
   }
   const BlockKey key = MapKey(args[1].view());
-  CheckOwnership(key);
+  env.CheckOwnership(key);
   if (!nx && !xx && !get) {
-    if (auto error = PutBlock(key, args[2], 0)) return ErrorReply(ctx, *error);
+    if (auto error = env.PutBlock(key, args[2], 0)) return env.ErrorReply(ctx, *error);
     return ctx.reply().SimpleString("OK");
   }
   // NX / XX / GET: the check, the store and the old value are one step in the store, as in
@@ -165,9 +166,9 @@ void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
   const auto condition = nx   ? storage::BlockStore::PutCondition::kIfAbsent
                          : xx ? storage::BlockStore::PutCondition::kIfPresent
                               : storage::BlockStore::PutCondition::kAlways;
-  Result<Buffer> value = OwnedValue(args[2]);
-  if (!value.ok()) return ErrorReply(ctx, "ERR " + value.status().message());
-  auto outcome = store_.PutIf(key, *value, 0, condition, get, /*may_read_disk=*/false);
+  Result<Buffer> value = env.OwnedValue(args[2]);
+  if (!value.ok()) return env.ErrorReply(ctx, "ERR " + value.status().message());
+  auto outcome = env.store.PutIf(key, *value, 0, condition, get, /*may_read_disk=*/false);
   auto reply = [get](const storage::BlockStore::PutIfOutcome& done, protocol::ReplyBuilder& out) {
     if (!get) {
       if (done.stored) {
@@ -182,82 +183,86 @@ void StoreCommandHandler::Set(Args& args, CommandContext& ctx) {
     }
   };
   if (outcome.ok() && !outcome->needs_disk) return reply(*outcome, ctx.reply());
-  if (!outcome.ok()) return ErrorReply(ctx, StoreError(outcome.status()));
+  if (!outcome.ok()) return env.ErrorReply(ctx, StoreError(outcome.status()));
   // The old value is on disk: the step runs on a worker (an I/O thread never reads disk).
-  RunOnWorker(ctx,
-              [this, key, value = std::move(value).value(), condition, get,
-               reply]() mutable -> ReplyWriter {
-                auto done =
-                    store_.PutIf(key, std::move(value), 0, condition, get, /*may_read_disk=*/true);
-                if (!done.ok()) {
-                  stats_.error_replies.Add(1);
-                  return [error = StoreError(done.status())](protocol::ReplyBuilder& out) {
-                    out.Error(error);
-                  };
-                }
-                return [reply, done = std::move(done).value()](protocol::ReplyBuilder& out) {
-                  reply(done, out);
-                };
-              });
+  env.RunOnWorker(ctx,
+                  [&env, key, value = std::move(value).value(), condition, get,
+                   reply]() mutable -> ReplyWriter {
+                    auto done = env.store.PutIf(key, std::move(value), 0, condition, get,
+                                                /*may_read_disk=*/true);
+                    if (!done.ok()) {
+                      env.stats.error_replies.Add(1);
+                      return [error = StoreError(done.status())](protocol::ReplyBuilder& out) {
+                        out.Error(error);
+                      };
+                    }
+                    return [reply, done = std::move(done).value()](protocol::ReplyBuilder& out) {
+                      reply(done, out);
+                    };
+                  });
 }
 
-void StoreCommandHandler::Exists(Args& args, CommandContext& ctx) {
+void Exists(CommandEnv& env, Args& args, CommandContext& ctx) {
   std::int64_t count = 0;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const BlockKey key = MapKey(args[i].view());
-    CheckOwnership(key);
-    if (store_.Contains(key)) ++count;
+    env.CheckOwnership(key);
+    if (env.store.Contains(key)) ++count;
   }
   ctx.reply().Integer(count);
 }
 
-void StoreCommandHandler::Mset(Args& args, CommandContext& ctx) {
+void Mset(CommandEnv& env, Args& args, CommandContext& ctx) {
   if ((args.size() - 1) % 2 != 0) {
-    return ErrorReply(ctx, "ERR wrong number of arguments for 'mset' command");
+    return env.ErrorReply(ctx, "ERR wrong number of arguments for 'mset' command");
   }
-  // All or nothing, as in Redis: refuse the request before storing any pair.
-  const std::uint64_t max_value = store_.LargestStorableValue();
+  // Validation is all or nothing: a value too large to store refuses the whole request
+  // before any pair is stored. The stores themselves are not one atomic step as in Redis:
+  // the pairs are stored one after another, so another client may see some of them before
+  // the rest, and a store that fails (no memory for a copy, the memory tier refusing it)
+  // leaves the pairs before it stored and those after it not.
+  const std::uint64_t max_value = env.store.LargestStorableValue();
   for (std::size_t i = 2; i < args.size(); i += 2) {
     if (args[i].size() > max_value) {
-      return ErrorReply(ctx, "ERR value of " + std::to_string(args[i].size()) +
-                                 " bytes exceeds the largest storable block (" +
-                                 std::to_string(max_value) + " bytes)");
+      return env.ErrorReply(ctx, "ERR value of " + std::to_string(args[i].size()) +
+                                     " bytes exceeds the largest storable block (" +
+                                     std::to_string(max_value) + " bytes)");
     }
   }
   for (std::size_t i = 1; i < args.size(); i += 2) {
     const BlockKey key = MapKey(args[i].view());
-    CheckOwnership(key);
-    if (auto error = PutBlock(key, args[i + 1], 0)) return ErrorReply(ctx, *error);
+    env.CheckOwnership(key);
+    if (auto error = env.PutBlock(key, args[i + 1], 0)) return env.ErrorReply(ctx, *error);
   }
   ctx.reply().SimpleString("OK");
 }
 
-void StoreCommandHandler::Del(Args& args, CommandContext& ctx) {
+void Del(CommandEnv& env, Args& args, CommandContext& ctx) {
   // Erase does no disk I/O (a spilled copy leaves the index at once), so DEL runs inline.
   std::int64_t removed = 0;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const BlockKey key = MapKey(args[i].view());
-    CheckOwnership(key);
-    if (!store_.Contains(key)) continue;
-    if (Status status = store_.Erase(key); !status.ok()) {
-      return ErrorReply(ctx, "ERR " + status.ToString());
+    env.CheckOwnership(key);
+    if (!env.store.Contains(key)) continue;
+    if (Status status = env.store.Erase(key); !status.ok()) {
+      return env.ErrorReply(ctx, "ERR " + status.ToString());
     }
     ++removed;
   }
   ctx.reply().Integer(removed);
 }
 
-void StoreCommandHandler::Flush(Args& args, CommandContext& ctx) {
+void Flush(CommandEnv& env, Args& args, CommandContext& ctx) {
   if (args.size() > 2 || (args.size() == 2 && !EqualsIgnoreCase(args[1].view(), "ASYNC") &&
                           !EqualsIgnoreCase(args[1].view(), "SYNC"))) {
-    return ErrorReply(ctx, "ERR syntax error");
+    return env.ErrorReply(ctx, "ERR syntax error");
   }
   // ASYNC is served like SYNC: the reply waits until the blocks are gone, so a write sent
   // after the reply is never caught by the flush.
-  RunOnWorker(ctx, [this]() -> ReplyWriter {
-    Status status = store_.Clear();
+  env.RunOnWorker(ctx, [&env]() -> ReplyWriter {
+    Status status = env.store.Clear();
     if (!status.ok()) {
-      stats_.error_replies.Add(1);
+      env.stats.error_replies.Add(1);
       return [message = "ERR " + status.ToString()](protocol::ReplyBuilder& out) {
         out.Error(message);
       };
@@ -265,5 +270,20 @@ void StoreCommandHandler::Flush(Args& args, CommandContext& ctx) {
     return [](protocol::ReplyBuilder& out) { out.SimpleString("OK"); };
   });
 }
+
+void Dbsize(CommandEnv& env, Args&, CommandContext& ctx) {
+  // Size() is O(1) and touches no disk: answered on the I/O thread.
+  ctx.reply().Integer(static_cast<std::int64_t>(env.store.Size()));
+}
+
+constexpr CommandBinding kKeyCommands[] = {
+    {CommandId::kGet, Get},       {CommandId::kSet, Set},        {CommandId::kDel, Del},
+    {CommandId::kExists, Exists}, {CommandId::kMget, Mget},      {CommandId::kMset, Mset},
+    {CommandId::kDbsize, Dbsize}, {CommandId::kFlushall, Flush}, {CommandId::kFlushdb, Flush},
+};
+
+}  // namespace
+
+std::span<const CommandBinding> KeyCommands() { return kKeyCommands; }
 
 }  // namespace prefixcache::daemon

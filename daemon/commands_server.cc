@@ -1,5 +1,5 @@
-// Connection and server commands: PING, AUTH, HELLO, SELECT, INFO, COMMAND, CLIENT,
-// CONFIG. ECHO and QUIT are one-liners in commands.cc.
+// Connection and server commands: PING, ECHO, AUTH, HELLO, SELECT, QUIT, INFO, and COMMAND,
+// CLIENT and CONFIG with their subcommands.
 #include <xxhash.h>
 
 #include <algorithm>
@@ -7,9 +7,9 @@
 #include <chrono>
 #include <string>
 
-#include "arg_parse.h"
-#include "daemon/commands.h"
+#include "command_env.h"
 #include "info.h"
+#include "protocol/resp_integer.h"
 
 namespace prefixcache::daemon {
 namespace {
@@ -21,16 +21,6 @@ std::string WrongArity(std::string_view command, std::string_view sub) {
   std::string name(sub);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return "ERR wrong number of arguments for '" + std::string(command) + "|" + name + "' command";
-}
-
-std::string UnknownSubcommand(std::string_view sub, std::string_view command) {
-  return "ERR unknown subcommand '" + std::string(sub.substr(0, 128)) + "'. Try " +
-         std::string(command) + " HELP.";
-}
-
-void HelpReply(std::initializer_list<std::string_view> lines, protocol::ReplyBuilder& reply) {
-  reply.ArrayHeader(lines.size());
-  for (std::string_view line : lines) reply.SimpleString(line);
 }
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
@@ -108,56 +98,66 @@ std::string ClientInfoLine(const Session& s) {
   return line;
 }
 
-}  // namespace
-
-bool StoreCommandHandler::PasswordMatches(std::string_view password) const {
-  // Compare fixed-length digests with a loop that never exits early, so the time taken does
-  // not reveal how much of a guess was right (nor the password's length).
-  const XXH128_hash_t want = XXH3_128bits(options_.password.data(), options_.password.size());
+bool PasswordMatches(const CommandEnv& env, std::string_view password) {
+  // Compare fixed-length digests with no early exit (one XOR of both halves), so the time
+  // taken reveals neither how much of a guess was right nor the password's length.
+  const XXH128_hash_t want = XXH3_128bits(env.options.password.data(), env.options.password.size());
   const XXH128_hash_t got = XXH3_128bits(password.data(), password.size());
   volatile std::uint64_t diff = (want.high64 ^ got.high64) | (want.low64 ^ got.low64);
   return diff == 0;
 }
 
-void StoreCommandHandler::Ping(Args& args, CommandContext& ctx) {
-  if (args.size() > 2) return ErrorReply(ctx, "ERR wrong number of arguments for 'ping' command");
+void Ping(CommandEnv& env, Args& args, CommandContext& ctx) {
+  if (args.size() > 2)
+    return env.ErrorReply(ctx, "ERR wrong number of arguments for 'ping' command");
   if (args.size() == 2) return ctx.reply().Bulk(args[1]);
   ctx.reply().SimpleString("PONG");
 }
 
-void StoreCommandHandler::Auth(Args& args, CommandContext& ctx) {
-  if (args.size() > 3) return ErrorReply(ctx, "ERR syntax error");
+void Auth(CommandEnv& env, Args& args, CommandContext& ctx) {
+  if (args.size() > 3) return env.ErrorReply(ctx, "ERR syntax error");
   const bool with_user = args.size() == 3;
-  if (options_.password.empty()) {
+  if (env.options.password.empty()) {
     if (!with_user) {
-      return ErrorReply(ctx,
-                        "ERR AUTH <password> called without any password configured for the "
-                        "default user. Are you sure your configuration is correct?");
+      return env.ErrorReply(ctx,
+                            "ERR AUTH <password> called without any password configured for the "
+                            "default user. Are you sure your configuration is correct?");
     }
     // The default user has no password: any password is accepted for it.
     if (args[1].view() == "default") return ctx.reply().SimpleString("OK");
-    stats_.auth_failures.Add(1);
-    return ErrorReply(ctx, kWrongPass);
+    env.stats.auth_failures.Add(1);
+    return env.ErrorReply(ctx, kWrongPass);
   }
   const bool user_ok = !with_user || args[1].view() == "default";
-  const bool password_ok = PasswordMatches(args.back().view());
+  const bool password_ok = PasswordMatches(env, args.back().view());
   if (!user_ok || !password_ok) {
-    stats_.auth_failures.Add(1);
-    return ErrorReply(ctx, kWrongPass);
+    env.stats.auth_failures.Add(1);
+    return env.ErrorReply(ctx, kWrongPass);
   }
   ctx.session().authenticated = true;
   ctx.reply().SimpleString("OK");
 }
 
-void StoreCommandHandler::Hello(Args& args, CommandContext& ctx) {
+// CLIENT SETNAME and HELLO SETNAME: sets the name, or replies Redis's error for a name
+// it refuses and returns false.
+bool SetClientName(CommandEnv& env, std::string_view name, CommandContext& ctx) {
+  if (!ValidClientName(name)) {
+    env.ErrorReply(ctx, "ERR Client names cannot contain spaces, newlines or special characters.");
+    return false;
+  }
+  ctx.session().name = std::string(name);
+  return true;
+}
+
+void Hello(CommandEnv& env, Args& args, CommandContext& ctx) {
   Session& session = ctx.session();
   if (args.size() >= 2) {
-    std::optional<std::int64_t> version = ParseInt64(args[1].view());
+    std::optional<std::int64_t> version = protocol::ParseInteger(args[1].view());
     if (!version) {
-      return ErrorReply(ctx, "ERR Protocol version is not an integer or out of range");
+      return env.ErrorReply(ctx, "ERR Protocol version is not an integer or out of range");
     }
     // Only RESP2 is spoken (RESP3 would change every reply's framing).
-    if (*version != 2) return ErrorReply(ctx, "NOPROTO unsupported protocol version");
+    if (*version != 2) return env.ErrorReply(ctx, "NOPROTO unsupported protocol version");
   }
   const Buffer* user = nullptr;
   const Buffer* password = nullptr;
@@ -172,40 +172,33 @@ void StoreCommandHandler::Hello(Args& args, CommandContext& ctx) {
       name = &args[i + 1];
       i += 1;
     } else {
-      return ErrorReply(
+      return env.ErrorReply(
           ctx, "ERR Syntax error in HELLO option '" + std::string(option.substr(0, 128)) + "'");
     }
   }
   if (user != nullptr) {
     const bool ok = user->view() == "default" &&
-                    (options_.password.empty() || PasswordMatches(password->view()));
+                    (env.options.password.empty() || PasswordMatches(env, password->view()));
     if (!ok) {
-      stats_.auth_failures.Add(1);
-      return ErrorReply(ctx, kWrongPass);
+      env.stats.auth_failures.Add(1);
+      return env.ErrorReply(ctx, kWrongPass);
     }
     session.authenticated = true;
   }
   if (!session.authenticated) {
-    return ErrorReply(ctx,
-                      "NOAUTH HELLO must be called with the client already authenticated, "
-                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
-                      "authenticate the client and select the RESP protocol version at the "
-                      "same time");
+    return env.ErrorReply(ctx,
+                          "NOAUTH HELLO must be called with the client already authenticated, "
+                          "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                          "authenticate the client and select the RESP protocol version at the "
+                          "same time");
   }
-  if (name != nullptr) {
-    if (!ValidClientName(name->view())) {
-      return ErrorReply(ctx,
-                        "ERR Client names cannot contain spaces, newlines or special "
-                        "characters.");
-    }
-    session.name = std::string(name->view());
-  }
+  if (name != nullptr && !SetClientName(env, name->view(), ctx)) return;
   protocol::ReplyBuilder& reply = ctx.reply();
   reply.ArrayHeader(14);
   reply.Bulk(std::string_view("server"));
   reply.Bulk(std::string_view("redis"));
   reply.Bulk(std::string_view("version"));
-  reply.Bulk(std::string_view("7.0.0"));
+  reply.Bulk(kRedisVersion);
   reply.Bulk(std::string_view("proto"));
   reply.Integer(2);
   reply.Bulk(std::string_view("id"));
@@ -218,14 +211,14 @@ void StoreCommandHandler::Hello(Args& args, CommandContext& ctx) {
   reply.ArrayHeader(0);
 }
 
-void StoreCommandHandler::Select(Args& args, CommandContext& ctx) {
-  std::optional<std::int64_t> index = ParseInt64(args[1].view());
-  if (!index) return ErrorReply(ctx, "ERR value is not an integer or out of range");
-  if (*index != 0) return ErrorReply(ctx, "ERR DB index is out of range");
+void Select(CommandEnv& env, Args& args, CommandContext& ctx) {
+  std::optional<std::int64_t> index = protocol::ParseInteger(args[1].view());
+  if (!index) return env.ErrorReply(ctx, "ERR value is not an integer or out of range");
+  if (*index != 0) return env.ErrorReply(ctx, "ERR DB index is out of range");
   ctx.reply().SimpleString("OK");
 }
 
-void StoreCommandHandler::Info(Args& args, CommandContext& ctx) {
+void Info(CommandEnv& env, Args& args, CommandContext& ctx) {
   std::vector<std::string> sections;
   for (std::size_t i = 1; i < args.size(); ++i) {
     std::string section(args[i].view());
@@ -233,153 +226,196 @@ void StoreCommandHandler::Info(Args& args, CommandContext& ctx) {
     sections.push_back(std::move(section));
   }
   // Every source is counters read without disk I/O: answered on the I/O thread.
-  InfoSources sources{server_stats_,       stats_, store_, options_.node_id, options_.config_file,
-                      options_.max_clients};
+  InfoSources sources{
+      env.server_stats,       env.stats, env.store, env.options.node_id, env.options.config_file,
+      env.options.max_clients};
   const std::string text = RenderInfo(sources, sections);
   ctx.reply().Bulk(std::string_view(text));
 }
 
-void StoreCommandHandler::Command(Args& args, CommandContext& ctx) {
-  protocol::ReplyBuilder& reply = ctx.reply();
-  if (args.size() == 1) {
-    reply.ArrayHeader(AllCommands().size());
-    for (const CommandSpec& spec : AllCommands()) WriteCommandInfo(spec, reply);
-    return;
-  }
-  const std::string_view sub = args[1].view();
-  if (EqualsIgnoreCase(sub, "COUNT")) {
-    if (args.size() != 2) return ErrorReply(ctx, WrongArity("command", sub));
-    return reply.Integer(static_cast<std::int64_t>(AllCommands().size()));
-  }
-  if (EqualsIgnoreCase(sub, "INFO")) {
-    if (args.size() == 2) {
-      reply.ArrayHeader(AllCommands().size());
-      for (const CommandSpec& spec : AllCommands()) WriteCommandInfo(spec, reply);
-      return;
-    }
-    reply.ArrayHeader(args.size() - 2);
-    for (std::size_t i = 2; i < args.size(); ++i) {
-      if (const CommandSpec* spec = FindCommand(args[i].view())) {
-        WriteCommandInfo(*spec, reply);
-      } else {
-        reply.Nil();
-      }
-    }
-    return;
-  }
-  if (EqualsIgnoreCase(sub, "DOCS")) {
-    // No documentation is served; redis-cli then falls back to its built-in hints.
-    return reply.ArrayHeader(0);
-  }
-  if (EqualsIgnoreCase(sub, "LIST")) {
-    reply.ArrayHeader(AllCommands().size());
-    for (const CommandSpec& spec : AllCommands()) reply.Bulk(spec.name);
-    return;
-  }
-  if (EqualsIgnoreCase(sub, "HELP")) {
-    return HelpReply({"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                      "(no subcommand)", "    Return details about all commands.", "COUNT",
-                      "    Return the total number of commands.", "DOCS [<command-name> ...]",
-                      "    Return documentation (none is served).", "INFO [<command-name> ...]",
-                      "    Return details about the given commands, or all.", "LIST",
-                      "    Return the names of all commands."},
-                     reply);
-  }
-  ErrorReply(ctx, UnknownSubcommand(sub, "COMMAND"));
+void Echo(CommandEnv&, Args& args, CommandContext& ctx) { ctx.reply().Bulk(args[1]); }
+
+void Quit(CommandEnv&, Args&, CommandContext& ctx) {
+  ctx.session().close_after_reply = true;
+  ctx.reply().SimpleString("OK");
 }
 
-void StoreCommandHandler::Client(Args& args, CommandContext& ctx) {
-  protocol::ReplyBuilder& reply = ctx.reply();
-  Session& session = ctx.session();
+// A subcommand of COMMAND, CLIENT or CONFIG. `name` matches in any case; `arity` counts
+// the command and the subcommand as for commands (N exactly, -N at least N). `usage`
+// and `help` are its two HELP lines; a subcommand without usage is left out of HELP, and
+// an entry without name is a HELP entry only.
+struct Subcommand {
+  std::string_view name;
+  int arity;
+  std::string_view usage;
+  std::string_view help;
+  CommandFn run;
+};
+
+std::string Upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Runs the subcommand args[1] of `command` (its lowercase name) from `table`; answers HELP
+// from the table, and the errors of a wrong arity and an unknown subcommand, as Redis.
+void RunSubcommand(std::string_view command, std::span<const Subcommand> table, CommandEnv& env,
+                   Args& args, CommandContext& ctx) {
   const std::string_view sub = args[1].view();
-  if (EqualsIgnoreCase(sub, "SETNAME")) {
-    if (args.size() != 3) return ErrorReply(ctx, WrongArity("client", sub));
-    if (!ValidClientName(args[2].view())) {
-      return ErrorReply(ctx,
-                        "ERR Client names cannot contain spaces, newlines or special "
-                        "characters.");
+  const std::string upper = Upper(command);
+  if (EqualsIgnoreCase(sub, "HELP")) {
+    protocol::ReplyBuilder& reply = ctx.reply();
+    const auto listed = std::count_if(table.begin(), table.end(),
+                                      [](const Subcommand& s) { return !s.usage.empty(); });
+    reply.ArrayHeader(1 + 2 * static_cast<std::size_t>(listed));
+    reply.SimpleString(upper + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    for (const Subcommand& s : table) {
+      if (s.usage.empty()) continue;
+      reply.SimpleString(s.usage);
+      reply.SimpleString("    " + std::string(s.help));
     }
-    session.name = std::string(args[2].view());
-    return reply.SimpleString("OK");
+    return;
   }
-  if (EqualsIgnoreCase(sub, "GETNAME")) {
-    if (args.size() != 2) return ErrorReply(ctx, WrongArity("client", sub));
-    if (session.name.empty()) return reply.Nil();
-    return reply.Bulk(std::string_view(session.name));
+  for (const Subcommand& s : table) {
+    if (s.name.empty() || !EqualsIgnoreCase(sub, s.name)) continue;
+    if (!ArityOk(s.arity, args.size())) return env.ErrorReply(ctx, WrongArity(command, sub));
+    return s.run(env, args, ctx);
   }
-  if (EqualsIgnoreCase(sub, "ID")) {
-    if (args.size() != 2) return ErrorReply(ctx, WrongArity("client", sub));
-    return reply.Integer(static_cast<std::int64_t>(session.id));
-  }
-  if (EqualsIgnoreCase(sub, "SETINFO")) {
-    if (args.size() != 4) return ErrorReply(ctx, WrongArity("client", sub));
-    const std::string_view attribute = args[2].view();
-    if (!ValidClientName(args[3].view())) {
-      return ErrorReply(ctx, "ERR " + std::string(attribute.substr(0, 32)) +
-                                 " cannot contain spaces, newlines or special characters.");
-    }
-    if (EqualsIgnoreCase(attribute, "LIB-NAME")) {
-      session.lib_name = std::string(args[3].view());
-    } else if (EqualsIgnoreCase(attribute, "LIB-VER")) {
-      session.lib_version = std::string(args[3].view());
+  env.ErrorReply(ctx, "ERR unknown subcommand '" + std::string(sub.substr(0, 128)) + "'. Try " +
+                          upper + " HELP.");
+}
+
+void CommandInfoOf(std::span<const Buffer> names, protocol::ReplyBuilder& reply) {
+  reply.ArrayHeader(names.size());
+  for (const Buffer& name : names) {
+    if (const CommandSpec* spec = FindCommand(name.view())) {
+      WriteCommandInfo(*spec, reply);
     } else {
-      return ErrorReply(ctx,
-                        "ERR Unrecognized option '" + std::string(attribute.substr(0, 128)) + "'");
+      reply.Nil();
     }
-    return reply.SimpleString("OK");
   }
-  if (EqualsIgnoreCase(sub, "INFO")) {
-    if (args.size() != 2) return ErrorReply(ctx, WrongArity("client", sub));
-    const std::string line = ClientInfoLine(session);
-    return reply.Bulk(std::string_view(line));
-  }
-  if (EqualsIgnoreCase(sub, "HELP")) {
-    return HelpReply(
-        {"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME",
-         "    Return the name of the current connection.", "ID",
-         "    Return the ID of the current connection.", "INFO",
-         "    Return information about the current client connection.", "SETINFO <option> <value>",
-         "    Set LIB-NAME or LIB-VER of the current connection.", "SETNAME <name>",
-         "    Assign the name <name> to the current connection."},
-        reply);
-  }
-  ErrorReply(ctx, UnknownSubcommand(sub, "CLIENT"));
 }
 
-void StoreCommandHandler::Config(Args& args, CommandContext& ctx) {
-  protocol::ReplyBuilder& reply = ctx.reply();
-  const std::string_view sub = args[1].view();
-  if (EqualsIgnoreCase(sub, "GET")) {
-    if (args.size() < 3) return ErrorReply(ctx, WrongArity("config", sub));
-    std::size_t matches = 0;
-    auto matched = [&](const std::string& name) {
-      for (std::size_t i = 2; i < args.size(); ++i) {
-        if (GlobMatch(args[i].view(), name)) return true;
-      }
-      return false;
-    };
-    for (const auto& [name, value] : options_.config_values) matches += matched(name) ? 1 : 0;
-    reply.ArrayHeader(2 * matches);
-    for (const auto& [name, value] : options_.config_values) {
-      if (!matched(name)) continue;
-      reply.Bulk(std::string_view(name));
-      reply.Bulk(std::string_view(value));
-    }
-    return;
+void AllCommandInfo(protocol::ReplyBuilder& reply) {
+  reply.ArrayHeader(AllCommands().size());
+  for (const CommandSpec& spec : AllCommands()) WriteCommandInfo(spec, reply);
+}
+
+constexpr Subcommand kCommandSubcommands[] = {
+    {"", -1, "(no subcommand)", "Return details about all commands.", nullptr},
+    {"COUNT", 2, "COUNT", "Return the total number of commands.",
+     [](CommandEnv&, Args&, CommandContext& ctx) {
+       ctx.reply().Integer(static_cast<std::int64_t>(AllCommands().size()));
+     }},
+    {"DOCS", -2, "DOCS [<command-name> ...]", "Return documentation (none is served).",
+     // No documentation is served; redis-cli then falls back to its built-in hints.
+     [](CommandEnv&, Args&, CommandContext& ctx) { ctx.reply().ArrayHeader(0); }},
+    {"INFO", -2, "INFO [<command-name> ...]", "Return details about the given commands, or all.",
+     [](CommandEnv&, Args& args, CommandContext& ctx) {
+       if (args.size() == 2) return AllCommandInfo(ctx.reply());
+       CommandInfoOf(std::span(args).subspan(2), ctx.reply());
+     }},
+    {"LIST", -2, "LIST", "Return the names of all commands.",
+     [](CommandEnv&, Args&, CommandContext& ctx) {
+       ctx.reply().ArrayHeader(AllCommands().size());
+       for (const CommandSpec& spec : AllCommands()) ctx.reply().Bulk(spec.name);
+     }},
+};
+
+void Command(CommandEnv& env, Args& args, CommandContext& ctx) {
+  if (args.size() == 1) return AllCommandInfo(ctx.reply());
+  RunSubcommand("command", kCommandSubcommands, env, args, ctx);
+}
+
+void ClientSetinfo(CommandEnv& env, Args& args, CommandContext& ctx) {
+  Session& session = ctx.session();
+  const std::string_view attribute = args[2].view();
+  if (!ValidClientName(args[3].view())) {
+    return env.ErrorReply(ctx, "ERR " + std::string(attribute.substr(0, 32)) +
+                                   " cannot contain spaces, newlines or special characters.");
   }
-  if (EqualsIgnoreCase(sub, "SET")) {
-    return ErrorReply(ctx,
+  if (EqualsIgnoreCase(attribute, "LIB-NAME")) {
+    session.lib_name = std::string(args[3].view());
+  } else if (EqualsIgnoreCase(attribute, "LIB-VER")) {
+    session.lib_version = std::string(args[3].view());
+  } else {
+    return env.ErrorReply(
+        ctx, "ERR Unrecognized option '" + std::string(attribute.substr(0, 128)) + "'");
+  }
+  ctx.reply().SimpleString("OK");
+}
+
+constexpr Subcommand kClientSubcommands[] = {
+    {"GETNAME", 2, "GETNAME", "Return the name of the current connection.",
+     [](CommandEnv&, Args&, CommandContext& ctx) {
+       const std::string& name = ctx.session().name;
+       if (name.empty()) return ctx.reply().Nil();
+       ctx.reply().Bulk(std::string_view(name));
+     }},
+    {"ID", 2, "ID", "Return the ID of the current connection.",
+     [](CommandEnv&, Args&, CommandContext& ctx) {
+       ctx.reply().Integer(static_cast<std::int64_t>(ctx.session().id));
+     }},
+    {"INFO", 2, "INFO", "Return information about the current client connection.",
+     [](CommandEnv&, Args&, CommandContext& ctx) {
+       const std::string line = ClientInfoLine(ctx.session());
+       ctx.reply().Bulk(std::string_view(line));
+     }},
+    {"SETINFO", 4, "SETINFO <option> <value>", "Set LIB-NAME or LIB-VER of the current connection.",
+     ClientSetinfo},
+    {"SETNAME", 3, "SETNAME <name>", "Assign the name <name> to the current connection.",
+     [](CommandEnv& env, Args& args, CommandContext& ctx) {
+       if (SetClientName(env, args[2].view(), ctx)) ctx.reply().SimpleString("OK");
+     }},
+};
+
+void Client(CommandEnv& env, Args& args, CommandContext& ctx) {
+  RunSubcommand("client", kClientSubcommands, env, args, ctx);
+}
+
+void ConfigGet(CommandEnv& env, Args& args, CommandContext& ctx) {
+  const auto patterns = std::span(args).subspan(2);
+  auto matched = [&](const std::string& name) {
+    return std::any_of(patterns.begin(), patterns.end(),
+                       [&](const Buffer& pattern) { return GlobMatch(pattern.view(), name); });
+  };
+  const auto& values = env.options.config_values;
+  const auto matches = std::count_if(values.begin(), values.end(),
+                                     [&](const auto& entry) { return matched(entry.first); });
+  protocol::ReplyBuilder& reply = ctx.reply();
+  reply.ArrayHeader(2 * static_cast<std::size_t>(matches));
+  for (const auto& [name, value] : values) {
+    if (!matched(name)) continue;
+    reply.Bulk(std::string_view(name));
+    reply.Bulk(std::string_view(value));
+  }
+}
+
+constexpr Subcommand kConfigSubcommands[] = {
+    {"GET", -3, "GET <pattern>",
+     "Return parameters matching the glob-like <pattern> and their values.", ConfigGet},
+    {"SET", -2, "", "",
+     [](CommandEnv& env, Args&, CommandContext& ctx) {
+       env.ErrorReply(ctx,
                       "ERR CONFIG SET is not supported: prefixcached reads its settings from "
                       "the config file at start-up");
-  }
-  if (EqualsIgnoreCase(sub, "HELP")) {
-    return HelpReply(
-        {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>",
-         "    Return parameters matching the glob-like <pattern> "
-         "and their values."},
-        reply);
-  }
-  ErrorReply(ctx, UnknownSubcommand(sub, "CONFIG"));
+     }},
+};
+
+void Config(CommandEnv& env, Args& args, CommandContext& ctx) {
+  RunSubcommand("config", kConfigSubcommands, env, args, ctx);
 }
+
+constexpr CommandBinding kServerCommands[] = {
+    {CommandId::kPing, Ping},     {CommandId::kEcho, Echo},       {CommandId::kAuth, Auth},
+    {CommandId::kHello, Hello},   {CommandId::kSelect, Select},   {CommandId::kQuit, Quit},
+    {CommandId::kInfo, Info},     {CommandId::kCommand, Command}, {CommandId::kClient, Client},
+    {CommandId::kConfig, Config},
+};
+
+}  // namespace
+
+std::span<const CommandBinding> ServerCommands() { return kServerCommands; }
 
 }  // namespace prefixcache::daemon

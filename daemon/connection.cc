@@ -13,6 +13,7 @@
 #include <span>
 #include <utility>
 
+#include "listen.h"
 #include "prefixcache/check.h"
 
 namespace prefixcache::daemon {
@@ -32,12 +33,6 @@ constexpr std::size_t kMaxWriteChunkBytes = 8u << 20;
 // client to close its side, so that unread input does not turn the close into a reset that
 // could destroy the reply in flight.
 constexpr auto kLingerTime = std::chrono::seconds(1);
-
-std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
-  auto address = endpoint.address();
-  std::string text = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return text + ":" + std::to_string(endpoint.port());
-}
 
 }  // namespace
 

@@ -1,8 +1,87 @@
 #include "daemon/daemon_options.h"
 
 #include <memory>
+#include <string_view>
+#include <utility>
 
 namespace prefixcache::daemon {
+namespace {
+
+constexpr OverrideFlag kOverrideFlags[] = {
+    {"--node-id",
+     "Which entry of cluster.nodes this daemon is (takes its address, metrics address and "
+     "spill path from it)",
+     &ConfigOverrides::node_id},
+    {"--listen", "host:port to serve RESP on, overriding the config; port 0 picks a free port",
+     &ConfigOverrides::listen},
+    {"--metrics-listen",
+     "host:port of the Prometheus endpoint (GET /metrics), overriding the config; port 0 "
+     "picks a free port",
+     &ConfigOverrides::metrics_listen},
+    {"--spill-path",
+     "Folder of the RocksDB spill tier, overriding the config ({node_id} is replaced)",
+     &ConfigOverrides::spill_path},
+    {"--memory-capacity", "Bytes of block data held in memory, e.g. 512MiB or 4GiB",
+     &ConfigOverrides::memory_capacity},
+};
+
+// `status`, when an error, as InvalidArgument "<flag>: <message>".
+Status ForFlag(std::string_view flag, const Status& status) {
+  if (status.ok()) return status;
+  return Status::InvalidArgument(std::string(flag) + ": " + status.message());
+}
+
+}  // namespace
+
+std::span<const OverrideFlag> OverrideFlags() { return kOverrideFlags; }
+
+Status ApplyOverrides(const ConfigOverrides& overrides, config::Config& config) {
+  if (!overrides.node_id.empty()) {
+    if (Status s = config::SelectNode(config, overrides.node_id); !s.ok()) {
+      return ForFlag("--node-id", s);
+    }
+  }
+  if (!overrides.listen.empty()) {
+    if (auto hp = config::ParseHostPort(overrides.listen); !hp.ok()) {
+      return ForFlag("--listen", hp.status());
+    }
+    config.node.listen = overrides.listen;
+  }
+  if (!overrides.metrics_listen.empty()) {
+    if (auto hp = config::ParseHostPort(overrides.metrics_listen); !hp.ok()) {
+      return ForFlag("--metrics-listen", hp.status());
+    }
+    config.metrics.listen = overrides.metrics_listen;
+    config.metrics.enabled = true;
+  }
+  if (!overrides.spill_path.empty()) {
+    config.spill.path = config::ExpandNodeId(overrides.spill_path, config.node.id);
+    config.spill.path_template.clear();
+  }
+  if (!overrides.memory_capacity.empty()) {
+    auto size = config::ParseSize(overrides.memory_capacity);
+    if (!size.ok()) return ForFlag("--memory-capacity", size.status());
+    if (*size == 0) return Status::InvalidArgument("--memory-capacity: must be more than 0");
+    config.memory.capacity_bytes = *size;
+  }
+  return Status::Ok();
+}
+
+Result<config::Config> BuildConfig(const std::string& config_file,
+                                   const ConfigOverrides& overrides) {
+  config::Config config = config::DefaultConfig();
+  if (!config_file.empty()) {
+    auto loaded = config::LoadConfig(config_file);
+    if (!loaded.ok()) {
+      // A read error names the file already; a parse error names only the JSON path.
+      if (loaded.status().code() == StatusCode::kIoError) return loaded.status();
+      return Status::InvalidArgument(config_file + ": " + loaded.status().message());
+    }
+    config = std::move(loaded).value();
+  }
+  if (Status s = ApplyOverrides(overrides, config); !s.ok()) return s;
+  return config;
+}
 
 Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
                                         const std::string& config_file) {

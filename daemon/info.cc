@@ -9,11 +9,10 @@
 #include <random>
 
 #include "daemon/commands.h"
+#include "stats_fields.h"
 
 namespace prefixcache::daemon {
 namespace {
-
-constexpr std::string_view kRedisVersion = "7.0.0";
 
 // A 40-hex-digit id for this process, as Redis's run_id.
 const std::string& RunId() {
@@ -53,8 +52,6 @@ class Writer {
  private:
   std::string& out_;
 };
-
-std::uint64_t Load(const ShardedCounter& counter) { return counter.Load(); }
 
 void ServerSection(const InfoSources& s, Writer& w) {
   w.Section("Server");
@@ -104,33 +101,11 @@ void MemorySection(const InfoSources& s, const storage::StoreStats& st, Writer& 
 }
 
 void StatsSection(const InfoSources& s, const storage::StoreStats& st, Writer& w) {
-  const ServerStats& n = s.server;
-  const CommandStats& c = s.commands;
   w.Section("Stats");
-  w.Field("total_connections_received", Load(n.total_connections_received));
-  w.Field("total_commands_processed", Load(n.total_commands_processed));
-  w.Field("total_net_input_bytes", Load(n.net_input_bytes));
-  w.Field("total_net_output_bytes", Load(n.net_output_bytes));
-  w.Field("rejected_connections", Load(n.rejected_connections));
-  w.Field("expired_keys", 0);
-  // Blocks that left the node entirely: with a spill tier, memory evictions are demotions.
-  const std::uint64_t evicted =
-      st.spill_enabled ? st.spill.evictions + st.memory.demotion_drops + st.spill.demotion_drops
-                       : st.memory.evictions;
-  w.Field("evicted_keys", evicted);
-  w.Field("keyspace_hits", Load(c.keyspace_hits));
-  w.Field("keyspace_misses", Load(c.keyspace_misses));
-  w.Field("total_error_replies",
-          Load(c.error_replies) + Load(c.unknown_commands) + Load(n.rejected_requests));
-  w.Field("unknown_commands", Load(c.unknown_commands));
-  w.Field("rejected_requests", Load(n.rejected_requests));
-  w.Field("protocol_errors", Load(n.protocol_errors));
-  w.Field("idle_timeouts", Load(n.idle_timeouts));
-  w.Field("output_stalls", Load(n.output_stalls));
-  w.Field("backpressure_pauses", Load(n.backpressure_pauses));
-  w.Field("auth_failures", Load(c.auth_failures));
-  w.Field("disk_commands", Load(c.deferred_commands));
-  w.Field("misrouted_keys", Load(c.misrouted_keys));
+  const CounterSources sources{s.server, s.commands, st};
+  for (const CounterField& field : CounterFields()) {
+    if (!field.info.empty()) w.Field(field.info, field.read(sources));
+  }
 }
 
 void KeyspaceSection(const InfoSources& s, Writer& w) {
@@ -138,26 +113,17 @@ void KeyspaceSection(const InfoSources& s, Writer& w) {
   w.Field("db0", "keys=" + std::to_string(s.store.Size()) + ",expires=0,avg_ttl=0");
 }
 
-void TierFields(std::string_view prefix, const storage::TierStats& t, Writer& w) {
-  auto field = [&](std::string_view name, std::uint64_t value) {
-    std::string key(prefix);
-    key += name;
-    w.Field(key, value);
-  };
-  field("hits", t.hits);
-  field("misses", t.misses);
-  field("bytes", t.bytes);
-  field("entries", t.entries);
-  field("capacity_bytes", t.capacity_bytes);
-  field("evictions", t.evictions);
-  field("demotions", t.demotions);
-  field("promotions", t.promotions);
-  field("demotion_drops", t.demotion_drops);
+// The tier fields that `tiers` selects, as <prefix><name>.
+void TierSection(std::string_view prefix, InfoTiers tiers, const storage::TierStats& t, Writer& w) {
+  for (const TierField& field : TierFields()) {
+    if (field.info == tiers)
+      w.Field(std::string(prefix) + std::string(field.name), t.*field.member);
+  }
 }
 
 void MemoryTierSection(const InfoSources& s, const storage::StoreStats& st, Writer& w) {
   w.Section("Memory_tier");
-  TierFields("memory_tier_", st.memory, w);
+  TierSection("memory_tier_", InfoTiers::kBoth, st.memory, w);
   w.Field("memory_tier_eviction_policy", s.store.options().memory.eviction_policy);
   w.Field("memory_tier_shards", static_cast<std::uint64_t>(s.store.options().memory.shards));
 }
@@ -168,10 +134,8 @@ void SpillTierSection(const InfoSources& s, const storage::StoreStats& st, Write
   w.Field("spill_tier_healthy", st.spill_healthy);
   w.Field("spill_tier_error", st.spill_error);
   w.Field("spill_tier_path", s.store.options().spill.path);
-  TierFields("spill_tier_", st.spill, w);
-  w.Field("spill_tier_checksum_failures", st.spill.checksum_failures);
-  w.Field("spill_tier_io_errors", st.spill.io_errors);
-  w.Field("spill_tier_queue_bytes", st.spill.queue_bytes);
+  TierSection("spill_tier_", InfoTiers::kBoth, st.spill, w);
+  TierSection("spill_tier_", InfoTiers::kSpillOnly, st.spill, w);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // INFO: the Redis-style "# Section\r\nkey:value\r\n" report of the daemon, built from the
-// network, command and storage counters. A pure function of its inputs; thread-safe (the
-// counters are atomics read with relaxed order).
+// network, command and storage counters (the stats table, stats_fields.h), the clock and
+// the process's resident size. Thread-safe: the counters are atomics read with relaxed
+// order.
 #pragma once
 
 #include <chrono>
@@ -15,6 +16,9 @@
 namespace prefixcache::daemon {
 
 struct CommandStats;
+
+// The Redis version prefixcached answers as (INFO redis_version, HELLO's "version").
+inline constexpr std::string_view kRedisVersion = "7.0.0";
 
 struct InfoSources {
   const ServerStats& server;

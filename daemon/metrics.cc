@@ -2,15 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 
-#include "asio_status.h"
 #include "daemon/command_table.h"
 #include "info.h"
+#include "listen.h"
+#include "stats_fields.h"
 
 namespace prefixcache::daemon {
 namespace {
@@ -88,42 +88,20 @@ std::string LabelValue(std::string_view text) {
 }
 
 void TierMetrics(Page& page, const storage::StoreStats& s) {
-  struct Field {
-    const char* name;
-    const char* type;
-    const char* help;
-    std::uint64_t storage::TierStats::*member;
-  };
-  static constexpr Field kFields[] = {
-      {"tier_hits_total", "counter", "Lookups that found the block in the tier.",
-       &storage::TierStats::hits},
-      {"tier_misses_total", "counter", "Lookups that did not find the block in the tier.",
-       &storage::TierStats::misses},
-      {"tier_bytes", "gauge", "Bytes held by the tier.", &storage::TierStats::bytes},
-      {"tier_entries", "gauge", "Blocks held by the tier.", &storage::TierStats::entries},
-      {"tier_capacity_bytes", "gauge", "Configured byte capacity of the tier.",
-       &storage::TierStats::capacity_bytes},
-      {"tier_evictions_total", "counter", "Blocks pushed out of the tier by capacity.",
-       &storage::TierStats::evictions},
-      {"tier_demotions_total", "counter",
-       "Blocks demoted (memory: handed to spill; spill: written).", &storage::TierStats::demotions},
-      {"tier_promotions_total", "counter", "Spill hits copied back into memory.",
-       &storage::TierStats::promotions},
-      {"tier_checksum_failures_total", "counter",
-       "Spilled blocks that failed their checksum on read (deleted).",
-       &storage::TierStats::checksum_failures},
-      {"tier_demotion_drops_total", "counter",
-       "Evicted blocks dropped instead of demoted (queue full or spill failing).",
-       &storage::TierStats::demotion_drops},
-      {"tier_io_errors_total", "counter", "Failed disk reads and writes.",
-       &storage::TierStats::io_errors},
-      {"tier_queue_bytes", "gauge", "Evicted bytes waiting to be written to the spill tier.",
-       &storage::TierStats::queue_bytes},
-  };
-  for (const Field& f : kFields) {
-    page.Header(f.name, f.type, f.help);
-    page.Sample(f.name, "tier=\"memory\"", s.memory.*f.member);
-    page.Sample(f.name, "tier=\"spill\"", s.spill.*f.member);
+  for (const TierField& field : TierFields()) {
+    std::string name = "tier_" + std::string(field.name);
+    if (field.type == MetricType::kCounter) name += "_total";
+    page.Header(name, MetricTypeName(field.type), field.help);
+    page.Sample(name, "tier=\"memory\"", s.memory.*field.member);
+    page.Sample(name, "tier=\"spill\"", s.spill.*field.member);
+  }
+}
+
+void CounterMetrics(Page& page, const CounterSources& sources) {
+  for (const CounterField& field : CounterFields()) {
+    if (field.metric.empty()) continue;
+    page.Single(field.metric, MetricTypeName(MetricType::kCounter), field.help,
+                field.read(sources));
   }
 }
 
@@ -151,48 +129,9 @@ std::string RenderMetrics(const MetricsSources& sources) {
     page.Sample("commands_total", "command=\"" + std::string(spec.name) + "\"",
                 Load(c.calls[static_cast<std::size_t>(spec.id)]));
   }
-  page.Single("unknown_commands_total", "counter", "Requests naming an unknown command.",
-              Load(c.unknown_commands));
-  page.Single("error_replies_total", "counter",
-              "Error replies to known commands (arity, syntax, auth, arguments).",
-              Load(c.error_replies));
-  page.Single("auth_failures_total", "counter", "Failed AUTH/HELLO authentications.",
-              Load(c.auth_failures));
-  page.Single("disk_commands_total", "counter",
-              "Commands run on the worker pool (spill reads, deletes, flushes).",
-              Load(c.deferred_commands));
-  page.Single("keyspace_hits_total", "counter", "Keys found by GET/MGET/BLOCK.MGET.",
-              Load(c.keyspace_hits));
-  page.Single("keyspace_misses_total", "counter", "Keys not found by GET/MGET/BLOCK.MGET.",
-              Load(c.keyspace_misses));
-  page.Single("misrouted_keys_total", "counter",
-              "Keys in requests that this node does not own on the configured ring.",
-              Load(c.misrouted_keys));
-
+  CounterMetrics(page, CounterSources{n, c, s});
   page.Single("connections", "gauge", "Client connections open now.",
               static_cast<std::uint64_t>(std::max<std::int64_t>(0, n.connected_clients.load())));
-  page.Single("connections_received_total", "counter", "Client connections accepted.",
-              Load(n.total_connections_received));
-  page.Single("connections_rejected_total", "counter",
-              "Connections refused over limits.max_connections.", Load(n.rejected_connections));
-  page.Single("requests_total", "counter", "Requests processed.", Load(n.total_commands_processed));
-  page.Single("requests_rejected_total", "counter",
-              "Requests over a size or element limit, answered with an error.",
-              Load(n.rejected_requests));
-  page.Single("protocol_errors_total", "counter", "Connections closed on malformed input.",
-              Load(n.protocol_errors));
-  page.Single("idle_timeouts_total", "counter", "Connections closed for idleness.",
-              Load(n.idle_timeouts));
-  page.Single("output_stalls_total", "counter",
-              "Connections closed because their replies made no progress.", Load(n.output_stalls));
-  page.Single("backpressure_pauses_total", "counter",
-              "Times a connection stopped reading over the output buffer limit.",
-              Load(n.backpressure_pauses));
-  page.Single("net_input_bytes_total", "counter", "Bytes read from clients.",
-              Load(n.net_input_bytes));
-  page.Single("net_output_bytes_total", "counter", "Bytes written to clients.",
-              Load(n.net_output_bytes));
-
   page.Single("blocks", "gauge", "Blocks held in any tier.", sources.store.Size());
   TierMetrics(page, s);
   page.Single("spill_enabled", "gauge", "1 when the spill tier is configured on.",
@@ -292,30 +231,9 @@ MetricsServer::MetricsServer(MetricsSources sources) : sources_(std::move(source
 MetricsServer::~MetricsServer() { Stop(); }
 
 Status MetricsServer::Start(const std::string& host, std::uint16_t port) {
-  const std::string where = host + ":" + std::to_string(port);
-  error_code ec;
-  tcp::endpoint endpoint;
-  auto address = asio::ip::make_address(host, ec);
-  if (!ec) {
-    endpoint = tcp::endpoint(address, port);
-  } else {
-    tcp::resolver resolver(context_);
-    auto results = resolver.resolve(host, std::to_string(port), ec);
-    if (ec || results.empty()) {
-      return Status::InvalidArgument("cannot resolve metrics address " + where);
-    }
-    endpoint = results.begin()->endpoint();
-  }
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return FromErrorCode(ec, "cannot listen for metrics on " + where);
-  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
-  if (ec) return FromErrorCode(ec, "cannot read the bound metrics address");
-  const auto ip = bound.address();
-  address_ = (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" +
-             std::to_string(bound.port());
+  auto bound = Listen(acceptor_, host, port, "metrics");
+  if (!bound.ok()) return bound.status();
+  address_ = FormatEndpoint(*bound);
   Accept();
   thread_ = std::thread([this] {
     for (;;) {

@@ -4,14 +4,13 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <future>
 #include <utility>
 
-#include "asio_status.h"
+#include "listen.h"
 
 namespace prefixcache::daemon {
 namespace {
@@ -78,34 +77,11 @@ Status Server::Start() {
     contexts_.push_back(std::make_unique<asio::io_context>(1));
   }
 
-  error_code ec;
-  std::string where = options_.host + ":" + std::to_string(options_.port);
-  tcp::endpoint endpoint;
-  auto address = asio::ip::make_address(options_.host, ec);
-  if (!ec) {
-    endpoint = tcp::endpoint(address, options_.port);
-  } else {
-    tcp::resolver resolver(*contexts_[0]);
-    auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
-    if (ec || results.empty()) {
-      return Status::InvalidArgument("cannot resolve listen address " + where + ": " +
-                                     (ec ? ec.message() : std::string("no address")));
-    }
-    endpoint = results.begin()->endpoint();
-  }
-
   acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return FromErrorCode(ec, "cannot listen on " + where);
-  const tcp::endpoint bound = acceptor_->local_endpoint(ec);
-  if (ec) return FromErrorCode(ec, "cannot read the bound address of " + where);
-  port_ = bound.port();
-  const auto ip = bound.address();
-  address_ =
-      (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" + std::to_string(port_);
+  auto bound = Listen(*acceptor_, options_.host, options_.port, "listen");
+  if (!bound.ok()) return bound.status();
+  port_ = bound->port();
+  address_ = FormatEndpoint(*bound);
   stats_.tcp_port.store(port_, std::memory_order_relaxed);
 
   accepting_ = true;

@@ -1,14 +1,17 @@
 // Scanning helpers shared by the RESP parsers (internal to protocol/): finding a CRLF line
-// with a length bound, and Redis's strict integer syntax. Stateless, thread-safe.
+// with a length bound, the integer of a header line, a byte quoted for an error. Stateless,
+// thread-safe.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "protocol/resp_integer.h"
 
 namespace prefixcache::protocol::internal {
 
@@ -38,29 +41,9 @@ inline LineScan ScanLine(const char* data, std::size_t size, std::size_t max_len
   return {LineScan::Kind::kFound, at};
 }
 
-// Redis's string2ll: an optional '-', then "0" or digits without a leading zero, no sign
-// on zero, no spaces, no overflow. nullopt otherwise.
+// ParseInteger (protocol/resp_integer.h) over the bytes of a header line.
 inline std::optional<std::int64_t> ParseInteger(const char* s, std::size_t length) {
-  if (length == 0 || length > 20) return std::nullopt;
-  if (length == 1 && s[0] == '0') return 0;
-  std::size_t i = 0;
-  const bool negative = s[0] == '-';
-  if (negative && ++i == length) return std::nullopt;
-  if (s[i] < '1' || s[i] > '9') return std::nullopt;
-  std::uint64_t value = 0;
-  for (; i < length; ++i) {
-    if (s[i] < '0' || s[i] > '9') return std::nullopt;
-    const std::uint64_t digit = static_cast<std::uint64_t>(s[i] - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
-    value = value * 10 + digit;
-  }
-  constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
-  if (negative) {
-    if (value > kMax + 1) return std::nullopt;
-    return static_cast<std::int64_t>(0 - value);
-  }
-  if (value > kMax) return std::nullopt;
-  return static_cast<std::int64_t>(value);
+  return protocol::ParseInteger(std::string_view(s, length));
 }
 
 // A byte as Redis quotes it in "expected '$', got 'x'": CR and LF become spaces so the

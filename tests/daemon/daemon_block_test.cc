@@ -1,7 +1,6 @@
 // The BLOCK.* commands over a raw TCP socket: batched writes with depths, existence and
 // reads in request order with misses, the JSON of BLOCK.STATS and BLOCK.RING, and errors
 // that name the bad argument and store nothing. Also the Prometheus endpoint.
-// Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <random>

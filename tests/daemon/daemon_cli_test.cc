@@ -1,7 +1,6 @@
 // prefixcached against the real redis-cli (Debian's redis-tools): every standard command
 // with its exact output, in redis-cli's raw mode (stdout is a pipe) and in --no-raw mode,
 // and a binary value read from stdin (-x) that must come back byte-exact.
-// Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
 #include <catch2/catch.hpp>
 #include <random>
 #include <regex>

@@ -1,6 +1,5 @@
 // AUTH on and off, refusals to start (non-loopback without a password, bad config files),
 // SIGTERM (exit 0, also under load) and restarts on the same spill folder.
-// Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

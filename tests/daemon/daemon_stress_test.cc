@@ -1,7 +1,6 @@
 // Many concurrent clients with mixed, partly pipelined commands whose every reply is
 // checked byte-exact against a model; requests sent one byte per send(); large values
 // split at random points.
-// Project headers first: Catch2's CHECK must replace prefixcache/check.h's.
 #include <catch2/catch.hpp>
 #include <map>
 #include <nlohmann/json.hpp>

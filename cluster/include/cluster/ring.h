@@ -95,7 +95,8 @@ class Ring {
   //    "virtual_nodes_per_weight":256,"replicas":1,"points":512,
   //    "fingerprint":"0123456789abcdef"}
   // Nodes appear in index order; the fingerprint is 16 lowercase hex digits. Strings are
-  // escaped per RFC 8259 (bytes >= 0x80 are passed through unchanged).
+  // escaped per RFC 8259; valid UTF-8 passes through unchanged, an invalid byte sequence
+  // becomes U+FFFD.
   std::string ToJson() const;
 
  private:

@@ -62,11 +62,13 @@ const CommandSpec* FindCommand(std::string_view name);
 // Every command, in table order.
 std::span<const CommandSpec> AllCommands();
 
-// True when `argc` (arguments including the name) satisfies the command's arity.
-inline bool ArityOk(const CommandSpec& spec, std::size_t argc) {
-  return spec.arity > 0 ? argc == static_cast<std::size_t>(spec.arity)
-                        : argc >= static_cast<std::size_t>(-spec.arity);
+// True when `argc` (arguments including the name) satisfies `arity` (Redis convention:
+// N = exactly N, -N = at least N).
+inline bool ArityOk(int arity, std::size_t argc) {
+  return arity > 0 ? argc == static_cast<std::size_t>(arity)
+                   : argc >= static_cast<std::size_t>(-arity);
 }
+inline bool ArityOk(const CommandSpec& spec, std::size_t argc) { return ArityOk(spec.arity, argc); }
 
 // ASCII case-insensitive equality (for command names and options).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

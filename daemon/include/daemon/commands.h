@@ -4,10 +4,7 @@
 #pragma once
 
 #include <array>
-#include <atomic>
-#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +16,11 @@
 #include "daemon/command_table.h"
 #include "daemon/server_stats.h"
 #include "daemon/sharded_counter.h"
-#include "prefixcache/block_key.h"
 #include "prefixcache/defaults.h"
-#include "storage/block_store.h"
+
+namespace prefixcache::storage {
+class BlockStore;
+}  // namespace prefixcache::storage
 
 namespace prefixcache::daemon {
 
@@ -45,7 +44,7 @@ struct CommandStats {
   using Counter = ShardedCounter;
   std::array<Counter, kCommandCount> calls{};  // by CommandId
   Counter unknown_commands;
-  Counter error_replies;  // arity, syntax, auth and argument errors
+  Counter error_replies;  // to known commands: arity, syntax, auth, argument, store errors
   Counter auth_failures;
   Counter keyspace_hits;  // keys found by GET/MGET/BLOCK.MGET
   Counter keyspace_misses;
@@ -62,6 +61,8 @@ struct RingView {
   bool clustered = false;
 };
 
+struct CommandEnv;
+
 class StoreCommandHandler final : public CommandHandler {
  public:
   // `store` and `server_stats` must outlive the handler.
@@ -75,72 +76,20 @@ class StoreCommandHandler final : public CommandHandler {
   // Replaces the ring (at start-up, or when membership changes); requests in flight finish
   // on the ring they started with. Any thread.
   void SetRing(RingView view);
-  std::shared_ptr<const RingView> ring() const { return ring_.load(); }
+  std::shared_ptr<const RingView> ring() const;
 
   // Waits for the worker pool to finish its queued work and stops it; deferred commands
   // arriving later are answered with an error. Call before the I/O threads stop.
   void Shutdown();
 
-  const CommandStats& stats() const { return stats_; }
+  const CommandStats& stats() const;
 
   void OnConnect(Session& session) override;
   void Handle(protocol::Request& request, CommandContext& ctx) override;
 
  private:
-  using Args = std::vector<Buffer>;
-  // Runs `work` on the worker pool; the ReplyWriter it returns finishes the command.
-  void RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> work);
-  void Dispatch(const CommandSpec& spec, Args& args, CommandContext& ctx);
-  void ErrorReply(CommandContext& ctx, std::string_view message);
-
-  // commands_server.cc: connection and server commands.
-  void Ping(Args& args, CommandContext& ctx);
-  void Auth(Args& args, CommandContext& ctx);
-  void Hello(Args& args, CommandContext& ctx);
-  void Select(Args& args, CommandContext& ctx);
-  void Info(Args& args, CommandContext& ctx);
-  void Command(Args& args, CommandContext& ctx);
-  void Client(Args& args, CommandContext& ctx);
-  void Config(Args& args, CommandContext& ctx);
-  bool PasswordMatches(std::string_view password) const;
-
-  // commands_keys.cc: the Redis key commands.
-  void Get(Args& args, CommandContext& ctx);
-  void Set(Args& args, CommandContext& ctx);
-  void Del(Args& args, CommandContext& ctx);
-  void Exists(Args& args, CommandContext& ctx);
-  void Mget(Args& args, CommandContext& ctx);
-  void Mset(Args& args, CommandContext& ctx);
-  void Flush(Args& args, CommandContext& ctx);
-
-  // commands_block.cc: BLOCK.*.
-  void BlockExists(Args& args, CommandContext& ctx);
-  void BlockMget(Args& args, CommandContext& ctx);
-  void BlockMset(Args& args, CommandContext& ctx);
-  void BlockStats(CommandContext& ctx);
-  std::string StatsJson() const;
-  void BlockRing(CommandContext& ctx);
-
-  // Shared by GET, MGET and BLOCK.MGET: replies an array (or a single bulk when `single`)
-  // of the blocks under `keys`, reading spilled ones on the worker pool.
-  void FetchBlocks(std::vector<BlockKey> keys, bool single, CommandContext& ctx);
-  // Stores one block; the error reply text (without '-') on failure.
-  std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
-  // `value` as a buffer of its own, for keeping: a small argument copied out of the
-  // parser's staging chunk. Rejected when the copy cannot be allocated.
-  static Result<Buffer> OwnedValue(Buffer& value);
-  // Counts keys this node does not own (no-op without a configured cluster).
-  void CheckOwnership(std::span<const BlockKey> keys);
-  void CheckOwnership(const BlockKey& key) { CheckOwnership(std::span(&key, 1)); }
-
-  storage::BlockStore& store_;
-  const HandlerOptions options_;
-  const ServerStats& server_stats_;
-  CommandStats stats_;
-  std::atomic<std::shared_ptr<const RingView>> ring_;
-  std::atomic<bool> clustered_{false};
-  std::atomic<bool> shut_down_{false};
-  boost::asio::thread_pool workers_;
+  // The commands themselves are free functions over the environment (command_env.h).
+  std::unique_ptr<CommandEnv> env_;
 };
 
 }  // namespace prefixcache::daemon

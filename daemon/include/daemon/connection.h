@@ -23,8 +23,9 @@ namespace prefixcache::daemon {
 
 struct ConnectionOptions {
   protocol::ParserLimits parser;
-  // Close a client that sent nothing for this long (0 = never). A client whose pending
-  // write makes no progress for this long is closed as well.
+  // Close a connection that made no read or write progress for this long (0 = never): a
+  // client that sent nothing, or one whose pending write makes no progress. A command
+  // still running for it on a worker does not count as idleness.
   std::uint64_t idle_timeout_ms = defaults::kIdleTimeoutMs;
   // While more reply bytes than this are unsent, the connection reads and handles no
   // further request (0 = unlimited).

@@ -1,9 +1,11 @@
 // DaemonOptions: everything prefixcached's components need, derived from the one
-// config::Config (network limits, storage options, command settings, metrics, ring). Pure
-// functions on plain values; thread-safe.
+// config::Config (network limits, storage options, command settings, metrics, ring), and
+// the config itself as the config file and the command line's overrides make it. Pure
+// functions on plain values (BuildConfig reads the file); thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,42 @@ struct DaemonOptions {
   std::uint32_t virtual_nodes = defaults::kVirtualNodesPerWeight;
   std::uint32_t replicas = defaults::kReplicas;
 };
+
+// What prefixcached's command line may change in the config; an empty field is not given.
+struct ConfigOverrides {
+  // --node-id: which entry of cluster.nodes this daemon is (its address, metrics address
+  // and spill path come from that entry).
+  std::string node_id;
+  // --listen host:port of RESP (port 0: a free port).
+  std::string listen;
+  // --metrics-listen host:port of the metrics endpoint; also turns metrics on.
+  std::string metrics_listen;
+  // --spill-path: the spill tier's folder ({node_id} is replaced).
+  std::string spill_path;
+  // --memory-capacity: bytes of block data in memory, with units ("4GiB").
+  std::string memory_capacity;
+};
+
+// A command-line flag that sets one ConfigOverrides field.
+struct OverrideFlag {
+  const char* name;  // "--listen"
+  const char* help;
+  std::string ConfigOverrides::*field;
+};
+
+// Every override flag, in --help order.
+std::span<const OverrideFlag> OverrideFlags();
+
+// Applies `overrides` to `config` in the order of the fields. InvalidArgument naming the
+// flag ("--listen: expected host:port ...") for a value that does not parse or a node id
+// that is not in cluster.nodes; `config` may then be partly changed.
+Status ApplyOverrides(const ConfigOverrides& overrides, config::Config& config);
+
+// The config of `config_file` (the built-in defaults when empty) with `overrides` applied.
+// The file's read error (IoError, naming the file); InvalidArgument "<file>: <json path>:
+// ..." for a bad file; ApplyOverrides's errors.
+Result<config::Config> BuildConfig(const std::string& config_file,
+                                   const ConfigOverrides& overrides);
 
 // Maps a validated config into component options. InvalidArgument naming the field when
 // an address does not parse. `config_file` is only reported (INFO); empty = defaults.

@@ -35,8 +35,8 @@ class MetricsServer {
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
-  // Binds host:port (port 0: ephemeral) and starts serving on a new thread. IoError naming
-  // the address when binding fails.
+  // Binds host:port (port 0: ephemeral) and starts serving on a new thread. InvalidArgument
+  // when the host does not resolve, IoError naming the address when binding fails.
   Status Start(const std::string& host, std::uint16_t port);
   // The bound "host:port" after Start.
   const std::string& address() const { return address_; }

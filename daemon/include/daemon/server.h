@@ -1,6 +1,6 @@
 // Server: the RESP acceptor and a pool of io_context threads, one thread each; a connection
 // stays on one thread and needs no locks. Over max_connections it answers like Redis.
-// Start/Shutdown/Join are called from one control thread (main).
+// Start/Shutdown/Join are called from one control thread (daemon::Daemon's owner, or a test).
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>

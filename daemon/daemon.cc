@@ -1,0 +1,71 @@
+#include "daemon/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace prefixcache::daemon {
+
+Result<std::unique_ptr<Daemon>> Daemon::Open(DaemonOptions options) {
+  auto opened = storage::BlockStore::Open(options.store);
+  if (!opened.ok()) return Status::InvalidArgument("storage: " + opened.status().message());
+  std::unique_ptr<storage::BlockStore> store = std::move(opened).value();
+  if (options.store.spill.enabled) {
+    if (Status s = store->SpillStatus(); !s.ok()) {
+      spdlog::error("spill tier at {} is unavailable, serving from memory only: {}",
+                    options.store.spill.path, s.ToString());
+    }
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(options), std::move(store)));
+}
+
+Daemon::Daemon(DaemonOptions options, std::unique_ptr<storage::BlockStore> store)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      handler_(*store_, options_.handler, server_stats_),
+      server_(options_.server, handler_, server_stats_) {}
+
+Daemon::~Daemon() { Stop(kShutdownGrace); }
+
+Status Daemon::Start() {
+  if (Status s = server_.Start(); !s.ok()) {
+    stopped_ = true;
+    handler_.Shutdown();
+    store_->Close();
+    return s;
+  }
+  auto ring = BuildRingView(options_, server_.address());
+  if (!ring.ok()) {
+    spdlog::error("ring: {}", ring.status().message());
+  } else {
+    if (ring->clustered && !ring->self) {
+      spdlog::warn("node {} is not in cluster.nodes: every key counts as misrouted",
+                   options_.handler.node_id);
+    }
+    handler_.SetRing(std::move(ring).value());
+  }
+  if (options_.metrics_enabled) {
+    metrics_ = std::make_unique<MetricsServer>(
+        MetricsSources{server_stats_, handler_.stats(), *store_, options_.handler.node_id});
+    if (Status s = metrics_->Start(options_.metrics_host, options_.metrics_port); !s.ok()) {
+      spdlog::error("metrics disabled: {}", s.message());
+      metrics_.reset();
+    }
+  }
+  return Status::Ok();
+}
+
+Status Daemon::Stop(std::chrono::milliseconds grace) {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  server_.Shutdown(grace);
+  if (metrics_) metrics_->Stop();
+  handler_.Shutdown();
+  server_.Join();
+  if (options_.store.spill.enabled && options_.store.spill.flush_on_close) {
+    spdlog::info("writing the memory tier to the spill tier");
+  }
+  return store_->Close();
+}
+
+}  // namespace prefixcache::daemon
