@@ -262,7 +262,7 @@ TEST_CASE("concurrent clients over a small memory tier: disk reads keep replies 
 // few blocks, writers that overwrite their keys with ever deeper blocks (so the prefix
 // policy evicts the freshest block first), and after every write a check that the
 // writer's blocks are all still there.
-TEST_CASE("memory churn never hides or loses an acknowledged block", "[integration]") {
+TEST_CASE("memory churn never hides or loses an acknowledged block", "[integration][slow]") {
   TestNode node("churn");
   REQUIRE(node.Start(node.Config(R"({"memory": {"capacity": "1MiB", "shards": 1},
                                      "spill": {"queue": "1GiB"}})")));

@@ -81,7 +81,7 @@ Strings MixedExpected() {
           "-ERR nope", "\"" + Pattern(20, 4) + "\"", "nil*"};
 }
 
-TEST_CASE("ReplyParser gives the same replies for input split at every byte", "[unit]") {
+TEST_CASE("ReplyParser gives the same replies for input split at every byte", "[unit][slow]") {
   const std::string input = MixedReplies();
   const Strings expected = MixedExpected();
   REQUIRE(ParseAll(input) == expected);
