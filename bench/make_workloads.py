@@ -67,14 +67,20 @@ def lognormal(rng, mean, sigma=0.8):
     return rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
 
 
+def arrivals(rng, start_ms, end_ms, per_s):
+    """The times of a Poisson process of rate per_s in [start_ms, end_ms)."""
+    t = start_ms
+    while True:
+        t += rng.expovariate(per_s) * 1000
+        if t >= end_ms:
+            return
+        yield t
+
+
 def chat_requests(rng, segs, start_ms, end_ms, sessions_per_s, systems):
     """Sessions arrive as a Poisson process; each runs turns until the user leaves."""
     out = []
-    t = start_ms
-    while True:
-        t += rng.expovariate(sessions_per_s) * 1000
-        if t >= end_ms:
-            return out
+    for t in arrivals(rng, start_ms, end_ms, sessions_per_s):
         history = [rng.choice(systems), segs.new(lognormal(rng, 600))]
         at = t
         while at < end_ms:
@@ -84,6 +90,7 @@ def chat_requests(rng, segs, start_ms, end_ms, sessions_per_s, systems):
             history.append(segs.new(lognormal(rng, 350)))  # the model's answer
             history.append(segs.new(lognormal(rng, 150)))  # the next user message
             at += rng.expovariate(1 / 90.0) * 1000  # think time, mean 90 s
+    return out
 
 
 def rag_requests(rng, segs, start_ms, end_ms, per_s, system, documents):
@@ -93,13 +100,10 @@ def rag_requests(rng, segs, start_ms, end_ms, per_s, system, documents):
         acc += w
         cumulative.append(acc)
     out = []
-    t = start_ms
-    while True:
-        t += rng.expovariate(per_s) * 1000
-        if t >= end_ms:
-            return out
+    for t in arrivals(rng, start_ms, end_ms, per_s):
         doc = documents[min(len(documents) - 1, bisect(cumulative, rng.random() * acc))]
         out.append((t, [system, doc, segs.new(lognormal(rng, 120))]))
+    return out
 
 
 def bisect(cumulative, x):
@@ -114,13 +118,8 @@ def bisect(cumulative, x):
 
 
 def one_off_requests(rng, segs, start_ms, end_ms, per_s, system):
-    out = []
-    t = start_ms
-    while True:
-        t += rng.expovariate(per_s) * 1000
-        if t >= end_ms:
-            return out
-        out.append((t, [system, segs.new(rng.uniform(8000, 60000))]))
+    return [(t, [system, segs.new(rng.uniform(8000, 60000))])
+            for t in arrivals(rng, start_ms, end_ms, per_s)]
 
 
 def write(path, requests):

@@ -6,8 +6,6 @@
 
 #include <cstdint>
 #include <limits>
-#include <list>
-#include <memory>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -32,56 +30,34 @@ class NextUseOracle {
   std::unordered_map<BlockKey, std::uint64_t, BlockKeyHash> next_use_;
 };
 
-// Belady's MIN: evicts the block whose next use is farthest away (never used again first).
-// Updates and Victim() O(log n).
-class BeladyPolicy final : public storage::EvictionPolicy {
+// Evicts the block with the lowest score, given at each insert or access by its rule:
+//   kBelady        Belady's MIN: the block used farthest in the future goes first (never
+//                  used again before all others).
+//   kDeadBlockLru  LRU told which blocks are dead (never used again): those go first,
+//                  least recent first, then the live ones in LRU order -- how far perfect
+//                  dead-block prediction alone takes LRU.
+// Scores are comparable across shards, so VictimTick() is the victim's score. Updates and
+// Victim() O(log n).
+class OraclePolicy final : public storage::EvictionPolicy {
  public:
-  explicit BeladyPolicy(const NextUseOracle* oracle) : oracle_(oracle) {}
+  enum class Rule : std::uint8_t { kBelady, kDeadBlockLru };
+
+  OraclePolicy(const NextUseOracle* oracle, Rule rule) : oracle_(oracle), rule_(rule) {}
 
   void OnInsert(const BlockKey& key, std::uint32_t depth, std::uint64_t tick) override;
   void OnAccess(const BlockKey& key, std::uint64_t tick) override;
   void OnErase(const BlockKey& key) override;
   std::optional<BlockKey> Victim() const override;
-  // kNever - (the victim's next use): the farthest next use is the coldest across shards.
   std::uint64_t VictimTick() const override;
 
  private:
-  void Place(const BlockKey& key);
-
-  const NextUseOracle* oracle_;
-  std::set<std::pair<std::uint64_t, BlockKey>> by_next_use_;
-  std::unordered_map<BlockKey, std::uint64_t, BlockKeyHash> next_use_;
-};
-
-// LRU told which blocks are dead (never used again): those go first, least recent first,
-// then the live ones in LRU order. How far perfect dead-block prediction alone takes LRU.
-// Every operation O(1).
-class DeadBlockLruPolicy final : public storage::EvictionPolicy {
- public:
-  explicit DeadBlockLruPolicy(const NextUseOracle* oracle) : oracle_(oracle) {}
-
-  void OnInsert(const BlockKey& key, std::uint32_t depth, std::uint64_t tick) override;
-  void OnAccess(const BlockKey& key, std::uint64_t tick) override;
-  void OnErase(const BlockKey& key) override;
-  std::optional<BlockKey> Victim() const override;
-  // A dead block's tick is 0 (colder than any live one), a live one's its last use.
-  std::uint64_t VictimTick() const override;
-
- private:
-  struct Node {
-    BlockKey key;
-    std::uint64_t tick;
-  };
+  std::uint64_t Score(const BlockKey& key, std::uint64_t tick) const;
   void Place(const BlockKey& key, std::uint64_t tick);
 
   const NextUseOracle* oracle_;
-  std::list<Node> dead_;
-  std::list<Node> live_;
-  struct Where {
-    bool dead;
-    std::list<Node>::iterator it;
-  };
-  std::unordered_map<BlockKey, Where, BlockKeyHash> index_;
+  const Rule rule_;
+  std::set<std::pair<std::uint64_t, BlockKey>> by_score_;
+  std::unordered_map<BlockKey, std::uint64_t, BlockKeyHash> score_;
 };
 
 }  // namespace prefixcache::bench

@@ -124,11 +124,11 @@ Result<RunResult> Simulate(const Trace& trace, const SimulateOptions& options,
   const bool offline = run.resolved_policy == "belady" || run.resolved_policy == "lru-dead-oracle";
   if (offline) {
     next_uses = NextUses(trace);
-    const bool belady = run.resolved_policy == "belady";
-    store_options.memory.make_policy = [&oracle,
-                                        belady]() -> std::unique_ptr<storage::EvictionPolicy> {
-      if (belady) return std::make_unique<BeladyPolicy>(&oracle);
-      return std::make_unique<DeadBlockLruPolicy>(&oracle);
+    const auto rule = run.resolved_policy == "belady" ? OraclePolicy::Rule::kBelady
+                                                      : OraclePolicy::Rule::kDeadBlockLru;
+    store_options.memory.make_policy = [&oracle, rule] {
+      return std::unique_ptr<storage::EvictionPolicy>(
+          std::make_unique<OraclePolicy>(&oracle, rule));
     };
   } else if (auto known = storage::MakeEvictionPolicy(run.resolved_policy); !known.ok()) {
     return Status::InvalidArgument(known.status().message() +
