@@ -233,6 +233,8 @@ std::uint64_t BlockStore::LargestStorableValue() const {
       capacity > kMemoryEntryOverheadBytes ? capacity - kMemoryEntryOverheadBytes : 0);
 }
 
+Status BlockStore::Drain() { return spill_ ? spill_->Drain() : Status::Ok(); }
+
 Status BlockStore::Flush() { return spill_ ? spill_->Flush() : Status::Ok(); }
 
 std::uint64_t BlockStore::Size() const {

@@ -4,16 +4,20 @@
 
 #include "lru_policy.h"
 #include "prefix_policy.h"
+#include "tiered_policy.h"
 
 namespace prefixcache::storage {
 
-Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name) {
+Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name, TierView view) {
   if (name == "lru") return std::unique_ptr<EvictionPolicy>(std::make_unique<LruPolicy>());
   if (name == "prefix") {
     return std::unique_ptr<EvictionPolicy>(std::make_unique<PrefixPolicy>());
   }
+  if (name == "tiered") {
+    return std::unique_ptr<EvictionPolicy>(std::make_unique<TieredPolicy>(view));
+  }
   return Status::InvalidArgument("unknown eviction policy \"" + std::string(name) +
-                                 "\" (expected \"lru\" or \"prefix\")");
+                                 "\" (expected \"lru\", \"prefix\" or \"tiered\")");
 }
 
 }  // namespace prefixcache::storage

@@ -3,6 +3,7 @@
 // their own (not thread-safe by themselves).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,7 +33,17 @@ class EvictionPolicy {
   virtual std::uint64_t VictimTick() const = 0;
 };
 
-// "lru" or "prefix"; InvalidArgument naming the policy otherwise.
-Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name);
+// What a shard's policy may know of the whole memory tier beyond its own shard. Read
+// without any lock; null members mean "not known" (a policy on its own, in a test).
+struct TierView {
+  // Blocks held by every shard of the tier together (relaxed; may lag by the Puts and
+  // evictions in flight).
+  const std::atomic<std::uint64_t>* entries = nullptr;
+};
+
+// "lru" (lru_policy.h), "prefix" (prefix_policy.h) or "tiered" (tiered_policy.h);
+// InvalidArgument naming the policy otherwise.
+Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name,
+                                                           TierView view = {});
 
 }  // namespace prefixcache::storage

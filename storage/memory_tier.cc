@@ -14,12 +14,11 @@
 namespace prefixcache::storage {
 
 // Counters are written under `mu` (but for the misses CountMiss adds) and read without it
-// by Stats().
+// by Stats(); the tier-wide entry count is MemoryTier::entries_.
 struct alignas(64) MemoryTier::Shard {
   mutable std::mutex mu;
   std::unordered_map<BlockKey, Block, BlockKeyHash> blocks;
   std::unique_ptr<EvictionPolicy> policy;
-  std::atomic<std::uint64_t> entries{0};
   std::atomic<std::uint64_t> hits{0};
   std::atomic<std::uint64_t> misses{0};
   std::atomic<std::uint64_t> evictions{0};
@@ -31,6 +30,7 @@ Status MemoryTier::ValidateOptions(const MemoryTierOptions& options) {
     return Status::InvalidArgument("memory.capacity_bytes: must be > 0");
   }
   if (options.shards == 0) return Status::InvalidArgument("memory.shards: must be >= 1");
+  if (options.make_policy) return Status::Ok();
   if (auto policy = MakeEvictionPolicy(options.eviction_policy); !policy.ok()) {
     return policy.status();
   }
@@ -46,19 +46,29 @@ Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(const MemoryTierOptions& 
 MemoryTier::MemoryTier(const MemoryTierOptions& options, EvictionSink sink)
     : capacity_bytes_(options.capacity_bytes),
       policy_name_(options.eviction_policy),
+      make_policy_(options.make_policy),
       sink_(std::move(sink)) {
   PC_CHECK(options.capacity_bytes > 0 && options.shards > 0);
   shards_.reserve(options.shards);
   for (std::size_t i = 0; i < options.shards; ++i) {
-    auto policy = MakeEvictionPolicy(policy_name_);
-    PC_CHECK(policy.ok());
     auto shard = std::make_unique<Shard>();
-    shard->policy = std::move(policy).value();
+    shard->policy = NewPolicy();
     shards_.push_back(std::move(shard));
   }
 }
 
 MemoryTier::~MemoryTier() = default;
+
+std::unique_ptr<EvictionPolicy> MemoryTier::NewPolicy() const {
+  if (make_policy_) {
+    auto policy = make_policy_();
+    PC_CHECK(policy != nullptr);
+    return policy;
+  }
+  auto policy = MakeEvictionPolicy(policy_name_, TierView{&entries_});
+  PC_CHECK(policy.ok());
+  return std::move(policy).value();
+}
 
 MemoryTier::Shard& MemoryTier::ShardFor(const BlockKey& key) const {
   // The high bits of the hash pick the shard (multiply-shift range reduction); the
@@ -118,7 +128,7 @@ Status MemoryTier::Put(const BlockKey& key, Block block) {
     std::lock_guard lock(shard.mu);
     auto [it, inserted] = shard.blocks.try_emplace(key);
     if (inserted) {
-      Add(shard.entries);
+      Add(entries_);
       it->second = std::move(block);
     } else {
       replaced = std::exchange(it->second, std::move(block));
@@ -184,7 +194,7 @@ bool MemoryTier::EvictOne() {
     block = std::move(it->second);
     coldest->blocks.erase(it);
     coldest->policy->OnErase(key);
-    coldest->entries.fetch_sub(1, kRelaxed);
+    entries_.fetch_sub(1, kRelaxed);
     Add(coldest->evictions);
   }
   used_bytes_.fetch_sub(Charge(block), kRelaxed);
@@ -207,21 +217,20 @@ void MemoryTier::Erase(const BlockKey& key) {
     erased = std::move(it->second);
     shard.blocks.erase(it);
     shard.policy->OnErase(key);
-    shard.entries.fetch_sub(1, kRelaxed);
+    entries_.fetch_sub(1, kRelaxed);
   }
   used_bytes_.fetch_sub(Charge(erased), kRelaxed);
 }
 
 void MemoryTier::Clear() {
   for (const auto& shard : shards_) {
-    auto fresh_policy = MakeEvictionPolicy(policy_name_);
-    PC_CHECK(fresh_policy.ok());
+    std::unique_ptr<EvictionPolicy> fresh_policy = NewPolicy();
     std::unordered_map<BlockKey, Block, BlockKeyHash> dropped;
     {
       std::lock_guard lock(shard->mu);
       dropped.swap(shard->blocks);
-      shard->policy = std::move(fresh_policy).value();
-      shard->entries.store(0, kRelaxed);
+      shard->policy = std::move(fresh_policy);
+      entries_.fetch_sub(dropped.size(), kRelaxed);
     }
     std::uint64_t released = 0;
     for (const auto& [key, block] : dropped) released += Charge(block);
@@ -232,12 +241,12 @@ void MemoryTier::Clear() {
 TierStats MemoryTier::Stats() const {
   TierStats stats;
   for (const auto& shard : shards_) {
-    stats.entries += shard->entries.load(kRelaxed);
     stats.hits += shard->hits.load(kRelaxed);
     stats.misses += shard->misses.load(kRelaxed);
     stats.evictions += shard->evictions.load(kRelaxed);
     stats.demotions += shard->demotions.load(kRelaxed);
   }
+  stats.entries = entries_.load(kRelaxed);
   stats.bytes = used_bytes_.load(kRelaxed);
   stats.capacity_bytes = capacity_bytes_;
   return stats;

@@ -38,7 +38,8 @@ class MemoryTier {
   // of those calls into this tier.
   using EvictionSink = std::function<void(const BlockKey&, Block)>;
 
-  // InvalidArgument on capacity_bytes == 0, shards == 0 or an unknown eviction policy.
+  // InvalidArgument on capacity_bytes == 0, shards == 0 or an unknown eviction policy
+  // (unless options.make_policy is set).
   static Status ValidateOptions(const MemoryTierOptions& options);
 
   // ValidateOptions, then the tier.
@@ -103,13 +104,19 @@ class MemoryTier {
   void Reserve(std::uint64_t charge);
   // Evicts the victim of the shard whose victim is coldest; false if every shard is empty.
   bool EvictOne();
+  // A new policy for one shard: from make_policy_ when set, else by policy_name_.
+  std::unique_ptr<EvictionPolicy> NewPolicy() const;
 
   const std::uint64_t capacity_bytes_;
   const std::string policy_name_;
+  const std::function<std::unique_ptr<EvictionPolicy>()> make_policy_;
   const EvictionSink sink_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::uint64_t> tick_{0};
   std::atomic<std::uint64_t> used_bytes_{0};
+  // Blocks held by all shards, changed under the changing shard's lock; policies read it
+  // (TierView) and so does Stats().
+  std::atomic<std::uint64_t> entries_{0};
 };
 
 }  // namespace prefixcache::storage

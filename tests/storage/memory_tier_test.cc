@@ -191,6 +191,20 @@ TEST_CASE("MemoryTier with the prefix policy evicts the deepest cold block", "[u
   CHECK(tier->Contains(Key(2)));
 }
 
+TEST_CASE("MemoryTier with the tiered policy keeps a reused block over newer one-off ones",
+          "[unit]") {
+  SinkLog log;
+  auto tier = MakeTier(4 * (100 + kOverhead), "tiered", 16, log.Sink());
+  for (std::uint64_t i = 1; i <= 4; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(100, 0)).ok());
+  REQUIRE(tier->Get(Key(1)).ok());  // used twice: worth a turnover (4 ticks) more
+  REQUIRE(tier->Put(Key(5), MakeBlock(100, 0)).ok());
+  REQUIRE(tier->Put(Key(6), MakeBlock(100, 0)).ok());
+  // Across 16 shards, as with one: the once-used blocks go first, oldest first.
+  CHECK(log.Keys() == std::vector<BlockKey>{Key(2), Key(3)});
+  CHECK(tier->Contains(Key(1)));
+  CHECK(tier->Stats().entries == 4);
+}
+
 TEST_CASE("A block being evicted is in the tier or in the sink, never in neither", "[unit]") {
   std::mutex sunk_mu;
   std::set<BlockKey> sunk;
@@ -278,7 +292,7 @@ TEST_CASE("MemoryTier Snapshot and Clear", "[unit]") {
 }
 
 TEST_CASE("MemoryTier stays within capacity under concurrent load", "[unit]") {
-  const std::string policy = GENERATE(as<std::string>{}, "lru", "prefix");
+  const std::string policy = GENERATE(as<std::string>{}, "lru", "prefix", "tiered");
   INFO(policy);
   constexpr std::uint64_t kCapacity = 4 * kMiB;
   constexpr int kThreads = 4;

@@ -23,7 +23,9 @@ inline constexpr std::uint64_t kSendLowatBytes = 64 * kKiB;
 
 // --- the memory tier (config "memory") ---
 inline constexpr std::uint64_t kMemoryCapacityBytes = 1 * kGiB;
-inline constexpr const char* kEvictionPolicy = "prefix";
+// "tiered": of lru, prefix and tiered, the best hit ratio on the replayed traces
+// (bench/RESULTS.md, "Hit ratio against memory capacity").
+inline constexpr const char* kEvictionPolicy = "tiered";
 inline constexpr std::uint32_t kMemoryShards = 16;
 
 // --- the spill tier (config "spill") ---

@@ -102,6 +102,11 @@ class BlockStore {
   // Removes every block from every tier. IoError if the spill tier's delete failed.
   Status Clear();
 
+  // Waits until every block demoted so far is written to the spill tier (or dropped), without
+  // flushing RocksDB's memtables: a replay (bench/trace_replay) keeps the tier in step with
+  // its requests this way. The spill tier's health; Ok when there is no spill tier.
+  Status Drain();
+
   // Waits until every block demoted so far is written to the spill tier, then flushes
   // RocksDB's memtables so those blocks survive a restart. Ok when there is no spill tier.
   Status Flush();

@@ -4,27 +4,40 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "prefixcache/defaults.h"
 
 namespace prefixcache::storage {
 
+class EvictionPolicy;  // storage/eviction_policy.h, private to storage/
+
 // Bytes charged per entry on top of its value, so that many small blocks cannot exceed
 // the capacity in real RAM. With glibc malloc on x86-64 (chunk sizes in brackets): the
 // shard map node {next, key, Block, cached hash} (80), the policy's list node (48-64) and
 // its index node (48), the Buffer's shared_ptr control block with its free() deleter
 // (48), the value allocation's own malloc header (16), and the two hash tables' bucket
-// arrays (2 x 8-16). Measured with mallinfo2 over 200k entries in 16 shards: 267 (lru)
-// and 283 (prefix) bytes; rounded up to 320 for allocator slack.
+// arrays (2 x 8-16); the tiered policy adds its ghost history (12-24 per entry: a ring
+// and an index that grow by half). Measured with mallinfo2 over 200k entries in 16
+// shards: 267 (lru) and 283 (prefix) bytes; bench/policy_memory (the same, after another
+// 200k evicted through): 240 (lru), 284 (prefix), 303 (tiered). Rounded up to 320 for
+// allocator slack.
 inline constexpr std::uint64_t kMemoryEntryOverheadBytes = 320;
 
 struct MemoryTierOptions {
   // Hard byte capacity of the memory tier: value bytes plus kMemoryEntryOverheadBytes per entry.
   std::uint64_t capacity_bytes = defaults::kMemoryCapacityBytes;
-  // "lru" or "prefix" (prefix-aware LRU: among the coldest blocks, deeper chain depth
-  // goes first). See eviction_policy.h.
+  // "lru", "prefix" (prefix-aware LRU: among the coldest blocks, deeper chain depth goes
+  // first) or "tiered" (LRU by use count: blocks used more often stay about one turnover
+  // longer per use; see tiered_policy.h).
   std::string eviction_policy = defaults::kEvictionPolicy;
+  // For benchmarks (bench/trace_replay's offline Belady policy) and tests: when set, each
+  // shard's policy is made by this -- once per shard when the tier is created and again at
+  // each Clear(), on the calling thread -- and `eviction_policy` is not checked (it only
+  // names the policy in stats). The daemon never sets it.
+  std::function<std::unique_ptr<EvictionPolicy>()> make_policy;
   // Number of independently locked shards (keys are spread by hash). Must be >= 1.
   std::size_t shards = defaults::kMemoryShards;
 };
