@@ -247,10 +247,11 @@ Status ParseMemory(const Json& json, MemoryConfig* memory) {
   Object o(json, "memory");
   PC_RETURN_IF_ERROR(o.CheckKeys({"capacity", "eviction_policy", "shards"}));
   PC_RETURN_IF_ERROR(o.ReadSize("capacity", 1, kMaxU64, &memory->capacity_bytes));
-  constexpr std::string_view kPolicyExpected = "expected \"lru\" or \"prefix\"";
-  PC_RETURN_IF_ERROR(o.ReadString("eviction_policy", kPolicyExpected, &memory->eviction_policy));
-  if (memory->eviction_policy != "lru" && memory->eviction_policy != "prefix") {
-    return o.Error("eviction_policy", kPolicyExpected, Json(memory->eviction_policy));
+  const std::string expected = "expected " + std::string(defaults::kEvictionPoliciesText);
+  PC_RETURN_IF_ERROR(o.ReadString("eviction_policy", expected, &memory->eviction_policy));
+  if (std::find(defaults::kEvictionPolicies.begin(), defaults::kEvictionPolicies.end(),
+                memory->eviction_policy) == defaults::kEvictionPolicies.end()) {
+    return o.Error("eviction_policy", expected, Json(memory->eviction_policy));
   }
   return o.ReadUint("shards", 1, 1024, &memory->shards);
 }

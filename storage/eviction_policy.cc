@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "prefixcache/defaults.h"
+
 #include "lru_policy.h"
 #include "prefix_policy.h"
 #include "tiered_policy.h"
@@ -17,7 +19,8 @@ Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name
     return std::unique_ptr<EvictionPolicy>(std::make_unique<TieredPolicy>(view));
   }
   return Status::InvalidArgument("unknown eviction policy \"" + std::string(name) +
-                                 "\" (expected \"lru\", \"prefix\" or \"tiered\")");
+                                 "\" (expected " + std::string(defaults::kEvictionPoliciesText) +
+                                 ")");
 }
 
 }  // namespace prefixcache::storage

@@ -58,7 +58,7 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
   CHECK(c.node.io_threads == 0);
   CHECK(c.node.send_lowat_bytes == 64 * prefixcache::kKiB);
   CHECK(c.memory.capacity_bytes == prefixcache::kGiB);
-  CHECK(c.memory.eviction_policy == "prefix");
+  CHECK(c.memory.eviction_policy == "tiered");
   CHECK(c.memory.shards == 16);
   CHECK(c.spill.enabled);
   CHECK(c.spill.path == "./prefixcache-spill/node-1");
@@ -272,7 +272,7 @@ TEST_CASE("Wrong types name the field, the expectation and the value", "[unit]")
   CHECK(ErrorOf(R"({"security": {"password": null}})") ==
         "security.password: expected a string, got null");
   CHECK(ErrorOf(R"({"memory": {"eviction_policy": 1}})") ==
-        "memory.eviction_policy: expected \"lru\" or \"prefix\", got 1");
+        "memory.eviction_policy: expected \"lru\", \"prefix\" or \"tiered\", got 1");
   CHECK(ErrorOf(R"({"memory": 5})") == "memory: expected an object, got 5");
   CHECK(ErrorOf(R"([1, 2])") == "top level: expected an object, got [1,2]");
   CHECK(ErrorOf(R"({"cluster": {"nodes": {"id": "n1"}}})") ==
@@ -329,9 +329,9 @@ TEST_CASE("Out-of-range values name the allowed range", "[unit]") {
 
 TEST_CASE("Bad eviction policy and node ids are refused", "[unit]") {
   CHECK(ErrorOf(R"({"memory": {"eviction_policy": "lfu"}})") ==
-        "memory.eviction_policy: expected \"lru\" or \"prefix\", got \"lfu\"");
+        "memory.eviction_policy: expected \"lru\", \"prefix\" or \"tiered\", got \"lfu\"");
   CHECK(ErrorOf(R"({"memory": {"eviction_policy": "LRU"}})") ==
-        "memory.eviction_policy: expected \"lru\" or \"prefix\", got \"LRU\"");
+        "memory.eviction_policy: expected \"lru\", \"prefix\" or \"tiered\", got \"LRU\"");
   const std::string id_expected =
       "expected 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit";
   CHECK(ErrorOf(R"({"node": {"id": ""}})") == "node.id: " + id_expected + ", got \"\"");

@@ -211,7 +211,7 @@ TEST_CASE("redis-cli: INFO COMMAND CONFIG and error formats", "[integration]") {
 
   CHECK(cli({"CONFIG", "GET", "maxmemory"}) == "maxmemory\n67108864\n");
   CHECK(cli({"CONFIG", "GET", "max*"}) ==
-        "maxmemory\n67108864\nmaxmemory-policy\nprefix\nmaxclients\n10000\n");
+        "maxmemory\n67108864\nmaxmemory-policy\ntiered\nmaxclients\n10000\n");
   CHECK(cli({"CONFIG", "GET", "timeout", "MAXCLIENTS"}) == "maxclients\n10000\ntimeout\n600\n");
   CHECK(cli({"CONFIG", "GET", "save"}) == "save\n\n");
   CHECK(cli({"CONFIG", "GET", "appendonly"}) == "appendonly\nno\n");

@@ -147,7 +147,7 @@ class StandardCommandsTest(DaemonTestCase):
         self.assertIsInstance(r.client_id(), int)
         self.assertEqual(r.config_get("maxmemory"), {"maxmemory": str(1 << 30)})
         self.assertEqual(r.config_get("max*"), {"maxmemory": str(1 << 30),
-                                                "maxmemory-policy": "prefix",
+                                                "maxmemory-policy": "tiered",
                                                 "maxclients": "10000"})
         self.assertEqual(r.config_get("save"), {"save": ""})
 

@@ -21,6 +21,9 @@ TEST_CASE("MakeEvictionPolicy knows lru, prefix and tiered", "[unit]") {
   CHECK(MakeEvictionPolicy("lru").ok());
   CHECK(MakeEvictionPolicy("prefix").ok());
   CHECK(MakeEvictionPolicy("tiered").ok());
+  // The names the config accepts are exactly the ones the factory builds.
+  for (std::string_view name : defaults::kEvictionPolicies) CHECK(MakeEvictionPolicy(name).ok());
+  CHECK(MakeEvictionPolicy(defaults::kEvictionPolicy).ok());
   auto bad = MakeEvictionPolicy("fifo");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().code() == StatusCode::kInvalidArgument);

@@ -5,7 +5,9 @@
 // from an empty config file. Byte units are here too. Constants only; thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 
 namespace prefixcache {
 
@@ -26,6 +28,10 @@ inline constexpr std::uint64_t kMemoryCapacityBytes = 1 * kGiB;
 // "tiered": of lru, prefix and tiered, the best hit ratio on the replayed traces
 // (bench/RESULTS.md, "Hit ratio against memory capacity").
 inline constexpr const char* kEvictionPolicy = "tiered";
+// Every eviction policy the memory tier has, by the name the config gives it.
+inline constexpr std::array<std::string_view, 3> kEvictionPolicies = {"lru", "prefix", "tiered"};
+// The names above as a config error says them: "lru", "prefix" or "tiered".
+inline constexpr std::string_view kEvictionPoliciesText = "\"lru\", \"prefix\" or \"tiered\"";
 inline constexpr std::uint32_t kMemoryShards = 16;
 
 // --- the spill tier (config "spill") ---

@@ -47,8 +47,9 @@ struct NodeConfig {
 struct MemoryConfig {
   // JSON "capacity": bytes of block data the memory tier holds; > 0.
   std::uint64_t capacity_bytes = defaults::kMemoryCapacityBytes;
-  // Which blocks go first when the memory tier is full: "lru" | "prefix" (LRU that evicts
-  // deeper chain positions first among equally cold blocks).
+  // Which blocks go first when the memory tier is full: one of defaults::kEvictionPolicies,
+  // "lru" | "prefix" (LRU that evicts deeper chain positions first among equally cold
+  // blocks) | "tiered" (LRU lists by use count; see storage/tiered_policy.h).
   std::string eviction_policy = defaults::kEvictionPolicy;
   // Independently locked shards of the memory tier, 1..1024.
   std::uint32_t shards = defaults::kMemoryShards;
