@@ -2,10 +2,9 @@
 
 #include <string>
 
-#include "prefixcache/defaults.h"
-
 #include "lru_policy.h"
 #include "prefix_policy.h"
+#include "prefixcache/defaults.h"
 #include "tiered_policy.h"
 
 namespace prefixcache::storage {
