@@ -59,8 +59,9 @@ void CommandEnv::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> w
   if (handled_request_memory != nullptr) memory = std::move(*handled_request_memory);
   boost::asio::post(
       workers, [work = std::move(work), done = ctx.Defer(), memory = std::move(memory)]() mutable {
-        done(work());
-        memory.Reset();
+        ReplyWriter writer = work();
+        memory.Reset();  // the request is done with; the connection charges the reply
+        done(std::move(writer));
       });
 }
 
