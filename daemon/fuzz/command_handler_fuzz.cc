@@ -1,7 +1,7 @@
 // libFuzzer target for the command handler behind the request parser: each input is a
 // client's byte stream (RESP or inline commands), parsed by a RequestParser under a memory
 // budget and handled request by request by a StoreCommandHandler over a real BlockStore
-// (memory tier of 512 KiB over a RocksDB spill tier in a temporary folder, so reads and
+// (memory tier of 128 KiB over a RocksDB spill tier in a temporary folder, so reads and
 // writes cross both tiers), through a stub connection that plays the I/O thread: it waits
 // for deferred commands, feeds streamed parts back, and gives reply memory back once a reply
 // is "sent". Checks: every request gets exactly one well-formed RESP reply, the budget's
@@ -129,18 +129,18 @@ struct World {
     PC_CHECK(::mkdtemp(dir_template) != nullptr);
     dir = dir_template;
     storage::StoreOptions options;
-    options.memory.capacity_bytes = 512 * kKiB;
+    options.memory.capacity_bytes = 128 * kKiB;
     options.memory.shards = 4;
     options.spill.path = dir + "/spill";
     options.spill.capacity_bytes = 8 * kMiB;
     options.spill.queue_bytes = 1 * kMiB;
-    options.max_value_bytes = 256 * kKiB;
+    options.max_value_bytes = 64 * kKiB;
     auto opened = storage::BlockStore::Open(options);
     PC_CHECK(opened.ok());
     store = std::move(opened).value();
     HandlerOptions handler_options;
     handler_options.password = kPassword;
-    handler_options.config_values = {{"maxmemory", "524288"}, {"timeout", "0"}};
+    handler_options.config_values = {{"maxmemory", "131072"}, {"timeout", "0"}};
     handler = std::make_unique<StoreCommandHandler>(*store, handler_options, stats);
   }
   ~World() {
@@ -153,7 +153,7 @@ struct World {
   }
 
   std::string dir;
-  ServerStats stats{8 * kMiB};  // the budget, small enough that large replies stream
+  ServerStats stats{512 * kKiB};  // the budget, small enough that large replies stream
   std::unique_ptr<storage::BlockStore> store;
   std::unique_ptr<StoreCommandHandler> handler;
 };
@@ -163,9 +163,9 @@ World& TheWorld() {
   return *world;
 }
 
-constexpr protocol::ParserLimits kLimits{.max_bulk_bytes = 256 * kKiB,
+constexpr protocol::ParserLimits kLimits{.max_bulk_bytes = 64 * kKiB,
                                          .max_elements = 64,
-                                         .max_request_bytes = 1 * kMiB,
+                                         .max_request_bytes = 512 * kKiB,
                                          .max_inline_bytes = 4096};
 
 void Run(std::string_view input) {
