@@ -105,6 +105,7 @@ struct RequestParser::State {
     kCrlf,         // the CRLF after a direct or discarded payload
     kAwaitArgs,    // the budget refused the argument list of a multibulk just read
     kAwaitDirect,  // the budget refused a large payload's buffer (its header is read)
+    kHeldDirect,   // a large payload's header is read; it is reserved once no request waits
     kFailed,       // a protocol error; `error` says which
   };
   enum class Step : std::uint8_t { kProgress, kNeedMore, kFailed };
@@ -115,7 +116,7 @@ struct RequestParser::State {
   Step ParseStart(std::deque<Request>& ready);
   Step ParseMultibulkHeader();
   Step ParseInline(std::deque<Request>& ready);
-  Step ParseBulkHeader();
+  Step ParseBulkHeader(const std::deque<Request>& ready);
   Step ReserveArgs();
   Step StartDirect();
   void FinishDirect();
@@ -160,8 +161,12 @@ Status RequestParser::State::Parse(std::deque<Request>& ready) {
       case Phase::kAwaitDirect:
         step = StartDirect();
         break;
+      case Phase::kHeldDirect:
+        if (!ready.empty()) return Status::Ok();
+        step = StartDirect();
+        break;
       case Phase::kBulkHeader:
-        step = ParseBulkHeader();
+        step = ParseBulkHeader(ready);
         break;
       case Phase::kPayload:
         step = ParsePayload(ready);
@@ -315,7 +320,7 @@ RequestParser::State::Step RequestParser::State::ParseInline(std::deque<Request>
   return Step::kProgress;
 }
 
-RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
+RequestParser::State::Step RequestParser::State::ParseBulkHeader(const std::deque<Request>& ready) {
   if (staging.size() == 0) return Step::kNeedMore;
   const char* p = staging.data();
   if (p[0] != '$') return Fail("Protocol error: expected '$', got " + internal::QuotedByte(p[0]));
@@ -342,7 +347,16 @@ RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
     phase = Phase::kDiscard;
     return Step::kProgress;
   }
-  if (bulk_bytes >= kDirectBulkBytes) return StartDirect();
+  if (bulk_bytes >= kDirectBulkBytes) {
+    // With a budget, a large payload behind requests not yet handled is reserved only
+    // once they are (Resume): memory is never held for a request that cannot run yet, so
+    // a connection cannot wait on memory its own queued requests hold.
+    if (budget != nullptr && !ready.empty()) {
+      phase = Phase::kHeldDirect;
+      return Step::kNeedMore;
+    }
+    return StartDirect();
+  }
   phase = Phase::kPayload;
   return Step::kProgress;
 }

@@ -9,15 +9,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -181,22 +184,37 @@ void Run(std::string_view input) {
     protocol::RequestParser parser(kLimits);
     parser.SetMemoryBudget(&budget);
     parser.SetGuarded(!session.authenticated);
-    Status status = parser.Feed(input);
+    // Fed as a socket would be: more input only once every parsed request was handled.
+    std::size_t fed = 0;
+    Status status;
     for (bool open = true; open;) {
-      if (!parser.HasRequest()) {
+      if (!parser.HasRequest() && status.ok()) {
         if (parser.guarded()) parser.SetGuarded(!session.authenticated);
         status = parser.Resume();
-        if (!parser.HasRequest()) break;
       }
-      protocol::Request request = parser.PopRequest();
-      if (!request.rejected.empty()) {
-        ctx.reply().Error(request.rejected);
-      } else if (!request.args.empty()) {
-        world.handler->Handle(request, ctx);
-        ctx.Finish();
-      } else {
-        continue;  // an empty inline line: no command, no reply
+      if (!parser.HasRequest()) {
+        // A protocol error, the end of the input, or a wait for memory that nothing else
+        // holds (every earlier request's memory is back): the connection ends here.
+        if (!status.ok() || fed == input.size() || parser.AwaitingMemory()) break;
+        const std::span<std::byte> space = parser.ReadBuffer();
+        if (space.empty()) break;
+        const std::size_t n = std::min(space.size(), input.size() - fed);
+        std::memcpy(space.data(), input.data() + fed, n);
+        fed += n;
+        status = parser.Commit(n);
+        continue;
       }
+      {
+        protocol::Request request = parser.PopRequest();
+        if (!request.rejected.empty()) {
+          ctx.reply().Error(request.rejected);
+        } else if (!request.args.empty()) {
+          world.handler->Handle(request, ctx);
+        } else {
+          continue;  // an empty inline line: no command, no reply
+        }
+      }  // the request goes once handled, as a connection drops it
+      ctx.Finish();
       ctx.CheckOneReply();
       open = !session.close_after_reply;
     }

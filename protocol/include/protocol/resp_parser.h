@@ -81,7 +81,8 @@ class RequestParser : public FeedByCopy<RequestParser> {
   // large payload buffer before allocating it; see AwaitingMemory(). Call before the first
   // ReadBuffer(). A request whose first large payload does not fit waits; one that already
   // holds large payloads and is refused another comes out Rejected ("OOM ..."), so that
-  // requests waiting for memory never hold any of it.
+  // requests waiting for memory never hold any of it. A large payload behind parsed
+  // requests is reserved only once they have been popped (Resume() goes on).
   void SetMemoryBudget(MemoryBudget* budget);
 
   // Writable space for the next socket read: inside a large bulk payload, the rest of that
