@@ -272,19 +272,37 @@ Status ParseSpill(const Json& json, SpillConfig* spill) {
 Status ParseLimits(const Json& json, LimitsConfig* limits) {
   Object o(json, "limits");
   PC_RETURN_IF_ERROR(o.CheckKeys({"max_value", "max_request_elements", "max_request",
-                                  "max_connections", "idle_timeout_ms", "client_output_buffer"}));
+                                  "max_connections", "idle_timeout_ms", "client_output_buffer",
+                                  "inflight_memory", "request_timeout_ms"}));
   PC_RETURN_IF_ERROR(o.ReadSize("max_value", 1, 4 * kGiB, &limits->max_value_bytes));
   PC_RETURN_IF_ERROR(o.ReadUint("max_request_elements", 1, kMaxU64, &limits->max_request_elements));
   PC_RETURN_IF_ERROR(o.ReadSize("max_request", 1, kMaxU64, &limits->max_request_bytes));
   PC_RETURN_IF_ERROR(o.ReadUint("max_connections", 1, 1000000, &limits->max_connections));
   PC_RETURN_IF_ERROR(o.ReadUint("idle_timeout_ms", 0, kMaxU64, &limits->idle_timeout_ms));
-  return o.ReadSize("client_output_buffer", 1, kMaxU64, &limits->client_output_buffer_bytes);
+  PC_RETURN_IF_ERROR(
+      o.ReadSize("client_output_buffer", 1, kMaxU64, &limits->client_output_buffer_bytes));
+  PC_RETURN_IF_ERROR(o.ReadSize("inflight_memory", 1, kMaxU64, &limits->inflight_memory_bytes));
+  PC_RETURN_IF_ERROR(o.ReadUint("request_timeout_ms", 0, kMaxU64, &limits->request_timeout_ms));
+  if (limits->inflight_memory_bytes < limits->max_request_bytes) {
+    // A request as large as max_request must be able to fit in the budget.
+    return Status::InvalidArgument(o.PathOf("inflight_memory") +
+                                   ": expected a size of at least limits.max_request (" +
+                                   FormatSize(limits->max_request_bytes) + "), got " +
+                                   Describe(Json(FormatSize(limits->inflight_memory_bytes))));
+  }
+  return Status::Ok();
 }
 
 Status ParseSecurity(const Json& json, SecurityConfig* security) {
   Object o(json, "security");
   PC_RETURN_IF_ERROR(o.CheckKeys({"password", "allow_remote_without_password"}));
-  PC_RETURN_IF_ERROR(o.ReadString("password", "expected a string", &security->password));
+  if (const Json* password = o.Find("password")) {
+    // The value is never quoted back, whatever its type: it is a secret.
+    if (!password->is_string()) {
+      return Status::InvalidArgument(o.PathOf("password") + ": expected a string");
+    }
+    security->password = password->get<std::string>();
+  }
   return o.ReadBool("allow_remote_without_password", &security->allow_remote_without_password);
 }
 
@@ -336,9 +354,21 @@ Status ParseCluster(const Json& json, ClusterConfig* cluster) {
 
 Status ParseMetrics(const Json& json, MetricsConfig* metrics, Given* given) {
   Object o(json, "metrics");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"enabled", "listen"}));
+  PC_RETURN_IF_ERROR(o.CheckKeys({"enabled", "listen", "bearer_token"}));
   PC_RETURN_IF_ERROR(o.ReadBool("enabled", &metrics->enabled));
   PC_RETURN_IF_ERROR(o.ReadHostPort("listen", true, &metrics->listen));
+  if (const Json* token = o.Find("bearer_token")) {
+    // The value itself is never quoted back: it is a secret.
+    const bool valid =
+        token->is_string() && std::all_of(token->get_ref<const std::string&>().begin(),
+                                          token->get_ref<const std::string&>().end(),
+                                          [](char c) { return c > ' ' && c <= '~'; });
+    if (!valid) {
+      return Status::InvalidArgument(o.PathOf("bearer_token") +
+                                     ": expected a string of printable ASCII without spaces");
+    }
+    metrics->bearer_token = token->get<std::string>();
+  }
   given->metrics_listen = o.Find("listen") != nullptr;
   return Status::Ok();
 }

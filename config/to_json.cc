@@ -33,7 +33,9 @@ std::string ToJson(const Config& config) {
                    {"max_request", FormatSize(limits.max_request_bytes)},
                    {"max_connections", limits.max_connections},
                    {"idle_timeout_ms", limits.idle_timeout_ms},
-                   {"client_output_buffer", FormatSize(limits.client_output_buffer_bytes)}};
+                   {"client_output_buffer", FormatSize(limits.client_output_buffer_bytes)},
+                   {"inflight_memory", FormatSize(limits.inflight_memory_bytes)},
+                   {"request_timeout_ms", limits.request_timeout_ms}};
 
   out["security"] = {
       {"password", config.security.password},
@@ -49,7 +51,9 @@ std::string ToJson(const Config& config) {
                     {"virtual_nodes", config.cluster.virtual_nodes},
                     {"replicas", config.cluster.replicas}};
 
-  out["metrics"] = {{"enabled", config.metrics.enabled}, {"listen", config.metrics.listen}};
+  out["metrics"] = {{"enabled", config.metrics.enabled},
+                    {"listen", config.metrics.listen},
+                    {"bearer_token", config.metrics.bearer_token}};
 
   const ClientConfig& client = config.client;
   out["client"] = {{"timeout_ms", client.timeout_ms},

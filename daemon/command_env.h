@@ -23,6 +23,7 @@
 #include "prefixcache/block_key.h"
 #include "prefixcache/buffer.h"
 #include "prefixcache/status.h"
+#include "secret.h"
 #include "storage/block_store.h"
 
 namespace prefixcache::daemon {
@@ -34,14 +35,16 @@ struct CommandEnv {
 
   // Counts an error reply and appends it.
   void ErrorReply(CommandContext& ctx, std::string_view message);
-  // Runs `work` on the worker pool; the ReplyWriter it returns finishes the command. After
-  // Shutdown(), answers "-ERR server is shutting down" instead.
+  // Runs `work` on the worker pool; the ReplyWriter it returns finishes the command. The
+  // request's budget memory (its arguments may be moved into `work`) stays held until then.
+  // After Shutdown(), answers "-ERR server is shutting down" instead.
   void RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> work);
   // Counts keys this node does not own (no-op without a configured cluster).
   void CheckOwnership(std::span<const BlockKey> keys);
   void CheckOwnership(const BlockKey& key) { CheckOwnership(std::span(&key, 1)); }
   // Shared by GET, MGET and BLOCK.MGET: replies an array (or a single bulk when `single`)
-  // of the blocks under `keys`, reading spilled ones on the worker pool.
+  // of the blocks under `keys`, reading spilled ones on the worker pool, in parts reserved
+  // from the memory budget (fetch_blocks.cc).
   void FetchBlocks(std::vector<BlockKey> keys, bool single, CommandContext& ctx);
   // Stores one block; the error reply text (without '-') on failure.
   std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
@@ -51,6 +54,7 @@ struct CommandEnv {
 
   storage::BlockStore& store;
   const HandlerOptions options;
+  const Secret password;  // options.password, for AUTH
   const ServerStats& server_stats;
   CommandStats stats;
   std::atomic<std::shared_ptr<const RingView>> ring;

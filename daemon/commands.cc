@@ -12,6 +12,10 @@ namespace {
 
 using CommandFns = std::array<CommandFn, kCommandCount>;
 
+// The budget memory of the request being handled on this thread (set by Handle for the
+// length of the call), which RunOnWorker keeps until the deferred work is done.
+thread_local protocol::MemoryCharge* handled_request_memory = nullptr;
+
 // Every command's function by CommandId, from the files' tables; each id bound once.
 const CommandFns& AllCommandFns() {
   static const CommandFns fns = [] {
@@ -35,6 +39,7 @@ CommandEnv::CommandEnv(storage::BlockStore& store_in, HandlerOptions options_in,
                        const ServerStats& server_stats_in)
     : store(store_in),
       options(std::move(options_in)),
+      password(options.password),
       server_stats(server_stats_in),
       ring(std::make_shared<const RingView>()),
       workers(options.worker_threads == 0 ? 1 : options.worker_threads) {}
@@ -50,8 +55,14 @@ void CommandEnv::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> w
     return;
   }
   stats.deferred_commands.Add(1);
-  boost::asio::post(workers,
-                    [work = std::move(work), done = ctx.Defer()]() mutable { done(work()); });
+  protocol::MemoryCharge memory;
+  if (handled_request_memory != nullptr) memory = std::move(*handled_request_memory);
+  boost::asio::post(
+      workers, [work = std::move(work), done = ctx.Defer(), memory = std::move(memory)]() mutable {
+        ReplyWriter writer = work();
+        memory.Reset();  // the request is done with; the connection charges the reply
+        done(std::move(writer));
+      });
 }
 
 void CommandEnv::CheckOwnership(std::span<const BlockKey> keys) {
@@ -123,7 +134,9 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
     env_->ErrorReply(ctx, "NOAUTH Authentication required.");
     return;
   }
+  handled_request_memory = &request.memory;
   AllCommandFns()[static_cast<std::size_t>(spec->id)](*env_, args, ctx);
+  handled_request_memory = nullptr;
 }
 
 }  // namespace prefixcache::daemon

@@ -9,33 +9,6 @@
 namespace prefixcache::daemon {
 namespace {
 
-// What a batched read found, in request order.
-struct FetchState {
-  std::vector<BlockKey> keys;
-  std::vector<Buffer> values;
-  std::vector<std::uint8_t> found;
-  std::vector<std::size_t> on_disk;  // indices still to read from the spill tier
-
-  void Write(bool single, protocol::ReplyBuilder& out) const {
-    if (single) {
-      if (found[0]) {
-        out.Bulk(values[0]);
-      } else {
-        out.Nil();
-      }
-      return;
-    }
-    out.ArrayHeader(keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (found[i]) {
-        out.Bulk(values[i]);
-      } else {
-        out.Nil();
-      }
-    }
-  }
-};
-
 // The error reply for a store call that failed.
 std::string StoreError(const Status& status) {
   if (status.code() == StatusCode::kRejected) return "ERR " + status.message();
@@ -66,58 +39,24 @@ Result<Buffer> CommandEnv::OwnedValue(Buffer& value) {
   }
 }
 
-void CommandEnv::FetchBlocks(std::vector<BlockKey> keys, bool single, CommandContext& ctx) {
-  CheckOwnership(keys);
-  auto state = std::make_shared<FetchState>();
-  state->keys = std::move(keys);
-  const std::size_t n = state->keys.size();
-  state->values.resize(n);
-  state->found.assign(n, 0);
-  std::uint64_t hits = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    Result<Buffer> value = store.GetFromMemory(state->keys[i]);
-    if (value.ok()) {
-      state->values[i] = std::move(value).value();
-      state->found[i] = 1;
-      ++hits;
-    } else if (store.Contains(state->keys[i])) {
-      state->on_disk.push_back(i);
-    }
-  }
-  if (state->on_disk.empty()) {
-    stats.keyspace_hits.Add(hits);
-    stats.keyspace_misses.Add(n - hits);
-    state->Write(single, ctx.reply());
-    return;
-  }
-  RunOnWorker(ctx, [this, state, single, hits]() mutable -> ReplyWriter {
-    for (std::size_t i : state->on_disk) {
-      Result<Buffer> value = store.Get(state->keys[i]);
-      if (value.ok()) {
-        state->values[i] = std::move(value).value();
-        state->found[i] = 1;
-        ++hits;
-      }
-    }
-    stats.keyspace_hits.Add(hits);
-    stats.keyspace_misses.Add(state->keys.size() - hits);
-    return [state, single](protocol::ReplyBuilder& out) { state->Write(single, out); };
-  });
-}
-
 namespace {
 
 void Get(CommandEnv& env, Args& args, CommandContext& ctx) {
   const BlockKey key = MapKey(args[1].view());
-  // The common case without allocating: a memory hit or a plain miss.
+  // The common case without allocating: a memory hit (its bytes reserved from the budget
+  // until sent, as FetchBlocks does) or a plain miss.
   Result<Buffer> value = env.store.GetFromMemory(key);
-  if (value.ok()) {
+  protocol::MemoryCharge charge;
+  if (value.ok() &&
+      charge.TryAdd(ctx.memory(), value->size(),
+                    /*large=*/value->size() >= protocol::RequestParser::kDirectBulkBytes)) {
     env.CheckOwnership(key);
     env.stats.keyspace_hits.Add(1);
     ctx.reply().Bulk(*value);
+    ctx.HoldUntilSent(std::move(charge));
     return;
   }
-  if (!env.store.Contains(key)) {
+  if (!value.ok() && !env.store.Contains(key)) {
     env.CheckOwnership(key);
     env.stats.keyspace_misses.Add(1);
     ctx.reply().Nil();

@@ -1,7 +1,5 @@
 // Connection and server commands: PING, ECHO, AUTH, HELLO, SELECT, QUIT, INFO, and COMMAND,
 // CLIENT and CONFIG with their subcommands.
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -99,12 +97,7 @@ std::string ClientInfoLine(const Session& s) {
 }
 
 bool PasswordMatches(const CommandEnv& env, std::string_view password) {
-  // Compare fixed-length digests with no early exit (one XOR of both halves), so the time
-  // taken reveals neither how much of a guess was right nor the password's length.
-  const XXH128_hash_t want = XXH3_128bits(env.options.password.data(), env.options.password.size());
-  const XXH128_hash_t got = XXH3_128bits(password.data(), password.size());
-  volatile std::uint64_t diff = (want.high64 ^ got.high64) | (want.low64 ^ got.low64);
-  return diff == 0;
+  return env.password.Matches(password);
 }
 
 void Ping(CommandEnv& env, Args& args, CommandContext& ctx) {

@@ -33,6 +33,15 @@ constexpr std::size_t kMaxWriteChunkBytes = 8u << 20;
 // client to close its side, so that unread input does not turn the close into a reset that
 // could destroy the reply in flight.
 constexpr auto kLingerTime = std::chrono::seconds(1);
+// After a write of more reply bytes than this, the builder that held them is replaced
+// rather than cleared, so an idle connection keeps no large arena or piece list.
+constexpr std::size_t kKeepBuilderBytes = 4096;
+constexpr std::size_t kKeepWriteBuffers = 64;
+// Before it handles a request, a connection holds this much of the budget for the reply
+// (what the command does not reserve itself is drawn from it). A connection whose unsent
+// replies are larger takes it as a large reservation, leaving the budget's headroom to
+// connections that are not behind, so clients that do not read wait, not the others.
+constexpr std::uint64_t kReplyReserveBytes = 64 * 1024;
 
 }  // namespace
 
@@ -45,6 +54,7 @@ Connection::Connection(Socket socket, std::uint64_t id, const ConnectionOptions&
       stats_(stats),
       on_close_(std::move(on_close)),
       parser_(options.parser) {
+  parser_.SetMemoryBudget(&stats_.inflight_memory);
   session_.id = id;
   error_code ec;
   auto remote = socket_.remote_endpoint(ec);
@@ -84,6 +94,8 @@ void Connection::StopInputIfIdle() {
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
+  // A streamed command's state (and its Completion, which holds this connection) goes now.
+  stream_next_ = Continuation{};
   error_code ignored;
   timer_.cancel();
   socket_.shutdown(Socket::shutdown_both, ignored);
@@ -98,18 +110,101 @@ Completion Connection::Defer() {
   return Completion(shared_from_this());
 }
 
-void Connection::CompleteDeferred(ReplyWriter writer) {
+void Connection::CompleteDeferred(ReplyWriter writer, protocol::MemoryCharge charge) {
   asio::post(socket_.get_executor(),
-             [self = shared_from_this(), writer = std::move(writer)]() mutable {
-               self->OnDeferredDone(writer);
-             });
+             [self = shared_from_this(), writer = std::move(writer),
+              charge = std::move(charge)]() mutable { self->OnDeferredDone(writer, charge); });
+}
+
+void Connection::ContinueDeferred(ReplyWriter part, protocol::MemoryCharge charge,
+                                  Continuation next) {
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), part = std::move(part), charge = std::move(charge),
+              next = std::move(next)]() mutable { self->OnDeferredPart(part, charge, next); });
+}
+
+void Connection::HoldUntilSent(protocol::MemoryCharge charge) {
+  pending_charge_.Absorb(std::move(charge));
+}
+
+void Connection::ChargeReplies() {
+  const std::uint64_t bytes = pending_.TotalBytes();
+  if (bytes <= pending_charge_.bytes()) return;
+  std::uint64_t uncharged = bytes - pending_charge_.bytes();
+  protocol::MemoryCharge drawn = reply_reserve_.Split(uncharged);
+  uncharged -= drawn.bytes();
+  pending_charge_.Absorb(std::move(drawn));
+  // A reply larger than the reserve (one a command did not reserve: INFO, a long list of
+  // integers) is counted as it is.
+  if (uncharged != 0) pending_charge_.Force(stats_.inflight_memory, uncharged);
+}
+
+bool Connection::ReserveForReply() {
+  if (reply_reserve_.bytes() >= kReplyReserveBytes) return true;
+  const bool behind = pending_.TotalBytes() + writing_.TotalBytes() > kReplyReserveBytes;
+  return reply_reserve_.TryAdd(stats_.inflight_memory, kReplyReserveBytes - reply_reserve_.bytes(),
+                               /*large=*/behind);
+}
+
+void Connection::AwaitMemory(std::uint64_t epoch, bool idle) {
+  if (awaiting_memory_ || closed_) return;
+  awaiting_memory_ = true;
+  memory_wait_idle_ = idle;
+  if (parser_.AwaitingMemory()) {
+    StartRequestClock(Clock::now());
+    ArmTimer();
+  }
+  stats_.memory_waits.Add(1);
+  // Runs on the releasing thread: only posts, and only while the connection still exists.
+  std::weak_ptr<Connection> weak = shared_from_this();
+  stats_.inflight_memory.Wait(epoch, [weak] {
+    if (auto self = weak.lock()) {
+      asio::post(self->executor(), [self] { self->OnMemoryReleased(); });
+    }
+  });
+}
+
+void Connection::OnMemoryReleased() {
+  awaiting_memory_ = false;
+  if (closed_) return;
+  now_ = Clock::now();
+  StopRequestClock(now_);
+  if (stream_next_.run && stream_next_.after_memory_release) {
+    Continuation next = std::exchange(stream_next_, Continuation{});
+    next.run();
+  }
+  if (parser_.AwaitingMemory()) {
+    const std::uint64_t epoch = stats_.inflight_memory.epoch();
+    OnParsed(parser_.Resume());
+    if (parser_.AwaitingMemory()) AwaitMemory(epoch);
+  }
+  ProcessRequests();
+  Flush();
+  MaybeRead();
+  MaybeFinish();
 }
 
 void Connection::MaybeRead() {
   if (reading_ || input_closed_ || closed_ || deferred_ || parser_.HasRequest()) return;
-  if (OverOutputLimit()) return;
-  reading_ = true;
+  if (awaiting_memory_ || OverOutputLimit()) return;
+  // Between requests: give back the staging memory no reply refers to any more.
+  const bool partial = parser_.PendingBytes() != 0;
+  if (!partial) {
+    parser_.Trim();
+    reply_reserve_.Reset();
+    partial_time_ = {};
+  }
+  const std::uint64_t epoch = stats_.inflight_memory.epoch();
   std::span<std::byte> space = parser_.ReadBuffer();
+  if (space.empty()) {
+    AwaitMemory(epoch);
+    return;
+  }
+  reading_ = true;
+  if (partial) {
+    StartRequestClock(now_);
+    ArmTimer();
+  }
   socket_.async_read_some(
       asio::buffer(space.data(), space.size()),
       [self = shared_from_this()](const error_code& ec, std::size_t n) { self->OnRead(ec, n); });
@@ -140,7 +235,20 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
   } else {
     Progress();  // also starts the clock of the requests this read completes
     stats_.net_input_bytes.Add(n);
+    StopRequestClock(now_);
+    const std::uint64_t epoch = stats_.inflight_memory.epoch();
     OnParsed(parser_.Commit(n));
+    if (parser_.AwaitingMemory()) AwaitMemory(epoch);
+    // A request completed in this read: a partial one left over started in it.
+    if (parser_.HasRequest()) partial_time_ = {};
+    if (options_.request_timeout_ms != 0 && parser_.PendingBytes() != 0 &&
+        partial_time_ >= std::chrono::milliseconds(options_.request_timeout_ms)) {
+      stats_.request_timeouts.Add(1);
+      spdlog::info("client {} ({}): closed, request still incomplete after {} ms", session_.id,
+                   session_.remote_address, options_.request_timeout_ms);
+      Close();
+      return;
+    }
     StopInputIfIdle();
   }
   ProcessRequests();
@@ -161,19 +269,30 @@ void Connection::OnParsed(const Status& status) {
 }
 
 void Connection::ResumeParsing() {
-  // Until the client authenticates, the parser holds back what follows each request (see
-  // RequestParser::SetGuarded): parse it now, under the caps that hold after that request.
-  if (parse_failed_ || !parser_.guarded()) return;
-  parser_.SetGuarded(!session_.authenticated);
-  if (!parser_.HasRequest()) OnParsed(parser_.Resume());
+  // The parser holds back input after kMaxReadyRequests requests and, until the client
+  // authenticates, after each request (see RequestParser::SetGuarded): parse it once the
+  // requests before it are handled, under the caps that hold after them.
+  if (parse_failed_ || parser_.HasRequest()) return;
+  if (parser_.guarded()) parser_.SetGuarded(!session_.authenticated);
+  const std::uint64_t epoch = stats_.inflight_memory.epoch();
+  OnParsed(parser_.Resume());
+  if (parser_.AwaitingMemory()) AwaitMemory(epoch);
 }
 
 void Connection::ProcessRequests() {
   ResumeParsing();
   while (!closed_ && !deferred_ && !session_.close_after_reply && parser_.HasRequest()) {
     if (OverOutputLimit()) break;
-    protocol::Request request = parser_.PopRequest();
-    HandleOne(request);
+    // The budget must cover the reply first; if it cannot, this connection waits.
+    const std::uint64_t epoch = stats_.inflight_memory.epoch();
+    if (!ReserveForReply()) {
+      AwaitMemory(epoch, /*idle=*/true);
+      break;
+    }
+    {
+      protocol::Request request = parser_.PopRequest();
+      HandleOne(request);
+    }  // the request's memory goes back here, after its reply was charged
     if (!deferred_) ResumeParsing();
   }
   // The protocol error is the last reply, after those of the requests before it; a QUIT
@@ -201,6 +320,7 @@ void Connection::HandleOne(protocol::Request& request) {
   const Clock::time_point start = now_;
   session_.last_command_at = start;
   handler_.Handle(request, *this);
+  ChargeReplies();
   if (deferred_) {
     deferred_started_ = start;
   } else {
@@ -213,10 +333,13 @@ void Connection::HandleOne(protocol::Request& request) {
   }
 }
 
-void Connection::OnDeferredDone(ReplyWriter& writer) {
+void Connection::OnDeferredDone(ReplyWriter& writer, protocol::MemoryCharge& charge) {
   deferred_ = false;
+  stream_next_ = Continuation{};
   if (closed_) return;
   writer(pending_);
+  pending_charge_.Absorb(std::move(charge));
+  ChargeReplies();
   now_ = Clock::now();
   stats_.latency.Record(now_ - deferred_started_);
   if (session_.close_after_reply) {
@@ -229,9 +352,31 @@ void Connection::OnDeferredDone(ReplyWriter& writer) {
   MaybeFinish();
 }
 
+void Connection::OnDeferredPart(ReplyWriter& part, protocol::MemoryCharge& charge,
+                                Continuation& next) {
+  if (closed_) return;  // `next` and with it the command's state go here
+  if (part) part(pending_);
+  pending_charge_.Absorb(std::move(charge));
+  ChargeReplies();
+  now_ = Clock::now();
+  stream_next_ = std::move(next);
+  if (stream_next_.after_memory_release) AwaitMemory(stream_next_.epoch);
+  Flush();
+  MaybeContinueStream();
+}
+
+void Connection::MaybeContinueStream() {
+  if (closed_ || !stream_next_.run || stream_next_.after_memory_release || !pending_.empty()) {
+    return;
+  }
+  Continuation next = std::exchange(stream_next_, Continuation{});
+  next.run();
+}
+
 void Connection::Flush() {
   if (write_active_ || closed_ || lingering_ || pending_.empty()) return;
   std::swap(pending_, writing_);
+  std::swap(pending_charge_, writing_charge_);
   write_buffers_.clear();
   for (const auto& segment : writing_.Segments()) {
     write_buffers_.emplace_back(segment.data, segment.size);
@@ -267,7 +412,15 @@ void Connection::SetSendLowat(bool streaming) {
 
 void Connection::OnWrite(const error_code& ec, std::size_t n) {
   write_active_ = false;
-  writing_.Clear();
+  if (writing_.TotalBytes() > kKeepBuilderBytes) {
+    writing_ = protocol::ReplyBuilder();
+  } else {
+    writing_.Clear();
+  }
+  if (write_buffers_.capacity() > kKeepWriteBuffers) {
+    std::vector<asio::const_buffer>().swap(write_buffers_);
+  }
+  writing_charge_.Reset();
   if (closed_) return;
   if (ec) {
     if (ec != asio::error::operation_aborted && ec != asio::error::broken_pipe &&
@@ -282,6 +435,7 @@ void Connection::OnWrite(const error_code& ec, std::size_t n) {
   Progress();
   ProcessRequests();
   Flush();
+  MaybeContinueStream();
   MaybeRead();
   MaybeFinish();
 }
@@ -301,10 +455,7 @@ void Connection::MaybeFinish() {
   lingering_ = true;
   error_code ignored;
   socket_.shutdown(Socket::shutdown_send, ignored);
-  timer_.cancel();
-  timer_armed_ = true;
-  timer_.expires_after(kLingerTime);
-  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->OnTimer(ec); });
+  StartTimer(Clock::now() + kLingerTime);
   if (!reading_) ReadToDiscard();
 }
 
@@ -335,14 +486,49 @@ bool Connection::OverOutputLimit() {
 
 void Connection::Progress() { last_progress_ = now_ = Clock::now(); }
 
-void Connection::ArmTimer() {
-  if (options_.idle_timeout_ms == 0 || timer_armed_ || closed_ || lingering_) return;
-  timer_armed_ = true;
-  timer_.expires_at(last_progress_ + std::chrono::milliseconds(options_.idle_timeout_ms));
-  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->OnTimer(ec); });
+void Connection::StartRequestClock(Clock::time_point now) {
+  if (clock_running_) return;
+  clock_running_ = true;
+  clock_since_ = now;
 }
 
-void Connection::OnTimer(const error_code& ec) {
+void Connection::StopRequestClock(Clock::time_point now) {
+  if (!clock_running_) return;
+  clock_running_ = false;
+  partial_time_ += now - clock_since_;
+}
+
+Connection::Clock::duration Connection::PartialRequestTime(Clock::time_point now) const {
+  return clock_running_ ? partial_time_ + (now - clock_since_) : partial_time_;
+}
+
+void Connection::ArmTimer() {
+  if (closed_ || lingering_) return;
+  Clock::time_point deadline = Clock::time_point::max();
+  if (options_.idle_timeout_ms != 0) {
+    deadline = last_progress_ + std::chrono::milliseconds(options_.idle_timeout_ms);
+  }
+  if (options_.request_timeout_ms != 0 && clock_running_) {
+    const auto timeout = std::chrono::milliseconds(options_.request_timeout_ms);
+    deadline = std::min(
+        deadline, clock_since_ + (timeout - std::min<Clock::duration>(partial_time_, timeout)));
+  }
+  if (deadline == Clock::time_point::max()) return;
+  if (timer_armed_ && timer_deadline_ <= deadline) return;
+  StartTimer(deadline);
+}
+
+void Connection::StartTimer(Clock::time_point deadline) {
+  // expires_at cancels a wait in flight; its handler then carries a stale generation.
+  timer_armed_ = true;
+  timer_deadline_ = deadline;
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this(), generation = ++timer_generation_](
+                        const error_code& ec) { self->OnTimer(ec, generation); });
+}
+
+void Connection::OnTimer(const error_code& ec, std::uint64_t generation) {
+  if (generation != timer_generation_) return;
   timer_armed_ = false;
   if (closed_) return;
   if (lingering_) {
@@ -350,10 +536,21 @@ void Connection::OnTimer(const error_code& ec) {
     return;
   }
   if (ec) return;
-  auto timeout = std::chrono::milliseconds(options_.idle_timeout_ms);
   auto now = Clock::now();
-  if (deferred_) {
-    // The server is working for this client: not idle.
+  if (options_.request_timeout_ms != 0 &&
+      PartialRequestTime(now) >= std::chrono::milliseconds(options_.request_timeout_ms)) {
+    stats_.request_timeouts.Add(1);
+    spdlog::info("client {} ({}): closed, request still incomplete after {} ms", session_.id,
+                 session_.remote_address, options_.request_timeout_ms);
+    Close();
+    return;
+  }
+  auto timeout = std::chrono::milliseconds(options_.idle_timeout_ms);
+  if (timeout.count() == 0) {
+    // Only the request clock armed the timer.
+  } else if (deferred_ || (awaiting_memory_ && !memory_wait_idle_)) {
+    // The server is working for this client, or its request waits for memory (the request
+    // clock runs then): not idle.
     last_progress_ = std::max(last_progress_, now - timeout / 2);
   } else if (now - last_progress_ >= timeout) {
     if (write_active_) {

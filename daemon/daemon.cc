@@ -22,6 +22,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(DaemonOptions options) {
 Daemon::Daemon(DaemonOptions options, std::unique_ptr<storage::BlockStore> store)
     : options_(std::move(options)),
       store_(std::move(store)),
+      server_stats_(options_.inflight_memory_bytes),
       handler_(*store_, options_.handler, server_stats_),
       server_(options_.server, handler_, server_stats_) {}
 
@@ -46,7 +47,8 @@ Status Daemon::Start() {
   }
   if (options_.metrics_enabled) {
     metrics_ = std::make_unique<MetricsServer>(
-        MetricsSources{server_stats_, handler_.stats(), *store_, options_.handler.node_id});
+        MetricsSources{server_stats_, handler_.stats(), *store_, options_.handler.node_id},
+        options_.metrics_bearer_token);
     if (Status s = metrics_->Start(options_.metrics_host, options_.metrics_port); !s.ok()) {
       spdlog::error("metrics disabled: {}", s.message());
       metrics_.reset();

@@ -96,6 +96,8 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   out.server.connection.send_lowat_bytes = config.node.send_lowat_bytes;
   out.server.max_connections = config.limits.max_connections;
   out.server.connection.idle_timeout_ms = config.limits.idle_timeout_ms;
+  out.server.connection.request_timeout_ms = config.limits.request_timeout_ms;
+  out.inflight_memory_bytes = config.limits.inflight_memory_bytes;
   out.server.connection.output_buffer_bytes = config.limits.client_output_buffer_bytes;
   out.server.connection.parser.max_bulk_bytes = config.limits.max_value_bytes;
   out.server.connection.parser.max_elements = config.limits.max_request_elements;
@@ -144,10 +146,16 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   add("prefixcache-max-request-elements", std::to_string(config.limits.max_request_elements));
   add("prefixcache-idle-timeout-ms", std::to_string(config.limits.idle_timeout_ms));
   add("prefixcache-client-output-buffer", std::to_string(config.limits.client_output_buffer_bytes));
+  add("prefixcache-inflight-memory", std::to_string(config.limits.inflight_memory_bytes));
+  add("prefixcache-request-timeout-ms", std::to_string(config.limits.request_timeout_ms));
   add("prefixcache-cluster-nodes", std::to_string(config.cluster.nodes.size()));
   add("prefixcache-virtual-nodes", std::to_string(config.cluster.virtual_nodes));
   add("prefixcache-replicas", std::to_string(config.cluster.replicas));
   add("prefixcache-metrics-listen", config.metrics.enabled ? config.metrics.listen : "");
+  // Secrets (security.password, metrics.bearer_token) are never reported; Redis shows
+  // requirepass, prefixcached only whether one is set.
+  add("prefixcache-password-set", config.security.password.empty() ? "no" : "yes");
+  add("prefixcache-metrics-token-set", config.metrics.bearer_token.empty() ? "no" : "yes");
 
   out.metrics_enabled = config.metrics.enabled;
   if (config.metrics.enabled) {
@@ -157,6 +165,7 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
     }
     out.metrics_host = metrics->first;
     out.metrics_port = metrics->second;
+    out.metrics_bearer_token = config.metrics.bearer_token;
   }
 
   for (const config::ClusterNode& node : config.cluster.nodes) {
@@ -170,15 +179,28 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
 Status CheckListenSecurity(const config::Config& config) {
   auto listen = config::ParseHostPort(config.node.listen);
   if (!listen.ok()) return Status::InvalidArgument("node.listen: " + listen.status().message());
-  if (config::IsLoopbackHost(listen->first) || !config.security.password.empty() ||
-      config.security.allow_remote_without_password) {
-    return Status::Ok();
+  if (!config::IsLoopbackHost(listen->first) && config.security.password.empty() &&
+      !config.security.allow_remote_without_password) {
+    return Status::InvalidArgument(
+        "refusing to listen on " + config.node.listen +
+        " without a password: that address is reachable from other machines. Set "
+        "security.password, listen on a loopback address, or set "
+        "security.allow_remote_without_password to true");
   }
-  return Status::InvalidArgument(
-      "refusing to listen on " + config.node.listen +
-      " without a password: that address is reachable from other machines. Set "
-      "security.password, listen on a loopback address, or set "
-      "security.allow_remote_without_password to true");
+  if (config.metrics.enabled && config.metrics.bearer_token.empty()) {
+    auto metrics = config::ParseHostPort(config.metrics.listen);
+    if (!metrics.ok()) {
+      return Status::InvalidArgument("metrics.listen: " + metrics.status().message());
+    }
+    if (!config::IsLoopbackHost(metrics->first)) {
+      return Status::InvalidArgument(
+          "refusing to serve metrics on " + config.metrics.listen +
+          " without metrics.bearer_token: that address is reachable from other machines. Set "
+          "metrics.bearer_token, serve metrics on a loopback address, or set "
+          "metrics.enabled to false");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<RingView> BuildRingView(const DaemonOptions& options, const std::string& self_address) {

@@ -98,13 +98,21 @@ void MemorySection(const InfoSources& s, const storage::StoreStats& st, Writer& 
   w.Field("maxmemory_human", HumanBytes(st.memory.capacity_bytes));
   w.Field("maxmemory_policy", s.store.options().memory.eviction_policy);
   w.Field("mem_allocator", "libc");
+  const CounterSources sources{s.server, s.commands, st};
+  for (const CounterField& field : CounterFields()) {
+    if (!field.info.empty() && field.section == InfoSection::kMemory) {
+      w.Field(field.info, field.read(sources));
+    }
+  }
 }
 
 void StatsSection(const InfoSources& s, const storage::StoreStats& st, Writer& w) {
   w.Section("Stats");
   const CounterSources sources{s.server, s.commands, st};
   for (const CounterField& field : CounterFields()) {
-    if (!field.info.empty()) w.Field(field.info, field.read(sources));
+    if (!field.info.empty() && field.section == InfoSection::kStats) {
+      w.Field(field.info, field.read(sources));
+    }
   }
 }
 

@@ -4,12 +4,14 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 
 #include "daemon/command_table.h"
 #include "info.h"
 #include "listen.h"
+#include "secret.h"
 #include "stats_fields.h"
 
 namespace prefixcache::daemon {
@@ -100,8 +102,7 @@ void TierMetrics(Page& page, const storage::StoreStats& s) {
 void CounterMetrics(Page& page, const CounterSources& sources) {
   for (const CounterField& field : CounterFields()) {
     if (field.metric.empty()) continue;
-    page.Single(field.metric, MetricTypeName(MetricType::kCounter), field.help,
-                field.read(sources));
+    page.Single(field.metric, MetricTypeName(field.type), field.help, field.read(sources));
   }
 }
 
@@ -163,8 +164,8 @@ namespace {
 // One HTTP connection: requests in a loop (keep-alive), 30 s per request.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, const MetricsSources& sources)
-      : stream_(std::move(socket)), sources_(sources) {}
+  HttpSession(tcp::socket socket, const MetricsSources& sources, const Secret& token)
+      : stream_(std::move(socket)), sources_(sources), token_(token) {}
 
   void Read() {
     request_ = {};
@@ -187,7 +188,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response->set(http::field::server, "prefixcached");
     const auto target = request_.target();
     const bool metrics_path = target == "/metrics" || target.starts_with("/metrics?");
-    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+    if (!Authorized()) {
+      response->result(http::status::unauthorized);
+      response->set(http::field::www_authenticate, "Bearer realm=\"prefixcached\"");
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+      response->body() = "unauthorized: send Authorization: Bearer <metrics.bearer_token>\n";
+    } else if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
       response->result(http::status::method_not_allowed);
       response->set(http::field::allow, "GET, HEAD");
       response->set(http::field::content_type, "text/plain; charset=utf-8");
@@ -218,15 +224,35 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                       });
   }
 
+  // Whether the request carries the configured token (always, when none is configured).
+  bool Authorized() const {
+    if (token_.empty()) return true;
+    constexpr std::string_view kScheme = "Bearer ";
+    const auto it = request_.find(http::field::authorization);
+    if (it == request_.end()) return false;
+    const std::string_view value(it->value().data(), it->value().size());
+    if (value.size() < kScheme.size()) return false;
+    for (std::size_t i = 0; i < kScheme.size(); ++i) {
+      // The scheme name is case-insensitive (RFC 9110); the token is not.
+      if (std::tolower(static_cast<unsigned char>(value[i])) !=
+          std::tolower(static_cast<unsigned char>(kScheme[i]))) {
+        return false;
+      }
+    }
+    return token_.Matches(value.substr(kScheme.size()));
+  }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_{8192};
   http::request<http::string_body> request_;
   const MetricsSources& sources_;
+  const Secret& token_;
 };
 
 }  // namespace
 
-MetricsServer::MetricsServer(MetricsSources sources) : sources_(std::move(sources)) {}
+MetricsServer::MetricsServer(MetricsSources sources, std::string_view bearer_token)
+    : sources_(std::move(sources)), token_(std::make_unique<const Secret>(bearer_token)) {}
 
 MetricsServer::~MetricsServer() { Stop(); }
 
@@ -251,7 +277,7 @@ Status MetricsServer::Start(const std::string& host, std::uint16_t port) {
 void MetricsServer::Accept() {
   acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<HttpSession>(std::move(socket), sources_)->Read();
+    if (!ec) std::make_shared<HttpSession>(std::move(socket), sources_, *token_)->Read();
     Accept();
   });
 }

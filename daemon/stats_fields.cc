@@ -45,6 +45,10 @@ std::uint64_t Command(const Sources& s) {
 
 std::uint64_t Zero(const Sources&) { return 0; }
 
+std::uint64_t InflightUsed(const Sources& s) { return s.server.inflight_memory.used(); }
+std::uint64_t InflightLimit(const Sources& s) { return s.server.inflight_memory.limit(); }
+std::uint64_t InflightPeak(const Sources& s) { return s.server.inflight_memory.peak(); }
+
 // Error replies of every kind, as Redis counts them.
 std::uint64_t TotalErrorReplies(const Sources& s) {
   return s.commands.error_replies.Load() + s.commands.unknown_commands.Load() +
@@ -106,6 +110,21 @@ constexpr CounterField kCounterFields[] = {
     {"misrouted_keys", "misrouted_keys_total", true,
      "Keys in requests that this node does not own on the configured ring.",
      Command<&CommandStats::misrouted_keys>},
+    {"request_timeouts", "request_timeouts_total", false,
+     "Connections closed because a request stayed incomplete for limits.request_timeout_ms.",
+     Server<&ServerStats::request_timeouts>},
+    {"inflight_memory_waits", "inflight_memory_waits_total", false,
+     "Times a connection waited for limits.inflight_memory (reading, handling or streaming).",
+     Server<&ServerStats::memory_waits>},
+    {"inflight_memory", "inflight_memory_bytes", true,
+     "Bytes of requests being received and replies not yet sent (limits.inflight_memory).",
+     InflightUsed, kGauge, InfoSection::kMemory},
+    {"inflight_memory_peak", "inflight_memory_peak_bytes", true,
+     "Most bytes held under limits.inflight_memory at once since the start.", InflightPeak, kGauge,
+     InfoSection::kMemory},
+    {"inflight_memory_limit", "inflight_memory_limit_bytes", true,
+     "The configured limits.inflight_memory (0: unlimited).", InflightLimit, kGauge,
+     InfoSection::kMemory},
 };
 
 }  // namespace

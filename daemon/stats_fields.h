@@ -47,9 +47,12 @@ struct CounterSources {
   const storage::StoreStats& store;
 };
 
-// One counter of the network or command layer (or one derived from them):
-//   INFO         <info>:N in the Stats section (when `info` is not empty)
-//   /metrics     prefixcache_<metric> N, a counter (when `metric` is not empty)
+// The INFO section a counter is shown in.
+enum class InfoSection { kStats, kMemory };
+
+// One counter (or gauge) of the network or command layer (or one derived from them):
+//   INFO         <info>:N in its `section` (when `info` is not empty)
+//   /metrics     prefixcache_<metric> N, of its `type` (when `metric` is not empty)
 //   BLOCK.STATS  "<info>":N (when `in_block_stats`)
 // The INFO and metric names differ where Redis's INFO name and the Prometheus convention
 // do; a field with only one of them is a value only that view reports.
@@ -59,9 +62,11 @@ struct CounterField {
   bool in_block_stats;
   std::string_view help;
   std::uint64_t (*read)(const CounterSources& sources);
+  MetricType type = MetricType::kCounter;
+  InfoSection section = InfoSection::kStats;
 };
 
-// Every counter, in INFO's order.
+// Every counter and gauge, in INFO's order.
 std::span<const CounterField> CounterFields();
 
 }  // namespace prefixcache::daemon

@@ -25,6 +25,9 @@ constexpr char kNoPayloadCrlf[] = "Protocol error: bulk payload not followed by 
 constexpr char kUnauthenticatedMultibulk[] = "Protocol error: unauthenticated multibulk length";
 constexpr char kUnauthenticatedBulk[] = "Protocol error: unauthenticated bulk length";
 
+// What an argument list costs per element, charged to the budget before it is allocated.
+constexpr std::uint64_t kArgBytes = sizeof(Buffer);
+
 // An args vector grows past this by doubling, so a huge claimed count reserves little.
 constexpr std::size_t kMaxReservedArgs = 1024;
 
@@ -94,13 +97,16 @@ std::string TooManyArgs(std::uint64_t count, std::uint64_t max) {
 // rejected its args stay empty and nothing of its payload is kept.
 struct RequestParser::State {
   enum class Phase : std::uint8_t {
-    kStart,       // before a request: '*' starts a multibulk, anything else a line
-    kBulkHeader,  // before "$<len>\r\n"
-    kPayload,     // a small payload and its CRLF, sliced from staging once all there
-    kDirect,      // a large payload, read straight into `direct`
-    kDiscard,     // skipping the payload of a rejected request
-    kCrlf,        // the CRLF after a direct or discarded payload
-    kFailed,      // a protocol error; `error` says which
+    kStart,        // before a request: '*' starts a multibulk, anything else a line
+    kBulkHeader,   // before "$<len>\r\n"
+    kPayload,      // a small payload and its CRLF, sliced from staging once all there
+    kDirect,       // a large payload, read straight into `direct`
+    kDiscard,      // skipping the payload of a rejected request
+    kCrlf,         // the CRLF after a direct or discarded payload
+    kAwaitArgs,    // the budget refused the argument list of a multibulk just read
+    kAwaitDirect,  // the budget refused a large payload's buffer (its header is read)
+    kHeldDirect,   // a large payload's header is read; it is reserved once no request waits
+    kFailed,       // a protocol error; `error` says which
   };
   enum class Step : std::uint8_t { kProgress, kNeedMore, kFailed };
 
@@ -110,7 +116,8 @@ struct RequestParser::State {
   Step ParseStart(std::deque<Request>& ready);
   Step ParseMultibulkHeader();
   Step ParseInline(std::deque<Request>& ready);
-  Step ParseBulkHeader();
+  Step ParseBulkHeader(const std::deque<Request>& ready);
+  Step ReserveArgs();
   Step StartDirect();
   void FinishDirect();
   Step ParsePayload(std::deque<Request>& ready);
@@ -122,8 +129,11 @@ struct RequestParser::State {
 
   const ParserLimits limits;
   internal::StagingBuffer staging;
+  MemoryBudget* budget = nullptr;  // see RequestParser::SetMemoryBudget
   Phase phase = Phase::kStart;
   bool guarded = false;             // see RequestParser::SetGuarded
+  bool chunk_refused = false;       // the last ReadBuffer() was refused a chunk
+  bool holds_large = false;         // `current` holds a large payload's reservation
   std::int64_t elements_left = 0;   // bulk strings still to come in this request
   std::uint64_t bulk_bytes = 0;     // length of the current bulk payload
   std::uint64_t discard_left = 0;   // payload bytes still to skip
@@ -142,10 +152,21 @@ Status RequestParser::State::Parse(std::deque<Request>& ready) {
       case Phase::kStart:
         // Guarded: one complete request at a time; Resume() goes on.
         if (guarded && !ready.empty()) return Status::Ok();
+        if (budget != nullptr && ready.size() >= kMaxReadyRequests) return Status::Ok();
         step = ParseStart(ready);
         break;
+      case Phase::kAwaitArgs:
+        step = ReserveArgs();
+        break;
+      case Phase::kAwaitDirect:
+        step = StartDirect();
+        break;
+      case Phase::kHeldDirect:
+        if (!ready.empty()) return Status::Ok();
+        step = StartDirect();
+        break;
       case Phase::kBulkHeader:
-        step = ParseBulkHeader();
+        step = ParseBulkHeader(ready);
         break;
       case Phase::kPayload:
         step = ParsePayload(ready);
@@ -190,9 +211,31 @@ RequestParser::State::Step RequestParser::State::ParseMultibulkHeader() {
   const auto n = static_cast<std::uint64_t>(count);
   if (n > limits.max_elements) {
     Reject(TooManyArgs(n, limits.max_elements));
+  } else if (budget != nullptr) {
+    return ReserveArgs();
   } else {
     current.args.reserve(std::min<std::uint64_t>(n, kMaxReservedArgs));
   }
+  phase = Phase::kBulkHeader;
+  return Step::kProgress;
+}
+
+// With a budget, the argument list is reserved whole (it never grows past the count).
+RequestParser::State::Step RequestParser::State::ReserveArgs() {
+  const auto n = static_cast<std::uint64_t>(elements_left);
+  if (budget->limit() != 0 && n * kArgBytes > budget->limit()) {
+    // Could never fit: refused at once rather than waited for.
+    Reject("OOM request of " + std::to_string(n) +
+           " arguments needs more than limits.inflight_memory (" + std::to_string(budget->limit()) +
+           " bytes)");
+    phase = Phase::kBulkHeader;
+    return Step::kProgress;
+  }
+  if (!current.memory.TryAdd(*budget, n * kArgBytes, /*large=*/false)) {
+    phase = Phase::kAwaitArgs;
+    return Step::kNeedMore;
+  }
+  current.args.reserve(static_cast<std::size_t>(n));
   phase = Phase::kBulkHeader;
   return Step::kProgress;
 }
@@ -260,7 +303,12 @@ RequestParser::State::Step RequestParser::State::ParseInline(std::deque<Request>
     if (count <= limits.max_elements) current.args.push_back(staging.Slice(start, w - start));
   }
   staging.Consume(line_bytes + 1);
-  if (count == 0) return Step::kProgress;  // an empty line is no command, as in Redis
+  // The line was at most max_inline_bytes: its list is counted once it exists.
+  if (budget != nullptr) current.memory.Force(*budget, current.args.capacity() * kArgBytes);
+  if (count == 0) {  // an empty line is no command, as in Redis
+    current = Request{};
+    return Step::kProgress;
+  }
   if (count > limits.max_elements) {
     Reject(TooManyArgs(count, limits.max_elements));
   } else if (bytes > limits.max_request_bytes) {
@@ -272,7 +320,7 @@ RequestParser::State::Step RequestParser::State::ParseInline(std::deque<Request>
   return Step::kProgress;
 }
 
-RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
+RequestParser::State::Step RequestParser::State::ParseBulkHeader(const std::deque<Request>& ready) {
   if (staging.size() == 0) return Step::kNeedMore;
   const char* p = staging.data();
   if (p[0] != '$') return Fail("Protocol error: expected '$', got " + internal::QuotedByte(p[0]));
@@ -299,18 +347,48 @@ RequestParser::State::Step RequestParser::State::ParseBulkHeader() {
     phase = Phase::kDiscard;
     return Step::kProgress;
   }
-  if (bulk_bytes >= kDirectBulkBytes) return StartDirect();
+  if (bulk_bytes >= kDirectBulkBytes) {
+    // With a budget, a large payload behind requests not yet handled is reserved only
+    // once they are (Resume): memory is never held for a request that cannot run yet, so
+    // a connection cannot wait on memory its own queued requests hold.
+    if (budget != nullptr && !ready.empty()) {
+      phase = Phase::kHeldDirect;
+      return Step::kNeedMore;
+    }
+    return StartDirect();
+  }
   phase = Phase::kPayload;
   return Step::kProgress;
 }
 
 // A large payload gets a buffer of exactly its size. The few payload bytes that came in
 // the same read as the header are copied; the rest is read into the buffer by the socket.
+// With a budget the buffer is reserved first: the first large payload of a request waits
+// until it fits; a later one that does not fit rejects the request, whose reservations go
+// back at once (a request never waits while holding large payloads, so waits cannot
+// deadlock).
 RequestParser::State::Step RequestParser::State::StartDirect() {
+  if (budget != nullptr) {
+    if (!current.memory.TryAdd(*budget, bulk_bytes, /*large=*/!holds_large)) {
+      if (!holds_large) {
+        phase = Phase::kAwaitDirect;
+        return Step::kNeedMore;
+      }
+      Reject("OOM request of at least " + std::to_string(request_bytes) +
+             " bytes does not fit in limits.inflight_memory now (" +
+             std::to_string(budget->used()) + " of " + std::to_string(budget->limit()) +
+             " bytes in use); retry");
+      discard_left = bulk_bytes;
+      phase = Phase::kDiscard;
+      return Step::kProgress;
+    }
+    holds_large = true;
+  }
   try {
     direct = MutableBuffer(static_cast<std::size_t>(bulk_bytes));
   } catch (const std::bad_alloc&) {
     Reject("OOM cannot allocate " + std::to_string(bulk_bytes) + " bytes for a value");
+
     discard_left = bulk_bytes;
     phase = Phase::kDiscard;
     return Step::kProgress;
@@ -368,13 +446,16 @@ RequestParser::State::Step RequestParser::State::ElementDone(std::deque<Request>
   current = Request{};
   held_bytes = 0;
   request_bytes = 0;
+  holds_large = false;
   phase = Phase::kStart;
   return Step::kProgress;
 }
 
 void RequestParser::State::Reject(std::string message) {
   current.args = {};
+  current.memory.Reset();
   held_bytes = 0;
+  holds_large = false;
   current.rejected = std::move(message);
 }
 
@@ -385,13 +466,36 @@ RequestParser::State::Step RequestParser::State::Fail(std::string message) {
   direct = MutableBuffer();
   reading.Reset();
   held_bytes = 0;
+  holds_large = false;
   return Step::kFailed;
 }
 
 RequestParser::RequestParser(ParserLimits limits)
     : limits_(limits), state_(std::make_shared<State>(limits)) {}
 
-std::span<std::byte> RequestParser::ReadBuffer() { return internal::NextReadBuffer(*state_); }
+void RequestParser::SetMemoryBudget(MemoryBudget* budget) {
+  state_->budget = budget;
+  state_->staging.SetBudget(budget);
+}
+
+std::span<std::byte> RequestParser::ReadBuffer() {
+  std::span<std::byte> space = internal::NextReadBuffer(*state_);
+  state_->chunk_refused = space.empty();
+  return space;
+}
+
+bool RequestParser::AwaitingMemory() const {
+  const State& s = *state_;
+  return s.chunk_refused || s.phase == State::Phase::kAwaitArgs ||
+         s.phase == State::Phase::kAwaitDirect;
+}
+
+void RequestParser::Trim() { state_->staging.Trim(); }
+
+std::uint64_t RequestParser::ChargedBytes() const {
+  const State& s = *state_;
+  return s.staging.charged_bytes() + s.current.memory.bytes();
+}
 
 Status RequestParser::Commit(std::size_t n) {
   return internal::CommitRead(*state_, n, [this] { return state_->Parse(ready_); });

@@ -8,7 +8,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   libboost-dev libboost-system-dev
   librocksdb-dev libxxhash-dev nlohmann-json3-dev catch2
-  libcli11-dev libspdlog-dev libfmt-dev
+  libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   redis-server redis-tools python3 python3-redis
   procps coreutils util-linux
 )

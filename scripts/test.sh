@@ -2,7 +2,8 @@
 # The README's test command: installs dependencies, builds into build/ and runs every test
 # with ctest, builds Release into build-release/ (warnings are errors in every build), then
 # builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
-# and runs every test again, then gives each libFuzzer target a short run.
+# and runs every test again, then gives each libFuzzer target (protocol/, config/ and daemon/
+# fuzz/) a short run.
 #   ./scripts/test.sh            everything
 #   FULL=1 ./scripts/test.sh        also the tests labelled slow (stress, soak-like cases)
 #   SKIP_ASAN=1 ./scripts/test.sh   skip the sanitizer pass (quicker local iteration)
@@ -40,18 +41,26 @@ if [ -z "${SKIP_ASAN:-}" ]; then
   (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 900 "${ctest_filter[@]}")
 fi
 
-if [ -z "${SKIP_FUZZ:-}" ] && [ -d protocol/fuzz ]; then
-  echo "== libFuzzer: short runs of the RESP parsers"
+if [ -z "${SKIP_FUZZ:-}" ]; then
+  # Every <folder>/fuzz/<name>_fuzz.cc is a target; each runs FUZZ_SECONDS (default 20) from
+  # its committed seed corpus (<folder>/fuzz/corpus/, copied so the run adds nothing to it).
+  echo "== libFuzzer: short runs of the RESP parsers, the config loader and the command handler"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPREFIXCACHE_FUZZ=ON >/dev/null
-  targets=$(cd protocol/fuzz && ls *_fuzz.cc | sed 's/\.cc$//')
-  cmake --build build-fuzz -j"$jobs" --target $targets
-  for t in $targets; do
+  fuzz_dirs=(protocol/fuzz config/fuzz daemon/fuzz)
+  targets=()
+  for dir in "${fuzz_dirs[@]}"; do
+    for source in "$dir"/*_fuzz.cc; do targets+=("$(basename "$source" .cc):$dir"); done
+  done
+  cmake --build build-fuzz -j"$jobs" --target "${targets[@]%%:*}"
+  for entry in "${targets[@]}"; do
+    t=${entry%%:*}
+    dir=${entry#*:}
     corpus=$(mktemp -d)
-    cp protocol/fuzz/corpus/* "$corpus"/ 2>/dev/null || true
-    ./build-fuzz/bin/"$t" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=0 "$corpus" \
+    cp "$dir"/corpus/* "$corpus"/ 2>/dev/null || true
+    ./build-fuzz/bin/"$t" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=1 "$corpus" \
       2>"$corpus.log" || { tail -50 "$corpus.log"; exit 1; }
-    echo "$t: $(grep -c . "$corpus.log" >/dev/null; tail -1 "$corpus.log")"
+    echo "$t: $(grep -m1 'stat::number_of_executed_units' "$corpus.log" | awk '{print $2}') runs, no crash"
     rm -rf "$corpus" "$corpus.log"
   done
 fi

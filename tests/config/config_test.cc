@@ -72,6 +72,8 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
   CHECK(c.limits.max_connections == 10000);
   CHECK(c.limits.idle_timeout_ms == 600000);
   CHECK(c.limits.client_output_buffer_bytes == 512 * prefixcache::kMiB);
+  CHECK(c.limits.inflight_memory_bytes == prefixcache::kGiB);
+  CHECK(c.limits.request_timeout_ms == 30000);
   CHECK(c.security.password.empty());
   CHECK_FALSE(c.security.allow_remote_without_password);
   CHECK(c.cluster.nodes.empty());
@@ -79,6 +81,7 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
   CHECK(c.cluster.replicas == 1);
   CHECK(c.metrics.enabled);
   CHECK(c.metrics.listen == "127.0.0.1:9379");
+  CHECK(c.metrics.bearer_token.empty());
   CHECK(c.client.timeout_ms == 1000);
   CHECK(c.client.connect_timeout_ms == 200);
   CHECK(c.client.connections_per_node == 4);
@@ -97,14 +100,15 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
               "queue": 1048576, "flush_on_shutdown": false},
     "limits": {"max_value": "64MiB", "max_request_elements": 4096, "max_request": "100MB",
                "max_connections": 500, "idle_timeout_ms": 0,
-               "client_output_buffer": "1.5GiB"},
+               "client_output_buffer": "1.5GiB", "inflight_memory": "768MiB",
+               "request_timeout_ms": 2500},
     "security": {"password": "s3cret \"quoted\"", "allow_remote_without_password": true},
     "cluster": {"nodes": [
                   {"id": "n1", "address": "10.0.0.1:7379", "weight": 2},
                   {"id": "n2", "address": "[::1]:7380", "metrics_address": "[::1]:9380"},
                   {"id": "n3", "address": "cache-3.internal:7381", "weight": 1000}],
                 "virtual_nodes": 64, "replicas": 3},
-    "metrics": {"enabled": false, "listen": "127.0.0.1:0"},
+    "metrics": {"enabled": false, "listen": "127.0.0.1:0", "bearer_token": "t0k3n/+=_-"},
     "client": {"timeout_ms": 250, "connect_timeout_ms": 50, "connections_per_node": 2,
                "backoff_initial_ms": 10, "backoff_max_ms": 10}
   })";
@@ -126,6 +130,8 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   CHECK(c.limits.max_connections == 500);
   CHECK(c.limits.idle_timeout_ms == 0);
   CHECK(c.limits.client_output_buffer_bytes == 3 * prefixcache::kGiB / 2);
+  CHECK(c.limits.inflight_memory_bytes == 768 * prefixcache::kMiB);
+  CHECK(c.limits.request_timeout_ms == 2500);
   CHECK(c.security.password == "s3cret \"quoted\"");
   CHECK(c.security.allow_remote_without_password);
   REQUIRE(c.cluster.nodes.size() == 3);
@@ -136,6 +142,7 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   CHECK(c.cluster.replicas == 3);
   CHECK_FALSE(c.metrics.enabled);
   CHECK(c.metrics.listen == "127.0.0.1:0");  // given explicitly: not taken from n2
+  CHECK(c.metrics.bearer_token == "t0k3n/+=_-");
   CHECK(c.client.timeout_ms == 250);
   CHECK(c.client.connect_timeout_ms == 50);
   CHECK(c.client.connections_per_node == 2);
@@ -145,6 +152,7 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   const std::string text = cfg::ToJson(c);
   CHECK(text.find("\"capacity\": \"3GiB\"") != std::string::npos);
   CHECK(text.find("\"client_output_buffer\": \"1.5GiB\"") != std::string::npos);
+  CHECK(text.find("\"inflight_memory\": \"768MiB\"") != std::string::npos);
   CHECK(text.find("\"path\": \"/var/lib/pc/{node_id}/db\"") != std::string::npos);
   CHECK(Parse(text) == c);
   CHECK(cfg::ToJson(Parse(text)) == text);
@@ -269,8 +277,15 @@ TEST_CASE("Wrong types name the field, the expectation and the value", "[unit]")
   CHECK(ErrorOf(R"({"spill": {"enabled": "yes"}})") ==
         "spill.enabled: expected true or false, got \"yes\"");
   CHECK(ErrorOf(R"({"node": {"listen": 7379}})") == "node.listen: expected host:port, got 7379");
-  CHECK(ErrorOf(R"({"security": {"password": null}})") ==
-        "security.password: expected a string, got null");
+  // Secrets are never quoted back in errors, whatever their type.
+  CHECK(ErrorOf(R"({"security": {"password": null}})") == "security.password: expected a string");
+  CHECK(ErrorOf(R"({"security": {"password": 271828}})") == "security.password: expected a string");
+  CHECK(ErrorOf(R"({"metrics": {"bearer_token": 314159}})") ==
+        "metrics.bearer_token: expected a string of printable ASCII without spaces");
+  CHECK(ErrorOf(R"({"metrics": {"bearer_token": "two words"}})") ==
+        "metrics.bearer_token: expected a string of printable ASCII without spaces");
+  CHECK(ErrorOf("{\"metrics\": {\"bearer_token\": \"tab\\there\"}}") ==
+        "metrics.bearer_token: expected a string of printable ASCII without spaces");
   CHECK(ErrorOf(R"({"memory": {"eviction_policy": 1}})") ==
         "memory.eviction_policy: expected \"lru\", \"prefix\" or \"tiered\", got 1");
   CHECK(ErrorOf(R"({"memory": 5})") == "memory: expected an object, got 5");
@@ -302,6 +317,20 @@ TEST_CASE("Out-of-range values name the allowed range", "[unit]") {
         "limits.max_value: expected a size from 1B to 4GiB, got \"5GiB\"");
   CHECK(ErrorOf(R"({"limits": {"client_output_buffer": 0}})") ==
         "limits.client_output_buffer: expected a size of at least 1B, got 0");
+  CHECK(ErrorOf(R"({"limits": {"inflight_memory": 0}})") ==
+        "limits.inflight_memory: expected a size of at least 1B, got 0");
+  // The budget must hold a request of max_request.
+  CHECK(ErrorOf(R"({"limits": {"inflight_memory": "512MiB"}})") ==
+        "limits.inflight_memory: expected a size of at least limits.max_request (1GiB), got "
+        "\"512MiB\"");
+  CHECK(ErrorOf(R"({"limits": {"max_request": "2GiB"}})") ==
+        "limits.inflight_memory: expected a size of at least limits.max_request (2GiB), got "
+        "\"1GiB\"");
+  CHECK(Parse(R"({"limits": {"max_request": "64MiB", "inflight_memory": "64MiB"}})")
+            .limits.inflight_memory_bytes == 64 * prefixcache::kMiB);
+  CHECK(ErrorOf(R"({"limits": {"request_timeout_ms": -1}})") ==
+        "limits.request_timeout_ms: expected a non-negative integer, got -1");
+  CHECK(Parse(R"({"limits": {"request_timeout_ms": 0}})").limits.request_timeout_ms == 0);
   CHECK(ErrorOf(R"({"memory": {"shards": 0}})") ==
         "memory.shards: expected an integer from 1 to 1024, got 0");
   CHECK(ErrorOf(R"({"memory": {"shards": 1025}})") ==

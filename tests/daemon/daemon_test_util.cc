@@ -285,11 +285,12 @@ bool ExitedCleanly(int status) {
   return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-std::string HttpGet(std::uint16_t port, const std::string& path, std::string* status_line) {
+std::string HttpGet(std::uint16_t port, const std::string& path, std::string* status_line,
+                    const std::string& headers) {
   RespClient conn(port);  // a plain TCP connection; only its socket is used
   if (!conn.connected()) return "";
   const std::string request =
-      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers + "\r\n";
   if (!conn.Send(request)) return "";
   std::string response;
   conn.ReadRawUntilEof(response, kGenerousBound);

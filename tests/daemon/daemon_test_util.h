@@ -83,6 +83,8 @@ class MetricsDaemon {
   pid_t pid() const { return pid_; }
   std::uint16_t port() const { return port_; }
   std::uint16_t metrics_port() const { return metrics_port_; }
+  // The file its stderr (the log) goes to.
+  const std::string& err_path() const { return err_path_; }
 
  private:
   pid_t pid_ = -1;
@@ -120,7 +122,8 @@ class TestNode {
 bool ExitedCleanly(int status);
 
 // The body of an HTTP/1.1 GET of `path` on 127.0.0.1:port ("" on failure); the status line
-// goes to *status_line.
-std::string HttpGet(std::uint16_t port, const std::string& path, std::string* status_line);
+// goes to *status_line. `headers`: extra header lines, each ending in "\r\n".
+std::string HttpGet(std::uint16_t port, const std::string& path, std::string* status_line,
+                    const std::string& headers = "");
 
 }  // namespace prefixcache::testing

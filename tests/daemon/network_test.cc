@@ -138,11 +138,13 @@ daemon::ServerOptions LoopbackOptions() {
   return options;
 }
 
-// A started server over a StubHandler; shut down and joined on destruction.
+// A started server over a StubHandler, with a memory budget of `inflight_memory_bytes` (0:
+// unlimited); shut down and joined on destruction.
 class StubServer {
  public:
-  explicit StubServer(daemon::ServerOptions options = LoopbackOptions())
-      : server_(std::move(options), handler_, stats_) {
+  explicit StubServer(daemon::ServerOptions options = LoopbackOptions(),
+                      std::uint64_t inflight_memory_bytes = 0)
+      : stats_(inflight_memory_bytes), server_(std::move(options), handler_, stats_) {
     const Status started = server_.Start();
     INFO(started.ToString());
     REQUIRE(started.ok());
@@ -308,6 +310,62 @@ TEST_CASE("network: a client that does not read stops being served at the output
     REQUIRE(reply->bulk.size() == 1u << 20);
   }
   CHECK(server.handler().handled().size() == kRequests + 1);
+}
+
+TEST_CASE("network: over the memory budget a large request waits while small ones go on",
+          "[unit]") {
+  StubServer server(LoopbackOptions(), /*inflight_memory_bytes=*/4u << 20);
+  const protocol::MemoryBudget& budget = server.stats().inflight_memory;
+  // The first client's 3 MiB payload is granted and holds most of the budget while the
+  // client sends it.
+  RespClient first(server.port());
+  const std::string request = Cmd({"SIZE", std::string(3u << 20, 'a')});
+  REQUIRE(first.Send(std::string_view(request).substr(0, request.size() - 1000)));
+  REQUIRE(WaitUntil([&] { return budget.used() >= 3u << 20; }));
+
+  // The second client's 1 MiB payload does not fit: the connection waits (its socket is not
+  // read past the header), reserving nothing for the payload.
+  RespClient second(server.port());
+  const std::string second_request = Cmd({"SIZE", std::string(1u << 20, 'b')});
+  std::thread sender([&] { second.Send(second_request); });  // the socket may fill up
+  REQUIRE(WaitUntil([&] { return server.stats().memory_waits.Load() >= 1; }));
+  CHECK(budget.used() < (3u << 20) + (512u << 10));
+
+  // A third client's small requests are served meanwhile.
+  RespClient third(server.port());
+  CHECK(Describe(third.Call({"SIZE", std::string(100, 'c')})) == ":100");
+  CHECK(Describe(third.Call({"PING"})) == "+PING");
+
+  // The first request completes and gives its memory back; the second goes on.
+  REQUIRE(first.Send(std::string_view(request).substr(request.size() - 1000)));
+  const std::optional<Reply> first_reply = first.Read();
+  REQUIRE(first_reply);
+  CHECK(Describe(*first_reply) == ":3145728");
+  sender.join();
+  const std::optional<Reply> second_reply = second.Read();
+  REQUIRE(second_reply);
+  CHECK(Describe(*second_reply) == ":1048576");
+  CHECK(budget.peak() <= budget.limit());
+  // Idle connections keep at most a small read buffer each.
+  CHECK(WaitUntil([&] { return budget.used() <= 3 * 4096; }));
+}
+
+TEST_CASE("network: a request still partial after request_timeout_ms is dropped with its memory",
+          "[unit]") {
+  daemon::ServerOptions options = LoopbackOptions();
+  options.connection.request_timeout_ms = 200;
+  options.connection.idle_timeout_ms = 0;
+  StubServer server(options, /*inflight_memory_bytes=*/64u << 20);
+  RespClient quiet(server.port());  // sends nothing: no partial request, never dropped
+  REQUIRE(Describe(quiet.Call({"PING"})) == "+PING");
+  RespClient stalled(server.port());
+  REQUIRE(stalled.Send("*2\r\n$4\r\nSIZE\r\n$1000000\r\n" + std::string(1000, 'x')));
+  REQUIRE(WaitUntil([&] { return server.stats().inflight_memory.used() >= 1000000; }));
+  CHECK(stalled.WaitForEof());
+  CHECK(server.stats().request_timeouts.Load() == 1);
+  CHECK(WaitUntil([&] { return server.stats().inflight_memory.used() <= 2 * 4096; }));
+  CHECK(Describe(quiet.Call({"PING"})) == "+PING");
+  CHECK(server.stats().request_timeouts.Load() == 1);
 }
 
 TEST_CASE("network: the connection over max_connections gets Redis's error and a close", "[unit]") {

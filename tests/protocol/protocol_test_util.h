@@ -13,6 +13,17 @@
 
 namespace prefixcache::protocol::testing {
 
+// "$<size>\r\n<payload>\r\n": one bulk string on the wire.
+inline std::string Bulk(std::string_view payload) {
+  // Appends, not operator+: GCC 12 -O3 warns falsely (-Wrestrict) on the chained form.
+  std::string out = "$";
+  out += std::to_string(payload.size());
+  out += "\r\n";
+  out.append(payload);
+  out += "\r\n";
+  return out;
+}
+
 // "SET|k|v" for a request, "rejected: <message>" for a rejected one.
 inline std::string Describe(const Request& request) {
   if (!request.rejected.empty()) return "rejected: " + request.rejected;

@@ -13,6 +13,7 @@
 namespace prefixcache::protocol {
 namespace {
 
+using testing::Bulk;
 using testing::Describe;
 using testing::Drain;
 using testing::FeedPieces;
@@ -23,15 +24,6 @@ std::vector<std::string> ParseAll(std::string_view input, ParserLimits limits = 
   return Drain(parser, status);
 }
 
-std::string Bulk(std::string_view payload) {
-  // Appends, not operator+: GCC 12 -O3 warns falsely (-Wrestrict) on the chained form.
-  std::string out = "$";
-  out += std::to_string(payload.size());
-  out += "\r\n";
-  out.append(payload);
-  out += "\r\n";
-  return out;
-}
 
 std::string Command(const std::vector<std::string>& args) {
   std::string out = "*";

@@ -45,6 +45,9 @@ inline constexpr std::uint64_t kMaxRequestBytes = 1 * kGiB;
 inline constexpr std::uint32_t kMaxConnections = 10000;
 inline constexpr std::uint64_t kIdleTimeoutMs = 600000;
 inline constexpr std::uint64_t kClientOutputBufferBytes = 512 * kMiB;
+// The daemon-wide budget of requests being received and replies being sent.
+inline constexpr std::uint64_t kInflightMemoryBytes = 1 * kGiB;
+inline constexpr std::uint64_t kRequestTimeoutMs = 30000;
 
 // --- the ring (config "cluster") ---
 // Ring points per unit of weight. Measured over random 8-node name sets: with 256, 5.7% of

@@ -8,8 +8,8 @@
 // fields drop their "_bytes" suffix because their values carry a unit: node.send_lowat,
 // memory.capacity,
 // spill.capacity, spill.queue, limits.max_value, limits.max_request,
-// limits.client_output_buffer. A size is a JSON number of bytes or a string such as
-// "4GiB" (see size.h). // and /* */ comments are allowed. Example files are in
+// limits.client_output_buffer, limits.inflight_memory. A size is a JSON number of bytes or a string
+// such as "4GiB" (see size.h). // and /* */ comments are allowed. Example files are in
 // config/examples/.
 #pragma once
 
@@ -91,6 +91,17 @@ struct LimitsConfig {
   // unsent, the daemon stops reading its requests (backpressure); a client whose replies
   // make no progress for idle_timeout_ms is closed. > 0.
   std::uint64_t client_output_buffer_bytes = defaults::kClientOutputBufferBytes;
+  // JSON "inflight_memory": the daemon-wide budget for requests being received and replies
+  // being sent (the bytes of every partial request, of every reply not yet written, and of
+  // blocks read from disk for them), over all connections; >= max_request. Past it the
+  // daemon stops reading from the sockets whose next request needs more memory and streams
+  // large replies in parts, while other clients' small requests go on. See
+  // docs/security.md for the memory bound it gives.
+  std::uint64_t inflight_memory_bytes = defaults::kInflightMemoryBytes;
+  // Close a connection whose request is still incomplete after this long of waiting for its
+  // bytes or for the memory it needs (a client sending a byte a second, a daemon too
+  // loaded to take the request), dropping what it held; 0 = never.
+  std::uint64_t request_timeout_ms = defaults::kRequestTimeoutMs;
 
   bool operator==(const LimitsConfig&) const = default;
 };
@@ -135,6 +146,10 @@ struct MetricsConfig {
   // host:port of the metrics endpoint; port 0 picks a free port. When the file leaves it
   // out and node.id names a cluster.nodes entry with a metrics_address, that address.
   std::string listen = defaults::kMetricsListen;
+  // When set, GET /metrics requires the header "Authorization: Bearer <token>" (others get
+  // 401). Required when listen is not a loopback address (the daemon refuses to start
+  // otherwise). Printable ASCII without spaces; empty = none.
+  std::string bearer_token;
 
   bool operator==(const MetricsConfig&) const = default;
 };
@@ -201,7 +216,7 @@ std::string ExpandNodeId(std::string_view text, std::string_view node_id);
 // Renders `config` as pretty-printed JSON (two-space indent, every key present, sizes as
 // FormatSize strings, spill.path as its template). ParseConfig(ToJson(c)) == c for every
 // valid config whose spill.path has no unreplaced "{node_id}", e.g. any ParseConfig result.
-// The output contains security.password in clear text.
+// The output contains security.password and metrics.bearer_token in clear text.
 std::string ToJson(const Config& config);
 
 }  // namespace prefixcache::config

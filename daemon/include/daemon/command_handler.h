@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "protocol/memory_budget.h"
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
 
@@ -40,12 +41,26 @@ struct Session {
 // Appends the reply of a deferred command; run by the connection on its I/O thread.
 using ReplyWriter = std::function<void(protocol::ReplyBuilder&)>;
 
-// The receiver of deferred replies (the connection). CompleteDeferred may be called from
-// any thread; the implementation moves the writer to its own thread.
+// How a streamed deferred command goes on after a part of its reply (Completion::Continue):
+// `run` is called on the connection's I/O thread, once the parts so far have been handed
+// to the socket, or -- when `after_memory_release` -- once the daemon's memory budget has
+// released memory since `epoch` (MemoryBudget::epoch(), read before the reservation that
+// failed). `run` owns the command's state; it is dropped uncalled if the connection closes.
+struct Continuation {
+  std::function<void()> run;
+  bool after_memory_release = false;
+  std::uint64_t epoch = 0;
+};
+
+// The receiver of deferred replies (the connection). Both calls may come from any thread;
+// the implementation moves the writer to its own thread. `charge` is memory of the budget
+// the reply holds, kept until the reply has been written.
 class DeferredReplySink {
  public:
   virtual ~DeferredReplySink() = default;
-  virtual void CompleteDeferred(ReplyWriter writer) = 0;
+  virtual void CompleteDeferred(ReplyWriter writer, protocol::MemoryCharge charge) = 0;
+  virtual void ContinueDeferred(ReplyWriter part, protocol::MemoryCharge charge,
+                                Continuation next) = 0;
 };
 
 // Finishes one deferred command. Move-only; call it once, from any thread. It keeps the
@@ -68,8 +83,18 @@ class Completion {
   Completion& operator=(const Completion&) = delete;
   ~Completion() { Abort(); }
 
-  void operator()(ReplyWriter writer) {
-    if (auto sink = std::exchange(sink_, nullptr)) sink->CompleteDeferred(std::move(writer));
+  // Finishes the command with `writer`; `charge` (budget memory the reply holds) is kept
+  // until the reply has been written.
+  void operator()(ReplyWriter writer, protocol::MemoryCharge charge = {}) {
+    if (auto sink = std::exchange(sink_, nullptr)) {
+      sink->CompleteDeferred(std::move(writer), std::move(charge));
+    }
+  }
+  // Appends `part` of the reply (null: nothing) and keeps the command deferred: `next`
+  // goes on with it (see Continuation), and must eventually call this Completion again.
+  // Call from one thread at a time.
+  void Continue(ReplyWriter part, protocol::MemoryCharge charge, Continuation next) {
+    if (sink_) sink_->ContinueDeferred(std::move(part), std::move(charge), std::move(next));
   }
   explicit operator bool() const { return sink_ != nullptr; }
 
@@ -77,7 +102,7 @@ class Completion {
   void Abort() {
     if (auto sink = std::exchange(sink_, nullptr)) {
       sink->CompleteDeferred(
-          [](protocol::ReplyBuilder& reply) { reply.Error("ERR command aborted"); });
+          [](protocol::ReplyBuilder& reply) { reply.Error("ERR command aborted"); }, {});
     }
   }
   std::shared_ptr<DeferredReplySink> sink_;
@@ -90,10 +115,17 @@ class CommandContext {
   // Where a synchronous command appends its reply.
   virtual protocol::ReplyBuilder& reply() = 0;
   // Turns the current command asynchronous: the returned Completion must be called (once)
-  // with the reply writer. After Defer() the command must not touch reply(). The
-  // connection handles no further request of this client until the completion has run, so
-  // replies stay in request order.
+  // with the reply writer. A command may append the start of its reply before Defer() (a
+  // streamed reply) but must not touch reply() after it. The connection handles no further
+  // request of this client until the completion has run, so replies stay in request order.
   virtual Completion Defer() = 0;
+  // The daemon-wide budget (limits.inflight_memory) that replies are charged to. A command
+  // reserves what a large reply holds before taking it (a block that could be evicted while
+  // the reply waits to be sent) and hands the charge over with HoldUntilSent; the
+  // connection counts every other reply byte itself.
+  virtual protocol::MemoryBudget& memory() = 0;
+  // Keeps `charge` until the replies appended so far have been written.
+  virtual void HoldUntilSent(protocol::MemoryCharge charge) = 0;
 
  protected:
   ~CommandContext() = default;
@@ -111,7 +143,8 @@ class CommandHandler {
   // Handles one request (args non-empty, `rejected` empty: the connection itself answers
   // requests the parser rejected). Either appends exactly one reply to ctx.reply() before
   // returning, or calls ctx.Defer() and later the Completion. The handler may move from
-  // `request` (e.g. take a value Buffer without a copy). Must not throw.
+  // `request` (e.g. take a value Buffer without a copy, and request.memory with it when it
+  // keeps the value past the call). Must not throw.
   virtual void Handle(protocol::Request& request, CommandContext& ctx) = 0;
 };
 

@@ -1,6 +1,7 @@
 // Connection: one RESP client session -- parser reads (large bulks into their own buffer),
 // in-order handling of pipelined requests, batched scatter/gather replies, backpressure,
-// idle/stall timeouts. Runs on its io_context's one thread; only CompleteDeferred is not.
+// the daemon-wide memory budget, idle/stall/request timeouts. Runs on its io_context's one
+// thread; only CompleteDeferred and ContinueDeferred are called from others.
 #pragma once
 
 #include <array>
@@ -27,6 +28,11 @@ struct ConnectionOptions {
   // client that sent nothing, or one whose pending write makes no progress. A command
   // still running for it on a worker does not count as idleness.
   std::uint64_t idle_timeout_ms = defaults::kIdleTimeoutMs;
+  // Close a connection whose request is still partial after this long of waiting for the
+  // client's bytes or for the memory the request needs (0 = never): a client that sends a
+  // byte a second, or a request the budget cannot take in time. Time the connection spends
+  // on other things (its replies draining, a command running) does not count.
+  std::uint64_t request_timeout_ms = defaults::kRequestTimeoutMs;
   // While more reply bytes than this are unsent, the connection reads and handles no
   // further request (0 = unlimited).
   std::uint64_t output_buffer_bytes = defaults::kClientOutputBufferBytes;
@@ -66,8 +72,13 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   protocol::ReplyBuilder& reply() override { return pending_; }
   Completion Defer() override;
 
+  protocol::MemoryBudget& memory() override { return stats_.inflight_memory; }
+  void HoldUntilSent(protocol::MemoryCharge charge) override;
+
   // DeferredReplySink: from any thread.
-  void CompleteDeferred(ReplyWriter writer) override;
+  void CompleteDeferred(ReplyWriter writer, protocol::MemoryCharge charge) override;
+  void ContinueDeferred(ReplyWriter part, protocol::MemoryCharge charge,
+                        Continuation next) override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -81,7 +92,20 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void ResumeParsing();
   // TCP_NOTSENT_LOWAT on (send_lowat_bytes) for a streaming write, off otherwise.
   void SetSendLowat(bool streaming);
-  void OnDeferredDone(ReplyWriter& writer);
+  void OnDeferredDone(ReplyWriter& writer, protocol::MemoryCharge& charge);
+  void OnDeferredPart(ReplyWriter& part, protocol::MemoryCharge& charge, Continuation& next);
+  // Runs the stream's continuation once its parts have been handed to the socket.
+  void MaybeContinueStream();
+  // Charges the reply bytes appended since the last call that no command charged, from the
+  // reply reserve first.
+  void ChargeReplies();
+  // Tops the reply reserve up to kReplyReserveBytes; false when the budget refused.
+  bool ReserveForReply();
+  // Waits for the budget to release memory (after `epoch`), then OnMemoryReleased. A wait
+  // of the parser runs the request clock; one at the reply reserve (`idle`) lets the idle
+  // timeout run.
+  void AwaitMemory(std::uint64_t epoch, bool idle = false);
+  void OnMemoryReleased();
   void Flush();
   void OnWrite(const boost::system::error_code& ec, std::size_t n);
   void MaybeFinish();
@@ -89,8 +113,17 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool OverOutputLimit();
   // Records read/write progress now (and refreshes now_).
   void Progress();
+  // Arms the timer for the earliest of the idle and request deadlines, unless it is armed
+  // for an earlier time already.
   void ArmTimer();
-  void OnTimer(const boost::system::error_code& ec);
+  void StartTimer(Clock::time_point deadline);
+  void OnTimer(const boost::system::error_code& ec, std::uint64_t generation);
+  // The request clock of a partial request: it runs while the connection waits for the
+  // client's bytes or for the memory the request needs (a wait that ends only by the
+  // timeout cannot then hold memory for ever).
+  void StartRequestClock(Clock::time_point now);
+  void StopRequestClock(Clock::time_point now);
+  Clock::duration PartialRequestTime(Clock::time_point now) const;
   void ReadToDiscard();
   // While draining: stops reading once no request is partly received.
   void StopInputIfIdle();
@@ -103,8 +136,12 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::function<void()> on_close_;
 
   protocol::RequestParser parser_;
-  protocol::ReplyBuilder pending_;  // replies not yet handed to the socket
-  protocol::ReplyBuilder writing_;  // replies of the write in flight
+  protocol::ReplyBuilder pending_;         // replies not yet handed to the socket
+  protocol::ReplyBuilder writing_;         // replies of the write in flight
+  protocol::MemoryCharge pending_charge_;  // budget held by pending_'s bytes
+  protocol::MemoryCharge writing_charge_;  // budget held by writing_'s bytes
+  protocol::MemoryCharge reply_reserve_;   // taken before a request, for its reply
+  Continuation stream_next_;               // a streamed command's continuation, if any
   std::vector<boost::asio::const_buffer> write_buffers_;
   Session session_;
 
@@ -112,6 +149,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   Clock::time_point now_;            // the last clock reading (one per request, not two)
   Clock::time_point last_progress_;  // last read or write progress, for the idle timer
   Clock::time_point deferred_started_;
+  Clock::time_point clock_since_;       // when the running request clock started
+  Clock::duration partial_time_{};      // request clock of the partial request, so far
+  Clock::time_point timer_deadline_;    // what the armed timer waits for
+  std::uint64_t timer_generation_ = 0;  // a wait that is not the latest is stale
   bool reading_ = false;
   bool write_active_ = false;
   bool deferred_ = false;      // a command waits for its Completion
@@ -119,6 +160,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool paused_ = false;        // over the output limit (for the pause counter)
   bool draining_ = false;      // server shutdown: finish the requests in flight, then close
   bool timer_armed_ = false;
+  bool awaiting_memory_ = false;   // a budget wait is registered
+  bool memory_wait_idle_ = false;  // that wait is at the reply reserve
+  bool clock_running_ = false;     // the request clock runs since clock_since_
   bool close_gracefully_ = false;  // after QUIT or a protocol error: linger before closing
   bool parse_failed_ = false;      // the parser failed; protocol_error_ was set once
   bool send_lowat_set_ = false;    // TCP_NOTSENT_LOWAT is send_lowat_bytes (else the default)

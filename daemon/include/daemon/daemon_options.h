@@ -21,11 +21,16 @@ namespace prefixcache::daemon {
 
 struct DaemonOptions {
   ServerOptions server;
+  // limits.inflight_memory: the limit of the budget in ServerStats that every connection
+  // and command shares.
+  std::uint64_t inflight_memory_bytes = defaults::kInflightMemoryBytes;
   storage::StoreOptions store;
   HandlerOptions handler;
   bool metrics_enabled = true;
   std::string metrics_host = "127.0.0.1";
   std::uint16_t metrics_port = 9379;
+  // metrics.bearer_token: what GET /metrics must present ("" = no check).
+  std::string metrics_bearer_token;
   // cluster.nodes as the ring sees them (empty: a single node on its own).
   std::vector<cluster::NodeSpec> cluster_nodes;
   std::uint32_t virtual_nodes = defaults::kVirtualNodesPerWeight;
@@ -74,7 +79,9 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
                                         const std::string& config_file);
 
 // InvalidArgument with an explanation when node.listen is not a loopback address, no
-// security.password is set and security.allow_remote_without_password is false.
+// security.password is set and security.allow_remote_without_password is false; or when
+// metrics are on, metrics.listen is not a loopback address and no metrics.bearer_token is
+// set. The messages name no secret.
 Status CheckListenSecurity(const config::Config& config);
 
 // The ring this node checks ownership against: the configured cluster, or a one-node ring

@@ -1,5 +1,6 @@
 // Metrics: the Prometheus text page of the daemon's counters (RenderMetrics, thread-safe)
-// and the small Boost.Beast HTTP server serving it at GET /metrics on its own thread.
+// and the small Boost.Beast HTTP server serving it at GET /metrics on its own thread, behind
+// a bearer token when one is configured.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "daemon/commands.h"
@@ -15,6 +17,8 @@
 #include "storage/block_store.h"
 
 namespace prefixcache::daemon {
+
+class Secret;
 
 struct MetricsSources {
   const ServerStats& server;
@@ -28,8 +32,9 @@ std::string RenderMetrics(const MetricsSources& sources);
 
 class MetricsServer {
  public:
-  // `sources` must stay valid until Stop() or destruction.
-  explicit MetricsServer(MetricsSources sources);
+  // `sources` must stay valid until Stop() or destruction. With a non-empty `bearer_token`
+  // every request must carry "Authorization: Bearer <token>"; others get 401.
+  explicit MetricsServer(MetricsSources sources, std::string_view bearer_token = {});
   ~MetricsServer();
 
   MetricsServer(const MetricsServer&) = delete;
@@ -47,6 +52,7 @@ class MetricsServer {
   void Accept();
 
   MetricsSources sources_;
+  std::unique_ptr<const Secret> token_;
   boost::asio::io_context context_{1};
   boost::asio::ip::tcp::acceptor acceptor_{context_};
   std::thread thread_;

@@ -1,5 +1,8 @@
 // ServerStats: counters of the network layer and the request latency histogram, written
-// by connections on any I/O thread (sharded relaxed atomics), read by INFO and /metrics.
+// by connections on any I/O thread (sharded relaxed atomics), read by INFO and /metrics;
+// and the daemon-wide memory budget (limits.inflight_memory), which lives here so that every
+// connection, every command and every view of the stats reach it through the one object
+// they already share.
 #pragma once
 
 #include <array>
@@ -8,6 +11,7 @@
 #include <cstdint>
 
 #include "daemon/sharded_counter.h"
+#include "protocol/memory_budget.h"
 
 namespace prefixcache::daemon {
 
@@ -40,6 +44,13 @@ class LatencyHistogram {
 struct ServerStats {
   using Counter = ShardedCounter;
 
+  // `inflight_memory_bytes`: the budget's limit (0: unlimited).
+  explicit ServerStats(std::uint64_t inflight_memory_bytes = 0)
+      : inflight_memory(inflight_memory_bytes) {}
+
+  // Bytes of requests being received and replies not yet written, over every connection.
+  protocol::MemoryBudget inflight_memory;
+
   std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
   std::atomic<std::uint16_t> tcp_port{0};  // bound port, once listening
 
@@ -52,6 +63,8 @@ struct ServerStats {
   Counter idle_timeouts;             // connections closed for idleness
   Counter output_stalls;             // closed: writes made no progress
   Counter backpressure_pauses;       // reading paused over the output limit
+  Counter memory_waits;              // a connection waited for the memory budget
+  Counter request_timeouts;          // closed: a request still partial after request_timeout_ms
   Counter net_input_bytes;
   Counter net_output_bytes;
   LatencyHistogram latency;  // from request parsed to reply queued

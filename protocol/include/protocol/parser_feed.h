@@ -18,11 +18,13 @@ template <typename Parser>
 class FeedByCopy {
  public:
   // Copies `bytes` through ReadBuffer()/Commit(); returns the first error Commit() returns
-  // (the rest of `bytes` is then not fed), Ok otherwise.
+  // (the rest of `bytes` is then not fed), Ok otherwise. Unavailable, with the rest not fed,
+  // when ReadBuffer() has no space (a parser waiting for its memory budget).
   Status Feed(std::span<const std::byte> bytes) {
     Parser& parser = static_cast<Parser&>(*this);
     while (!bytes.empty()) {
       const std::span<std::byte> into = parser.ReadBuffer();
+      if (into.empty()) return Status::Unavailable("the parser is waiting for memory");
       const std::size_t n = std::min(into.size(), bytes.size());
       std::memcpy(into.data(), bytes.data(), n);
       bytes = bytes.subspan(n);
