@@ -27,7 +27,7 @@ namespace {
 
 using namespace prefixcache::testing;  // TempDir and storage_test_util.h
 
-constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
+constexpr std::size_t kBlockBytes = 8192;  // a data block of its own on disk
 
 BlockKey Key(std::uint64_t i) { return BlockKey::FromHalves(0x5b111, i); }
 
@@ -76,34 +76,48 @@ std::vector<BlockKey> ScanAll(const SpillTier& tier, std::size_t count) {
   return keys;
 }
 
-TEST_CASE("SpillRecord encodes a fixed little-endian layout", "[unit]") {
+TEST_CASE("SpillRecord encodes a versioned little-endian layout", "[unit]") {
   SpillRecord record{0x0102030405060708ull, 0x1122ull, 0xa0b0c0d0u, 0x99ull};
   const std::string raw = record.Encode();
   REQUIRE(raw.size() == SpillRecord::kEncodedBytes);
-  CHECK(static_cast<unsigned char>(raw[0]) == 0x08);  // checksum, low byte first
-  CHECK(static_cast<unsigned char>(raw[7]) == 0x01);
-  CHECK(static_cast<unsigned char>(raw[8]) == 0x22);   // size
-  CHECK(static_cast<unsigned char>(raw[16]) == 0xd0);  // depth
-  CHECK(static_cast<unsigned char>(raw[20]) == 0x99);  // seq
+  CHECK(static_cast<unsigned char>(raw[0]) == 2);     // version
+  CHECK(static_cast<unsigned char>(raw[4]) == 0xd0);  // depth, low byte first
+  CHECK(static_cast<unsigned char>(raw[8]) == 0x22);  // size
+  CHECK(static_cast<unsigned char>(raw[16]) == 0x08);  // checksum
+  CHECK(static_cast<unsigned char>(raw[23]) == 0x01);
+  CHECK(static_cast<unsigned char>(raw[24]) == 0x99);  // seq
   REQUIRE(SpillRecord::Decode(raw).has_value());
   CHECK(*SpillRecord::Decode(raw) == record);
   CHECK_FALSE(SpillRecord::Decode(raw.substr(1)).has_value());
   CHECK_FALSE(SpillRecord::Decode(raw + "x").has_value());
+  // Every single damaged byte of the header is refused; the rest are values.
+  for (std::size_t at = 0; at < 4; ++at) {
+    std::string damaged = raw;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x40);
+    CHECK_FALSE(SpillRecord::Decode(damaged).has_value());
+  }
+  // Version 1 (the BlobDB layout's 28 bytes) does not decode.
+  CHECK_FALSE(SpillRecord::Decode(std::string(28, '\0')).has_value());
 }
 
 TEST_CASE("SpillIndex tracks bytes and picks the coldest victims", "[unit]") {
   SpillIndex index;
-  for (std::uint64_t i = 0; i < 5; ++i) index.Insert(Key(i), SpillRecord{i, 100, 0, i + 1});
+  index.OpenSegment(1);
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    index.AppendToOpenSegment(i + 1, 100);
+    index.Insert(Key(i), SpillRecord{i, 100, 0, i + 1});
+  }
   CHECK(index.size() == 5);
   CHECK(index.bytes() == 500);
 
+  index.AppendToOpenSegment(10, 40);
   index.Insert(Key(2), SpillRecord{7, 40, 3, 10});  // replaced: smaller, now the newest
   CHECK(index.size() == 5);
   CHECK(index.bytes() == 440);
   REQUIRE(index.Find(Key(2)) != nullptr);
   CHECK(index.Find(Key(2))->depth == 3);
 
-  index.Touch(Key(0), 11);  // read: no longer the coldest
+  index.Touch(Key(0));  // read: no longer the coldest
   auto victims = index.PickVictims(index.bytes() + 100, 400, {});
   // Needs 140 bytes freed: Key(1) then Key(3) (Key(2) is newer, Key(0) was touched).
   REQUIRE(victims.size() == 2);
@@ -128,6 +142,51 @@ TEST_CASE("SpillIndex tracks bytes and picks the coldest victims", "[unit]") {
   index.Clear();
   CHECK(index.empty());
   CHECK(index.bytes() == 0);
+  CHECK(index.segment_count() == 0);
+}
+
+TEST_CASE("SpillIndex counts each segment's live bytes and hands back the empty ones",
+          "[unit]") {
+  SpillIndex index;
+  index.AddSegment(1, 2, 300);  // on disk: more than the values (table overhead)
+  index.AddSegment(3, 4, 250);
+  CHECK(index.Covers(1));
+  CHECK(index.Covers(4));
+  CHECK_FALSE(index.Covers(5));
+  index.Insert(Key(1), SpillRecord{0, 100, 0, 1});
+  index.Insert(Key(2), SpillRecord{0, 100, 0, 2});
+  index.Insert(Key(3), SpillRecord{0, 100, 0, 3});
+  index.OpenSegment(5);
+  index.AppendToOpenSegment(5, 100);
+  index.Insert(Key(5), SpillRecord{0, 100, 0, 5});
+  CHECK(index.segment_bytes() == 650);
+  REQUIRE(index.OldestClosedSegment() != nullptr);
+  CHECK(index.OldestClosedSegment()->first_seq == 1);
+  std::vector<BlockKey> keys = index.KeysIn(*index.OldestClosedSegment());
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == std::vector<BlockKey>{Key(1), Key(2)});
+
+  // Segment [3, 4] empties once Key(3) is replaced by a write in the open segment.
+  index.AppendToOpenSegment(6, 100);
+  index.Insert(Key(3), SpillRecord{0, 100, 0, 6});
+  std::vector<SpillIndex::Segment> empty = index.TakeEmptySegments();
+  REQUIRE(empty.size() == 1);
+  CHECK(empty[0].first_seq == 3);
+  CHECK(empty[0].last_seq == 4);
+  CHECK(index.segment_bytes() == 500);
+  CHECK_FALSE(index.Covers(3));
+
+  // The open segment is never handed back, even when empty, until it is closed.
+  index.Erase(Key(5));
+  index.Erase(Key(3));
+  CHECK(index.TakeEmptySegments().empty());
+  index.CloseSegment();
+  CHECK(index.TakeEmptySegments().size() == 1);
+  index.Erase(Key(1));
+  index.Erase(Key(2));
+  CHECK(index.TakeEmptySegments().size() == 1);
+  CHECK(index.segment_bytes() == 0);
+  CHECK(index.segment_count() == 0);
 }
 
 TEST_CASE("SpillTier serves queued blocks and writes them in the background", "[integration]") {
@@ -438,7 +497,7 @@ TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
   }
   {
     RawSpillDb raw(options.path);
-    REQUIRE(raw.db().Delete({}, raw.blocks(), RawSpillDb::KeySlice(Key(1))).ok());
+    REQUIRE(raw.db().Delete({}, raw.values(), raw.ValueKey(Key(1))).ok());
   }
   auto tier = OpenTier(options);
   CHECK(tier->Contains(Key(1)));

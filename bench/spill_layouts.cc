@@ -1,0 +1,414 @@
+#include "spill_layouts.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/sst_file_writer.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <xxh_x86dispatch.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <unordered_map>
+
+#include "bench_util.h"
+
+namespace prefixcache::bench {
+namespace {
+
+constexpr std::uint64_t kMiB = 1024 * 1024;
+// As the spill tier: 1 MiB write batches (SpillTierOptions::batch_bytes), 32-byte records,
+// 64 MiB segments (SpillTierOptions::segment_bytes), values hashed with XXH3-64.
+constexpr std::uint64_t kBatchBytes = 1 * kMiB;
+constexpr std::size_t kRecordBytes = 32;
+constexpr std::uint64_t kSegmentBytes = 64 * kMiB;
+// The values written come from this many distinct bytes, so they are not in the CPU cache
+// when written, as demoted blocks are not.
+constexpr std::uint64_t kPoolBytes = 64 * kMiB;
+
+[[noreturn]] void Fail(const std::string& what, const rocksdb::Status& status) {
+  std::fprintf(stderr, "storage_bench: spill layouts: %s: %s\n", what.c_str(),
+               status.ToString().c_str());
+  std::exit(1);
+}
+
+void Check(const std::string& what, const rocksdb::Status& status) {
+  if (!status.ok()) Fail(what, status);
+}
+
+void StoreBigEndian(char* out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
+}
+
+// A 16-byte block key.
+std::string BlockKeyBytes(std::uint64_t i) {
+  std::string key(16, '\0');
+  StoreBigEndian(key.data(), 0x5b111a70u);
+  StoreBigEndian(key.data() + 8, i);
+  return key;
+}
+
+struct Item {
+  std::string key;     // the block key
+  std::uint64_t seq = 0;
+  rocksdb::Slice value;
+  std::uint64_t checksum = 0;
+  std::string record;  // kRecordBytes: checksum, size, seq, depth, as a spill record holds
+};
+
+// One candidate layout's RocksDB folder: a "values" column family in the layout's style
+// and a "records" one (key -> record) beside it.
+class Candidate {
+ public:
+  explicit Candidate(SpillLayout layout) : layout_(layout) {}
+  ~Candidate() { Close(); }
+
+  void Open(const std::string& path) {
+    path_ = path;
+    std::filesystem::create_directories(path + "/incoming");
+    db_options_.create_if_missing = true;
+    db_options_.create_missing_column_families = true;
+    db_options_.atomic_flush = !ingest();  // a value and its record flush together
+    db_options_.max_background_flushes = 2;
+    db_options_.max_background_compactions = 1;
+    db_options_.bytes_per_sync = 1 * kMiB;
+    db_options_.keep_log_file_num = 4;
+    rocksdb::ColumnFamilyOptions records;
+    records.compression = rocksdb::kNoCompression;
+    records.max_write_buffer_number = 4;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"values", ValuesOptions()}, {"records", records}};
+    rocksdb::DB* raw = nullptr;
+    Check("open " + path, rocksdb::DB::Open(db_options_, path, families, &handles_, &raw));
+    db_.reset(raw);
+    values_ = handles_[1];
+    records_ = handles_[2];
+  }
+
+  // One write batch of the spill tier.
+  void Write(const std::vector<Item>& items) {
+    if (ingest()) {
+      for (const Item& item : items) AppendToSegment(item);
+      return;
+    }
+    batch_.Clear();
+    for (const Item& item : items) {
+      Check("batch", batch_.Put(values_, ValueKey(item), item.value));
+      Check("batch", batch_.Put(records_, item.key, item.record));
+    }
+    rocksdb::WriteOptions write;
+    write.disableWAL = true;
+    Check("write", db_->Write(write, &batch_));
+  }
+
+  // Everything written is on disk and readable from RocksDB.
+  void Finish() {
+    if (ingest()) IngestSegment();
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    if (ingest()) {
+      Check("flush", db_->Flush(flush, records_));
+    } else {
+      Check("flush", db_->Flush(flush, {values_, records_}));
+    }
+  }
+
+  rocksdb::Status Get(const Item& item, bool verify, rocksdb::PinnableSlice* value) {
+    rocksdb::ReadOptions read;
+    read.verify_checksums = verify;
+    read.fill_cache = false;
+    return db_->Get(read, values_, ValueKey(item), value);
+  }
+
+  // Reads every record, as the spill tier's restart does; returns how many.
+  std::size_t ScanRecords() {
+    std::unordered_map<std::string, std::string> index;
+    rocksdb::ReadOptions read;
+    read.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, records_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      index.emplace(it->key().ToString(), it->value().ToString());
+    }
+    Check("scan records", it->status());
+    return index.size();
+  }
+
+  std::uint64_t TableReaderBytes() {
+    std::uint64_t total = 0;
+    for (auto* handle : handles_) {
+      std::uint64_t bytes = 0;
+      if (db_->GetIntProperty(handle, "rocksdb.estimate-table-readers-mem", &bytes)) total += bytes;
+    }
+    return total;
+  }
+
+  void Close() {
+    if (!db_) return;
+    for (auto* handle : handles_) Check("close", db_->DestroyColumnFamilyHandle(handle));
+    handles_.clear();
+    Check("close", db_->Close());
+    db_.reset();
+  }
+
+ private:
+  bool blob() const {
+    return layout_ == SpillLayout::kBlobToday || layout_ == SpillLayout::kBlobTuned;
+  }
+  bool ingest() const {
+    return layout_ == SpillLayout::kSstIngest || layout_ == SpillLayout::kSstIngestNoCheck ||
+           layout_ == SpillLayout::kSstIngestDirect;
+  }
+
+  // Blob layouts key values by the block key (as the previous spill tier); SST layouts by
+  // the write sequence first, so each file covers one range of writes.
+  std::string ValueKey(const Item& item) const {
+    if (blob()) return item.key;
+    std::string key(8, '\0');
+    StoreBigEndian(key.data(), item.seq);
+    return key + item.key;
+  }
+
+  rocksdb::ColumnFamilyOptions ValuesOptions() const {
+    rocksdb::ColumnFamilyOptions family;
+    family.compression = rocksdb::kNoCompression;
+    rocksdb::BlockBasedTableOptions table;
+    switch (layout_) {
+      case SpillLayout::kBlobToday:
+      case SpillLayout::kBlobTuned:
+        family.enable_blob_files = true;
+        family.min_blob_size = 4096;
+        family.blob_compression_type = rocksdb::kNoCompression;
+        family.enable_blob_garbage_collection = false;
+        family.write_buffer_size = 32 * kMiB;
+        family.max_write_buffer_number = 4;
+        if (layout_ == SpillLayout::kBlobTuned) {
+          family.write_buffer_size = 128 * kMiB;
+          family.blob_file_size = 1024 * kMiB;
+        }
+        return family;
+      case SpillLayout::kSstMemtableFifo:
+        family.compaction_style = rocksdb::kCompactionStyleFIFO;
+        family.compaction_options_fifo.max_table_files_size = 1ull << 40;  // no drops here
+        family.write_buffer_size = 64 * kMiB;
+        family.max_write_buffer_number = 4;
+        break;
+      case SpillLayout::kSstIngest:
+      case SpillLayout::kSstIngestNoCheck:
+      case SpillLayout::kSstIngestDirect:
+        family.disable_auto_compactions = true;
+        family.num_levels = 2;
+        break;
+    }
+    table.checksum = layout_ == SpillLayout::kSstIngestNoCheck ? rocksdb::kNoChecksum
+                                                               : rocksdb::kXXH3;
+    table.no_block_cache = true;  // values are read once into their own buffer
+    family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return family;
+  }
+
+  void AppendToSegment(const Item& item) {
+    if (!segment_) {
+      rocksdb::EnvOptions env(db_options_);
+      env.writable_file_max_buffer_size = 64 * 1024;  // larger blocks bypass the buffer
+      if (layout_ == SpillLayout::kSstIngestDirect) {
+        env.use_direct_writes = true;
+        env.writable_file_max_buffer_size = 4 * kMiB;  // direct writes always go through it
+      }
+      rocksdb::Options options(db_options_, ValuesOptions());
+      segment_ = std::make_unique<rocksdb::SstFileWriter>(env, options, values_,
+                                                          /*invalidate_page_cache=*/false);
+      segment_path_ = path_ + "/incoming/segment-" + std::to_string(item.seq) + ".sst";
+      Check("open segment", segment_->Open(segment_path_));
+      segment_bytes_ = 0;
+    }
+    Check("segment put", segment_->Put(ValueKey(item), item.value));
+    segment_records_.emplace_back(item.key, item.record);
+    segment_bytes_ += item.value.size();
+    if (segment_bytes_ >= kSegmentBytes) IngestSegment();
+  }
+
+  void IngestSegment() {
+    if (!segment_) return;
+    Check("finish segment", segment_->Finish());
+    segment_.reset();
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;
+    ingest.write_global_seqno = false;
+    ingest.fail_if_not_bottommost_level = true;
+    Check("ingest", db_->IngestExternalFile(values_, {segment_path_}, ingest));
+    batch_.Clear();
+    for (const auto& [key, record] : segment_records_) Check("batch", batch_.Put(records_, key, record));
+    segment_records_.clear();
+    Check("records", db_->Write(rocksdb::WriteOptions(), &batch_));
+  }
+
+  const SpillLayout layout_;
+  std::string path_;
+  rocksdb::DBOptions db_options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* values_ = nullptr;
+  rocksdb::ColumnFamilyHandle* records_ = nullptr;
+  rocksdb::WriteBatch batch_;
+  std::unique_ptr<rocksdb::SstFileWriter> segment_;
+  std::string segment_path_;
+  std::uint64_t segment_bytes_ = 0;
+  std::vector<std::pair<std::string, std::string>> segment_records_;
+};
+
+std::vector<std::string> ValuePool(std::size_t block_bytes) {
+  const std::size_t count = std::max<std::size_t>(1, kPoolBytes / block_bytes);
+  std::vector<std::string> pool(count, std::string(block_bytes, '\0'));
+  std::mt19937_64 rng(block_bytes);
+  for (std::string& value : pool) {
+    for (std::size_t i = 0; i + 8 <= value.size(); i += 8) {
+      const std::uint64_t word = rng();
+      std::memcpy(value.data() + i, &word, 8);
+    }
+  }
+  return pool;
+}
+
+Item MakeItem(const std::vector<std::string>& pool, std::uint64_t i) {
+  Item item;
+  item.key = BlockKeyBytes(i);
+  item.seq = i + 1;
+  const std::string& value = pool[i % pool.size()];
+  item.value = rocksdb::Slice(value);
+  item.record.assign(kRecordBytes, '\0');
+  StoreBigEndian(item.record.data() + 16, item.seq);
+  StoreBigEndian(item.record.data() + 8, value.size());
+  return item;
+}
+
+}  // namespace
+
+std::vector<SpillLayout> AllSpillLayouts() {
+  return {SpillLayout::kBlobToday, SpillLayout::kBlobTuned, SpillLayout::kSstMemtableFifo,
+          SpillLayout::kSstIngest, SpillLayout::kSstIngestNoCheck, SpillLayout::kSstIngestDirect};
+}
+
+const char* SpillLayoutName(SpillLayout layout) {
+  switch (layout) {
+    case SpillLayout::kBlobToday:
+      return "BlobDB (previous)";
+    case SpillLayout::kBlobTuned:
+      return "BlobDB tuned";
+    case SpillLayout::kSstMemtableFifo:
+      return "SST via memtable, FIFO";
+    case SpillLayout::kSstIngest:
+      return "SST ingested (chosen)";
+    case SpillLayout::kSstIngestNoCheck:
+      return "SST ingested, no RocksDB crc";
+    case SpillLayout::kSstIngestDirect:
+      return "SST ingested, O_DIRECT";
+  }
+  return "?";
+}
+
+const char* SpillLayoutId(SpillLayout layout) {
+  switch (layout) {
+    case SpillLayout::kBlobToday:
+      return "blob";
+    case SpillLayout::kBlobTuned:
+      return "blob-tuned";
+    case SpillLayout::kSstMemtableFifo:
+      return "sst-fifo";
+    case SpillLayout::kSstIngest:
+      return "sst-ingest";
+    case SpillLayout::kSstIngestNoCheck:
+      return "sst-ingest-nocheck";
+    case SpillLayout::kSstIngestDirect:
+      return "sst-ingest-direct";
+  }
+  return "?";
+}
+
+SpillLayoutFigures RunSpillLayout(SpillLayout layout, std::size_t block_bytes,
+                                  std::uint64_t total_bytes, const std::string& dir) {
+  const std::size_t n = std::max<std::size_t>(1, total_bytes / block_bytes);
+  const std::vector<std::string> pool = ValuePool(block_bytes);
+  const std::string path = dir + "/layout-" + std::to_string(static_cast<int>(layout));
+  std::filesystem::remove_all(path);
+  SpillLayoutFigures f;
+  const double gib = static_cast<double>(n) * static_cast<double>(block_bytes) / (1024.0 * kMiB);
+  std::vector<std::uint64_t> checksums(n);
+  {
+    Candidate candidate(layout);
+    candidate.Open(path);
+    SyncFileSystem(path);
+    const double cpu0 = ProcessCpuSeconds();
+    const double disk0 = ProcessDiskWriteBytes();
+    const auto t0 = Clock::now();
+    std::vector<Item> batch;
+    std::uint64_t batch_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      Item item = MakeItem(pool, i);
+      item.checksum = XXH3_64bits_dispatch(item.value.data(), item.value.size());
+      std::memcpy(item.record.data(), &item.checksum, 8);
+      checksums[i] = item.checksum;
+      batch_bytes += item.value.size();
+      batch.push_back(std::move(item));
+      if (batch_bytes >= kBatchBytes) {
+        candidate.Write(batch);
+        batch.clear();
+        batch_bytes = 0;
+      }
+    }
+    if (!batch.empty()) candidate.Write(batch);
+    candidate.Finish();
+    SyncFileSystem(path);
+    const double seconds = Seconds(Clock::now() - t0);
+    f.write_gbps = static_cast<double>(n * block_bytes) / 1e9 / seconds;
+    f.cpu_s_per_gib = (ProcessCpuSeconds() - cpu0) / gib;
+    f.write_amp = (ProcessDiskWriteBytes() - disk0) / static_cast<double>(n * block_bytes);
+
+    // Reads as the spill tier's: the value, copied into a buffer of its own, checked.
+    for (const bool verify : {false, true}) {
+      Samples reads;
+      for (std::size_t i = 0; i < n; ++i) {
+        const Item item = MakeItem(pool, i);
+        const auto start = Clock::now();
+        rocksdb::PinnableSlice value;
+        rocksdb::Status status = candidate.Get(item, verify, &value);
+        bool good = status.ok() && value.size() == block_bytes;
+        if (good) {
+          std::unique_ptr<char, decltype(&std::free)> copy(
+              static_cast<char*>(std::malloc(value.size())), &std::free);
+          std::memcpy(copy.get(), value.data(), value.size());
+          good = XXH3_64bits_dispatch(copy.get(), value.size()) == checksums[i];
+        }
+        reads.Add(Clock::now() - start);
+        if (!good) ++f.bad;
+      }
+      const double gbps = static_cast<double>(n * block_bytes) / 1e9 / reads.total;
+      if (verify) {
+        f.read_checked_gbps = gbps;
+      } else {
+        f.read_gbps = gbps;
+        f.read_p50_us = reads.Percentile(0.5) * 1e6;
+        f.read_p99_us = reads.Percentile(0.99) * 1e6;
+      }
+    }
+  }
+  {
+    Candidate candidate(layout);
+    const auto t0 = Clock::now();
+    candidate.Open(path);
+    const std::size_t records = candidate.ScanRecords();
+    f.reopen_s = Seconds(Clock::now() - t0);
+    if (records != n) f.bad += n - std::min(n, records);
+    f.table_reader_bytes_per_block =
+        static_cast<double>(candidate.TableReaderBytes()) / static_cast<double>(n);
+  }
+  std::filesystem::remove_all(path);
+  return f;
+}
+
+}  // namespace prefixcache::bench
