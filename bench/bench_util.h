@@ -60,10 +60,10 @@ inline double ProcessDiskWriteBytes() {
 }
 
 // CPU seconds used so far by each live thread of this process, summed by what the thread
-// is: "caller" (the main thread), "spill-writer", "rocksdb" (RocksDB's background pools)
-// and "other". From /proc/self/task/*/stat; threads that ended are not counted.
+// is: "caller" (the main thread), "spill" (the spill tier's writer and sealer), "rocksdb"
+// (RocksDB's background pools) and "other". From /proc/self/task/*/stat; threads that ended are not counted.
 struct ThreadCpu {
-  double caller = 0, spill_writer = 0, rocksdb = 0, other = 0;
+  double caller = 0, spill = 0, rocksdb = 0, other = 0;
 
   static ThreadCpu Now() {
     ThreadCpu cpu;
@@ -92,8 +92,8 @@ struct ThreadCpu {
       const bool main_thread = task.path().filename() == std::to_string(::getpid());
       if (main_thread) {
         cpu.caller += seconds;
-      } else if (comm == "spill-writer") {
-        cpu.spill_writer += seconds;
+      } else if (comm.rfind("spill-", 0) == 0) {
+        cpu.spill += seconds;
       } else if (comm.rfind("rocksdb:", 0) == 0) {
         cpu.rocksdb += seconds;
       } else {
@@ -103,7 +103,7 @@ struct ThreadCpu {
     return cpu;
   }
   ThreadCpu operator-(const ThreadCpu& o) const {
-    return {caller - o.caller, spill_writer - o.spill_writer, rocksdb - o.rocksdb, other - o.other};
+    return {caller - o.caller, spill - o.spill, rocksdb - o.rocksdb, other - o.other};
   }
 };
 

@@ -314,7 +314,7 @@ void RunSpill(std::size_t block_bytes, std::uint64_t total_bytes, std::uint64_t 
   f.disk_mib = disk / kMiB;
   f.cpu_s_per_gib = gib > 0 ? cpu / gib : 0;
   f.caller_cpu_s_per_gib = gib > 0 ? threads.caller / gib : 0;
-  f.writer_cpu_s_per_gib = gib > 0 ? threads.spill_writer / gib : 0;
+  f.writer_cpu_s_per_gib = gib > 0 ? threads.spill / gib : 0;
   f.rocksdb_cpu_s_per_gib = gib > 0 ? threads.rocksdb / gib : 0;
   f.drops = static_cast<double>(stats.memory.demotion_drops + stats.spill.demotion_drops);
   if (pace_gbps > 0) {
@@ -524,7 +524,7 @@ void PrintSpill(const Args& args, const std::vector<std::vector<SpillFigures>>& 
     const double written = MedianOf(v, &SpillFigures::written_mib);
     std::printf(
         "%-8s %-30s %6.2f GB/s  x%.2f dd (target >= 0.8); %.2f CPU s/GiB (target <= 0.7: "
-        "caller %.2f, spill-writer %.2f, rocksdb %.2f); %.0f MiB written, x%.2f to disk; "
+        "caller %.2f, spill writer+sealer %.2f, rocksdb %.2f); %.0f MiB written, x%.2f to disk; "
         "puts %.2f s + flush+sync %.2f s; %.0f dropped; GB/s by run:%s\n",
         size.c_str(), "write (put, Flush, syncfs)", write_gbps,
         dd_gbps > 0 ? write_gbps / dd_gbps : 0.0, MedianOf(v, &SpillFigures::cpu_s_per_gib),

@@ -221,32 +221,39 @@ Status SpillDb::Destroy(const std::string& path, rocksdb::Env* env) {
   return Status::IoError("spill folder " + path + ": discarding it: " + destroyed.ToString());
 }
 
-Status SpillDb::BeginSegment(std::uint64_t first_seq) {
-  AbandonSegment();
+SpillDb::Segment::~Segment() {
+  writer.reset();
+  if (path.empty()) return;
+  std::error_code ignored;  // a leftover goes at the next Open
+  std::filesystem::remove(path, ignored);
+}
+
+Result<std::unique_ptr<SpillDb::Segment>> SpillDb::BeginSegment(std::uint64_t first_seq) {
   const rocksdb::DBOptions db_options = DbOptions(env_);
   rocksdb::EnvOptions env_options(db_options);
   // Blocks larger than this go from their own buffer straight to write(): no extra copy.
   env_options.writable_file_max_buffer_size = 64 * 1024;
-  segment_ = std::make_unique<rocksdb::SstFileWriter>(
+  std::unique_ptr<Segment> segment(new Segment());
+  segment->writer = std::make_unique<rocksdb::SstFileWriter>(
       env_options, rocksdb::Options(db_options, ValuesOptions()), values_,
       /*invalidate_page_cache=*/false);
-  segment_path_ = path_ + "/incoming/segment-" + std::to_string(first_seq) + ".sst";
-  rocksdb::Status opened = segment_->Open(segment_path_);
-  if (opened.ok()) return Status::Ok();
-  AbandonSegment();
-  return Error("creating a segment", opened.ToString());
+  segment->path = path_ + "/incoming/segment-" + std::to_string(first_seq) + ".sst";
+  rocksdb::Status opened = segment->writer->Open(segment->path);
+  if (!opened.ok()) return Error("creating a segment", opened.ToString());
+  return segment;
 }
 
-Status SpillDb::Append(const BlockKey& key, std::uint64_t seq, std::span<const std::byte> value) {
+Status SpillDb::Append(Segment& segment, const BlockKey& key, std::uint64_t seq,
+                       std::span<const std::byte> value) {
   const rocksdb::Slice bytes(reinterpret_cast<const char*>(value.data()), value.size());
-  rocksdb::Status put = segment_->Put(ValueKey(key, seq), bytes);
+  rocksdb::Status put = segment.writer->Put(ValueKey(key, seq), bytes);
   if (put.ok()) return Status::Ok();
   return Error("writing a segment", put.ToString());
 }
 
-Status SpillDb::FinishSegment() {
-  rocksdb::Status status = segment_->Finish();
-  segment_.reset();
+Status SpillDb::FinishSegment(std::unique_ptr<Segment> segment) {
+  rocksdb::Status status = segment->writer->Finish();
+  segment->writer.reset();
   if (status.ok()) {
     rocksdb::IngestExternalFileOptions ingest;
     ingest.move_files = true;  // a hard link: the bytes are not copied
@@ -254,19 +261,13 @@ Status SpillDb::FinishSegment() {
     ingest.write_global_seqno = false;
     // In the last level, or DeleteSegment could not delete it.
     ingest.fail_if_not_bottommost_level = true;
-    status = db_->IngestExternalFile(values_, {segment_path_}, ingest);
+    status = db_->IngestExternalFile(values_, {segment->path}, ingest);
   }
-  if (status.ok()) return Status::Ok();
-  AbandonSegment();
+  if (status.ok()) {
+    segment->path.clear();  // moved into the database
+    return Status::Ok();
+  }
   return Error("ingesting a segment", status.ToString());
-}
-
-void SpillDb::AbandonSegment() {
-  segment_.reset();
-  if (segment_path_.empty()) return;
-  std::error_code ignored;  // a leftover goes at the next Open
-  std::filesystem::remove(segment_path_, ignored);
-  segment_path_.clear();
 }
 
 std::vector<SpillDb::SegmentFile> SpillDb::Segments() const {
@@ -347,7 +348,6 @@ Status SpillDb::ReadValue(const BlockKey& key, std::uint64_t seq,
 }
 
 Status SpillDb::Clear() {
-  AbandonSegment();
   // Every key is 16 bytes, so [16 x 0x00, 17 x 0xff) covers them all.
   const std::string begin(BlockKey::kSize, '\0');
   const std::string end(BlockKey::kSize + 1, '\xff');
@@ -363,7 +363,6 @@ Status SpillDb::Clear() {
 
 Status SpillDb::Close() {
   if (!db_) return Status::Ok();
-  AbandonSegment();
   for (rocksdb::ColumnFamilyHandle* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   handles_.clear();
   values_ = records_ = nullptr;

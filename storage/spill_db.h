@@ -13,9 +13,10 @@
 // names a value that was not on disk; a value whose record is lost (crash) is forgotten,
 // and its segment deleted, at the next Open.
 //
-// Thread-safety: ReadValue, Segments and ScanRecords may run at once with anything but
-// Close and the destructor; every other method must be serialised by the caller (SpillTier
-// holds its write lock).
+// Thread-safety: ReadValue, Segments, ScanRecords, FlushRecords and FinishSegment may run
+// at once with anything but Close and the destructor; every other method must be
+// serialised by the caller (SpillTier holds its write lock). Segments must be destroyed
+// or finished before Close.
 #pragma once
 
 #include <cstdint>
@@ -71,18 +72,32 @@ class SpillDb {
   SpillDb(const SpillDb&) = delete;
   SpillDb& operator=(const SpillDb&) = delete;
 
-  // --- Segments. Begin, then Append in increasing seq, then Finish (or Abandon).
-  // Opens a new segment file. IoError if it cannot be created.
-  Status BeginSegment(std::uint64_t first_seq);
-  bool segment_open() const { return segment_ != nullptr; }
+  // One segment file being written. Destroying it before FinishSegment removes the file.
+  class Segment {
+   public:
+    ~Segment();
+    Segment(const Segment&) = delete;
+    Segment& operator=(const Segment&) = delete;
+
+   private:
+    friend class SpillDb;
+    Segment() = default;
+    std::unique_ptr<rocksdb::SstFileWriter> writer;
+    std::string path;
+  };
+
+  // --- Segments. Begin, then Append in increasing seq, then Finish (or destroy).
+  // A new segment file for the writes from `first_seq` on. IoError if it cannot be
+  // created.
+  Result<std::unique_ptr<Segment>> BeginSegment(std::uint64_t first_seq);
   // Appends one value (seq above the previous one's). IoError on a write failure, after
-  // which the segment can only be abandoned.
-  Status Append(const BlockKey& key, std::uint64_t seq, std::span<const std::byte> value);
-  // Completes the open segment, syncs it and ingests it: its values are readable from then
-  // on. IoError (the segment is then abandoned) on failure.
-  Status FinishSegment();
-  // Drops the open segment's file, if any.
-  void AbandonSegment();
+  // which the segment can only be destroyed.
+  Status Append(Segment& segment, const BlockKey& key, std::uint64_t seq,
+                std::span<const std::byte> value);
+  // Completes the segment, syncs it and ingests it: its values are readable from then on.
+  // IoError (and the file is removed) on failure. Safe on another thread than the one
+  // appending to the next segment, at once with every method but Close.
+  Status FinishSegment(std::unique_ptr<Segment> segment);
   // The ingested segments, in seq order.
   std::vector<SegmentFile> Segments() const;
   // Deletes the ingested segment [first_seq, last_seq] (whole files only).
@@ -105,10 +120,10 @@ class SpillDb {
   // (RocksDB's checksum or format check failed) or IoError.
   Status ReadValue(const BlockKey& key, std::uint64_t seq, rocksdb::PinnableSlice* value) const;
 
-  // Deletes every segment (the open one included) and every record.
+  // Deletes every ingested segment and every record.
   Status Clear();
 
-  // Abandons the open segment and closes RocksDB. Idempotent; returns the first error.
+  // Closes RocksDB. Idempotent; returns the first error.
   Status Close();
 
   const std::string& path() const { return path_; }
@@ -123,8 +138,6 @@ class SpillDb {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* values_ = nullptr;
   rocksdb::ColumnFamilyHandle* records_ = nullptr;
-  std::unique_ptr<rocksdb::SstFileWriter> segment_;
-  std::string segment_path_;
 };
 
 }  // namespace prefixcache::storage

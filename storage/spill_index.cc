@@ -68,43 +68,51 @@ std::uint64_t SpillIndex::BytesInsertedSince(const BlockKey& key) const {
 
 void SpillIndex::AddSegment(std::uint64_t first_seq, std::uint64_t last_seq,
                             std::uint64_t bytes) {
-  PC_CHECK(first_seq <= last_seq && open_segment() == nullptr);
+  PC_CHECK(first_seq <= last_seq);
   auto next = segments_.lower_bound(first_seq);
   PC_CHECK(next == segments_.end() || next->first > last_seq);
   PC_CHECK(next == segments_.begin() || std::prev(next)->second.last_seq < first_seq);
-  segments_.emplace(first_seq, Segment{first_seq, last_seq, bytes, 0, false});
+  segments_.emplace(first_seq, Segment{first_seq, last_seq, bytes, 0, Segment::State::kOnDisk});
   segment_bytes_ += bytes;
 }
 
 void SpillIndex::OpenSegment(std::uint64_t first_seq) {
   PC_CHECK(open_segment() == nullptr);
   PC_CHECK(segments_.empty() || segments_.rbegin()->second.last_seq < first_seq);
-  segments_.emplace(first_seq, Segment{first_seq, first_seq, 0, 0, true});
+  segments_.emplace(first_seq, Segment{first_seq, first_seq, 0, 0, Segment::State::kOpen});
 }
 
 void SpillIndex::AppendToOpenSegment(std::uint64_t seq, std::uint64_t bytes) {
-  PC_CHECK(!segments_.empty());
+  PC_CHECK(open_segment() != nullptr);
   Segment& segment = segments_.rbegin()->second;
-  PC_CHECK(segment.open && seq >= segment.last_seq);
+  PC_CHECK(seq >= segment.last_seq);
   segment.last_seq = seq;
   segment.bytes += bytes;
   segment_bytes_ += bytes;
 }
 
-void SpillIndex::CloseSegment() {
+void SpillIndex::SealOpenSegment() {
   PC_CHECK(open_segment() != nullptr);
-  segments_.rbegin()->second.open = false;
+  segments_.rbegin()->second.state = Segment::State::kSealing;
 }
 
-void SpillIndex::DiscardOpenSegment() {
-  const Segment* open = open_segment();
-  PC_CHECK(open != nullptr && open->live_bytes == 0);
-  segment_bytes_ -= open->bytes;
-  segments_.erase(open->first_seq);
+void SpillIndex::SegmentOnDisk(std::uint64_t first_seq) {
+  auto it = segments_.find(first_seq);
+  PC_CHECK(it != segments_.end() && it->second.state == Segment::State::kSealing);
+  it->second.state = Segment::State::kOnDisk;
+}
+
+void SpillIndex::DiscardSegment(std::uint64_t first_seq) {
+  auto it = segments_.find(first_seq);
+  PC_CHECK(it != segments_.end() && it->second.live_bytes == 0);
+  segment_bytes_ -= it->second.bytes;
+  segments_.erase(it);
 }
 
 const SpillIndex::Segment* SpillIndex::open_segment() const {
-  if (segments_.empty() || !segments_.rbegin()->second.open) return nullptr;
+  if (segments_.empty() || segments_.rbegin()->second.state != Segment::State::kOpen) {
+    return nullptr;
+  }
   return &segments_.rbegin()->second;
 }
 
@@ -113,17 +121,17 @@ bool SpillIndex::Covers(std::uint64_t seq) const {
   return it != segments_.begin() && std::prev(it)->second.last_seq >= seq;
 }
 
-const SpillIndex::Segment* SpillIndex::OldestClosedSegment() const {
-  if (segments_.empty() || segments_.begin()->second.open) return nullptr;
+const SpillIndex::Segment* SpillIndex::OldestOnDiskSegment() const {
+  if (segments_.empty() || segments_.begin()->second.state != Segment::State::kOnDisk) {
+    return nullptr;
+  }
   return &segments_.begin()->second;
 }
 
-std::vector<BlockKey> SpillIndex::KeysIn(const Segment& segment) const {
+std::vector<BlockKey> SpillIndex::KeysIn(std::uint64_t first_seq, std::uint64_t last_seq) const {
   std::vector<BlockKey> keys;
   for (const auto& [key, entry] : entries_) {
-    if (entry.record.seq >= segment.first_seq && entry.record.seq <= segment.last_seq) {
-      keys.push_back(key);
-    }
+    if (entry.record.seq >= first_seq && entry.record.seq <= last_seq) keys.push_back(key);
   }
   return keys;
 }
@@ -131,7 +139,7 @@ std::vector<BlockKey> SpillIndex::KeysIn(const Segment& segment) const {
 std::vector<SpillIndex::Segment> SpillIndex::TakeEmptySegments() {
   std::vector<Segment> empty;
   for (auto it = segments_.begin(); it != segments_.end();) {
-    if (it->second.open || it->second.live_bytes != 0) {
+    if (it->second.state != Segment::State::kOnDisk || it->second.live_bytes != 0) {
       ++it;
       continue;
     }
@@ -146,7 +154,7 @@ SpillIndex::Segment* SpillIndex::SegmentOf(std::uint64_t seq) {
   auto it = segments_.upper_bound(seq);
   if (it == segments_.begin()) return nullptr;
   Segment& segment = std::prev(it)->second;
-  return segment.last_seq >= seq || segment.open ? &segment : nullptr;
+  return segment.last_seq >= seq || segment.state == Segment::State::kOpen ? &segment : nullptr;
 }
 
 void SpillIndex::Link(Node* node) {

@@ -24,14 +24,15 @@ class SpillIndex {
   using KeySet = std::unordered_set<BlockKey, BlockKeyHash>;
 
   // One file of values: the writes [first_seq, last_seq], `bytes` of values in all, of
-  // which `live_bytes` belong to records held here. The open segment is the one being
-  // written; every other is closed (on disk).
+  // which `live_bytes` belong to records held here. A segment is open while it is written
+  // (the newest one), then sealing while its file is synced and ingested, then on disk.
   struct Segment {
+    enum class State { kOpen, kSealing, kOnDisk };
     std::uint64_t first_seq = 0;
     std::uint64_t last_seq = 0;
     std::uint64_t bytes = 0;
     std::uint64_t live_bytes = 0;
-    bool open = false;
+    State state = State::kOnDisk;
   };
 
   SpillIndex() = default;
@@ -79,28 +80,30 @@ class SpillIndex {
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
 
-  // Registers a closed segment found on disk. Segments may be added in any order but must
-  // not overlap (CHECKed), and none may be open.
+  // Registers a segment found on disk. Segments may be added in any order but must not
+  // overlap (CHECKed).
   void AddSegment(std::uint64_t first_seq, std::uint64_t last_seq, std::uint64_t bytes);
   // Starts the open segment with the write `first_seq`, past every segment (CHECKed, as
-  // that there is no open one).
+  // that there is no open one; a sealing one may remain).
   void OpenSegment(std::uint64_t first_seq);
   // A value of `bytes` was written at `seq` (past the last one) into the open segment.
   void AppendToOpenSegment(std::uint64_t seq, std::uint64_t bytes);
-  // The open segment is on disk now. CHECKs that there is one.
-  void CloseSegment();
-  // Forgets the open segment (its file was lost); every key in it must be erased first
-  // (CHECKed: no live bytes).
-  void DiscardOpenSegment();
+  // The open segment is complete and being ingested now. CHECKs that there is one.
+  void SealOpenSegment();
+  // The sealing segment that starts at `first_seq` is on disk now (CHECKed).
+  void SegmentOnDisk(std::uint64_t first_seq);
+  // Forgets the segment that starts at `first_seq` (its file was lost); every key in it
+  // must be erased first (CHECKed: no live bytes).
+  void DiscardSegment(std::uint64_t first_seq);
   // The open segment, or nullptr.
   const Segment* open_segment() const;
   // Whether a segment holds the write `seq`.
   bool Covers(std::uint64_t seq) const;
-  // The oldest closed segment, or nullptr.
-  const Segment* OldestClosedSegment() const;
-  // The held keys whose records lie in `segment`. Walks every key: O(keys held).
-  std::vector<BlockKey> KeysIn(const Segment& segment) const;
-  // Removes and returns the closed segments that hold no live byte, oldest first.
+  // The oldest segment if it is on disk, or nullptr.
+  const Segment* OldestOnDiskSegment() const;
+  // The held keys whose records lie in [first_seq, last_seq]. Walks every key: O(keys held).
+  std::vector<BlockKey> KeysIn(std::uint64_t first_seq, std::uint64_t last_seq) const;
+  // Removes and returns the segments on disk that hold no live byte, oldest first.
   std::vector<Segment> TakeEmptySegments();
   // The bytes of every segment, live or not: what the values take on disk (and in RAM for
   // the open one).

@@ -88,6 +88,7 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
     if (Status destroyed = SpillDb::Destroy(options.path, env); !destroyed.ok()) return destroyed;
   }
   try {
+    tier->sealer_ = std::thread(&SpillTier::SealerLoop, tier.get());
     tier->writer_ = std::thread(&SpillTier::WriterLoop, tier.get());
   } catch (const std::system_error& e) {
     tier->Close();
@@ -372,15 +373,16 @@ SpillTier::ScanPage SpillTier::Scan(std::uint64_t cursor, std::size_t count) con
 Status SpillTier::Clear() {
   std::lock_guard write_lock(write_mu_);
   std::shared_lock db_lock(db_mu_);
+  if (db_) FinishSealLocked(true);  // its file is then deleted with the others
   {
     std::lock_guard lock(mu_);
+    AbandonSegmentLocked();
     queue_.clear();
     ForgetAllLocked();
     queue_bytes_.store(0, kRelaxed);
     done_op_id_ = last_op_id_;
     drain_cv_.notify_all();
   }
-  segment_keys_.clear();
   if (!db_) return Status::Ok();
   Status cleared = db_->Clear();
   if (!cleared.ok()) Add(io_errors_);
@@ -396,7 +398,10 @@ Status SpillTier::Drain() {
   }
   std::lock_guard write_lock(write_mu_);
   std::shared_lock db_lock(db_mu_);
-  if (db_) SealSegmentLocked();  // a failure is the tier's health from then on
+  if (db_) {
+    HandOffSegmentLocked();
+    FinishSealLocked(true);  // a failure is the tier's health from then on
+  }
   return Health();
 }
 
@@ -432,17 +437,26 @@ Status SpillTier::Close() {
   }
   work_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(seal_mu_);
+    seal_stop_ = true;
+  }
+  seal_cv_.notify_all();
+  if (sealer_.joinable()) sealer_.join();
 
   std::lock_guard write_lock(write_mu_);
   std::unique_lock db_lock(db_mu_);  // waits for readers and writers in flight
   if (db_) {
     // A Put may have written since the Drain.
-    if (Status sealed = SealSegmentLocked(); status.ok()) status = sealed;
+    if (Status sealed = SealNowLocked(); status.ok()) status = sealed;
     if (Status flushed = FlushLocked(); status.ok()) status = flushed;
+    {
+      std::lock_guard lock(mu_);
+      AbandonSegmentLocked();  // left only by a failed seal
+    }
     if (Status closed = db_->Close(); status.ok()) status = closed;
     db_.reset();
   }
-  segment_keys_.clear();
 
   std::lock_guard lock(mu_);
   closed_ = true;

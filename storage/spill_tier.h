@@ -254,14 +254,25 @@ class SpillTier {
   // would pass disk_limit_bytes_; appends them to `victims`. Caller holds mu_.
   void EnforceDiskLimitLocked(std::uint64_t incoming_bytes, std::vector<BlockKey>& victims);
   // Writes the records' deletes (`deletes`, then `victims`), appends `planned` to the
-  // segment being written (starting one if needed) and indexes them, completes the
-  // segment once it is full, and deletes the segments left empty. IoError (counted, and
-  // the tier failed) when a write fails. Caller holds write_mu_ and db_mu_, not mu_.
+  // segment being written (starting one if needed) and indexes them, hands the segment to
+  // the sealer once it is full, and deletes the segments left empty. IoError (counted,
+  // and the tier failed) when a write fails. Caller holds write_mu_ and db_mu_, not mu_.
   Status WriteLocked(const std::vector<BlockKey>& deletes, const std::vector<BlockKey>& victims,
                      std::vector<PlannedPut>& planned);
-  // Ingests the segment being written (if any) and writes its blocks' records. On failure
-  // the segment is lost and the tier failed. Caller holds write_mu_ and db_mu_, not mu_.
-  Status SealSegmentLocked();
+  // The sealer thread: syncs and ingests each segment handed to it, one at a time.
+  void SealerLoop();
+  // Hands the open segment (if any) to the sealer, after the one before it is finished.
+  // Caller holds write_mu_ and db_mu_, not mu_.
+  void HandOffSegmentLocked();
+  // Finishes the seal in flight, if any, once the sealer is done with it (waiting for it
+  // when `wait`): on success its values are on disk and their records are written; on
+  // failure its blocks leave the index and the tier fails. Returns the seal's status (Ok
+  // when there is none, or it is not done and !wait). Caller holds write_mu_ and db_mu_,
+  // not mu_.
+  Status FinishSealLocked(bool wait);
+  // Seals the open segment on the calling thread (the sealer has stopped). Caller holds
+  // write_mu_ and db_mu_, not mu_.
+  Status SealNowLocked();
   // Deletes the files of the segments that hold no indexed block. A failed delete is
   // counted (the file goes at the next Open). Caller holds write_mu_ and db_mu_, not mu_.
   void DeleteEmptySegmentsLocked();
@@ -271,6 +282,9 @@ class SpillTier {
   // Drops the segment being written: its blocks leave the index and its file goes. Caller
   // holds write_mu_, db_mu_ and mu_.
   void AbandonSegmentLocked();
+  // Removes from the index and from segment_blocks_ the keys still indexed at the seq
+  // they were written with. Caller holds mu_.
+  void UnindexWrittenLocked(const std::vector<std::pair<BlockKey, std::uint64_t>>& written);
   // After a failed write of `planned` of which the first `written` reached the segment:
   // drops the rest (counted in demotion_drops unless from Put), fails the tier on an
   // IoError and drops the segment on any other error. Caller holds write_mu_ and db_mu_.
@@ -285,15 +299,31 @@ class SpillTier {
   const std::uint64_t segment_target_bytes_;
   const std::uint64_t disk_limit_bytes_;
 
-  // Lock order: close_mu_, write_mu_, db_mu_, mu_. write_mu_ serialises all writes to
-  // RocksDB (and the segment being written) so the index always matches the last write;
-  // db_mu_ (shared by every RocksDB user, exclusive to Close) guards db_'s lifetime.
+  // Lock order: close_mu_, write_mu_, db_mu_, mu_; seal_mu_ is taken after write_mu_ and
+  // db_mu_ and never with mu_. write_mu_ serialises all writes to RocksDB (and the
+  // segments) so the index always matches the last write; db_mu_ (shared by every RocksDB
+  // user, exclusive to Close) guards db_'s lifetime.
   std::mutex close_mu_;
   std::mutex write_mu_;
   mutable std::shared_mutex db_mu_;
   std::unique_ptr<SpillDb> db_;
-  // The blocks of the segment being written, in write order; guarded by write_mu_.
-  std::vector<std::pair<BlockKey, std::uint64_t>> segment_keys_;
+
+  // Guarded by write_mu_: the segment being written and its blocks (key, seq) in write
+  // order; the segment the sealer has (at most one), its first seq and its blocks.
+  std::unique_ptr<SpillDb::Segment> open_segment_;
+  std::vector<std::pair<BlockKey, std::uint64_t>> open_keys_;
+  bool sealing_ = false;
+  std::uint64_t sealing_first_seq_ = 0;
+  std::vector<std::pair<BlockKey, std::uint64_t>> sealing_keys_;
+
+  // The hand-off to the sealer, guarded by seal_mu_: the segment to seal, the result of
+  // the last seal, and the order to stop.
+  std::mutex seal_mu_;
+  std::condition_variable seal_cv_;  // to_seal_, sealed_ or seal_stop_ changed
+  std::unique_ptr<SpillDb::Segment> to_seal_;
+  std::optional<Status> sealed_;
+  bool seal_stop_ = false;
+  std::thread sealer_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;   // queue_ gained an op, or stopping_
@@ -301,6 +331,7 @@ class SpillTier {
   SpillIndex index_;
   std::deque<Op> queue_;
   QueuedMap queued_;
+  // The blocks of the open and the sealing segment, readable from here until ingested.
   std::unordered_map<BlockKey, SegmentBlock, BlockKeyHash> segment_blocks_;
   // Segments emptied by evicting whole ones (disk limit), their files not yet deleted.
   std::vector<SpillIndex::Segment> emptied_segments_;

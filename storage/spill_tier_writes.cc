@@ -144,9 +144,9 @@ std::vector<BlockKey> SpillTier::TakeVictimsLocked(std::vector<PlannedPut>& plan
 void SpillTier::EnforceDiskLimitLocked(std::uint64_t incoming_bytes,
                                        std::vector<BlockKey>& victims) {
   while (index_.segment_bytes() + incoming_bytes > disk_limit_bytes_) {
-    const SpillIndex::Segment* oldest = index_.OldestClosedSegment();
+    const SpillIndex::Segment* oldest = index_.OldestOnDiskSegment();
     if (oldest == nullptr) return;
-    for (const BlockKey& key : index_.KeysIn(*oldest)) {
+    for (const BlockKey& key : index_.KeysIn(oldest->first_seq, oldest->last_seq)) {
       UnindexLocked(key);
       victims.push_back(key);
       Add(evictions_);
@@ -165,20 +165,23 @@ Status SpillTier::WriteLocked(const std::vector<BlockKey>& deletes,
     std::vector<BlockKey> record_deletes = deletes;
     record_deletes.insert(record_deletes.end(), victims.begin(), victims.end());
     status = db_->WriteRecords({}, record_deletes);
-    if (status.ok() && !planned.empty() && !db_->segment_open()) {
-      status = db_->BeginSegment(planned.front().record.seq);
+    if (status.ok() && !planned.empty() && !open_segment_) {
+      Result<std::unique_ptr<SpillDb::Segment>> begun =
+          db_->BeginSegment(planned.front().record.seq);
+      status = begun.status();
       if (status.ok()) {
+        open_segment_ = std::move(begun).value();
         std::lock_guard lock(mu_);
         index_.OpenSegment(planned.front().record.seq);
       }
     }
     for (; status.ok() && written < planned.size(); ++written) {
       const PlannedPut& put = planned[written];
-      status = db_->Append(put.key, put.record.seq, put.block.value.span());
+      status = db_->Append(*open_segment_, put.key, put.record.seq, put.block.value.span());
       if (!status.ok()) break;
       std::lock_guard lock(mu_);
       index_.AppendToOpenSegment(put.record.seq, put.record.size_bytes);
-      segment_keys_.emplace_back(put.key, put.record.seq);
+      open_keys_.emplace_back(put.key, put.record.seq);
       Add(demotions_);
       auto queued = queued_.find(put.key);
       // Erased while being written: its delete op follows in the queue.
@@ -194,15 +197,15 @@ Status SpillTier::WriteLocked(const std::vector<BlockKey>& deletes,
     HandleWriteFailure(status, planned, written);
     return status;
   }
+  // A seal the sealer finished meanwhile: its records now, without waiting for another.
+  FinishSealLocked(false);
   bool full = false;
   {
     std::lock_guard lock(mu_);
     const SpillIndex::Segment* open = index_.open_segment();
     full = open != nullptr && open->bytes >= segment_target_bytes_;
   }
-  if (full) {
-    if (status = SealSegmentLocked(); !status.ok()) return status;
-  }
+  if (full) HandOffSegmentLocked();
   DeleteEmptySegmentsLocked();
   return Status::Ok();
 }
@@ -226,36 +229,120 @@ void SpillTier::HandleWriteFailure(const Status& status, const std::vector<Plann
   }
 }
 
-Status SpillTier::SealSegmentLocked() {
-  if (!db_->segment_open()) return Status::Ok();
-  Status status;
-  std::vector<std::pair<BlockKey, SpillRecord>> records;
-  try {
-    status = db_->FinishSegment();
-    std::lock_guard lock(mu_);
-    if (status.ok()) {
-      // The records of the blocks still indexed at the seq they were written with.
-      records.reserve(segment_keys_.size());
-      for (const auto& [key, seq] : segment_keys_) {
-        const SpillRecord* record = index_.Find(key);
-        if (record != nullptr && record->seq == seq) records.emplace_back(key, *record);
-      }
-      index_.CloseSegment();
-      segment_blocks_.clear();  // read from disk from now on
-      segment_keys_.clear();
+void SpillTier::SealerLoop() {
+  pthread_setname_np(pthread_self(), "spill-sealer");
+  for (;;) {
+    std::unique_ptr<SpillDb::Segment> segment;
+    {
+      std::unique_lock lock(seal_mu_);
+      seal_cv_.wait(lock, [this] { return to_seal_ != nullptr || seal_stop_; });
+      if (to_seal_ == nullptr) return;  // stopping, and nothing left to seal
+      segment = std::move(to_seal_);
     }
+    Status sealed;
+    {
+      std::shared_lock db_lock(db_mu_);  // db_ stays open: Close() joins this thread first
+      try {
+        sealed = db_->FinishSegment(std::move(segment));
+      } catch (const std::bad_alloc&) {
+        sealed = Status::Rejected("spill: out of memory while sealing a segment");
+      }
+    }
+    {
+      std::lock_guard lock(seal_mu_);
+      sealed_ = sealed;
+    }
+    seal_cv_.notify_all();
+  }
+}
+
+void SpillTier::HandOffSegmentLocked() {
+  FinishSealLocked(true);  // one seal at a time
+  if (!open_segment_) return;
+  {
+    std::lock_guard lock(mu_);
+    sealing_first_seq_ = index_.open_segment()->first_seq;
+    index_.SealOpenSegment();
+  }
+  sealing_ = true;
+  sealing_keys_ = std::move(open_keys_);
+  open_keys_.clear();
+  {
+    std::lock_guard lock(seal_mu_);
+    to_seal_ = std::move(open_segment_);
+  }
+  seal_cv_.notify_all();
+}
+
+Status SpillTier::SealNowLocked() {
+  FinishSealLocked(true);
+  if (!open_segment_) return Health();
+  {
+    std::lock_guard lock(mu_);
+    sealing_first_seq_ = index_.open_segment()->first_seq;
+    index_.SealOpenSegment();
+  }
+  sealing_ = true;
+  sealing_keys_ = std::move(open_keys_);
+  open_keys_.clear();
+  Status sealed;
+  try {
+    sealed = db_->FinishSegment(std::move(open_segment_));
   } catch (const std::bad_alloc&) {
-    status = Status::Rejected("spill: out of memory for a segment's records");
+    sealed = Status::Rejected("spill: out of memory while sealing a segment");
+  }
+  {
+    std::lock_guard lock(seal_mu_);
+    sealed_ = sealed;
+  }
+  return FinishSealLocked(true);
+}
+
+Status SpillTier::FinishSealLocked(bool wait) {
+  if (!sealing_) return Status::Ok();
+  Status status;
+  {
+    std::unique_lock lock(seal_mu_);
+    if (!wait && !sealed_) return Status::Ok();
+    seal_cv_.wait(lock, [this] { return sealed_.has_value(); });
+    status = *sealed_;
+    sealed_.reset();
+  }
+  sealing_ = false;
+  std::vector<std::pair<BlockKey, std::uint64_t>> keys = std::move(sealing_keys_);
+  sealing_keys_.clear();
+  std::vector<std::pair<BlockKey, SpillRecord>> records;
+  {
+    std::lock_guard lock(mu_);
+    if (!status.ok()) {
+      UnindexWrittenLocked(keys);
+      index_.DiscardSegment(sealing_first_seq_);
+      if (status.code() == StatusCode::kIoError) FailLocked(status.message());
+      return status;
+    }
+    // The records of the blocks still indexed at the seq they were written with; read
+    // from disk from now on.
+    records.reserve(keys.size());
+    for (const auto& [key, seq] : keys) {
+      const SpillRecord* record = index_.Find(key);
+      if (record != nullptr && record->seq == seq) records.emplace_back(key, *record);
+      auto in_ram = segment_blocks_.find(key);
+      if (in_ram != segment_blocks_.end() && in_ram->second.seq == seq) {
+        segment_blocks_.erase(in_ram);
+      }
+    }
+    index_.SegmentOnDisk(sealing_first_seq_);
   }
   // Written after the values are on disk, so a record never names a missing value. A
   // failure here leaves the blocks readable until the next Open, which forgets them.
-  if (status.ok()) status = db_->WriteRecords(records, {});
-  if (status.ok()) return Status::Ok();
-  std::lock_guard lock(mu_);
+  try {
+    status = db_->WriteRecords(records, {});
+  } catch (const std::bad_alloc&) {
+    status = Status::Rejected("spill: out of memory for a segment's records");
+  }
   if (status.code() == StatusCode::kIoError) {
+    std::lock_guard lock(mu_);
     FailLocked(status.message());
-  } else {
-    AbandonSegmentLocked();
   }
   return status;
 }
@@ -292,14 +379,22 @@ void SpillTier::FailLocked(const std::string& error) {
 }
 
 void SpillTier::AbandonSegmentLocked() {
-  for (const auto& [key, seq] : segment_keys_) {
+  UnindexWrittenLocked(open_keys_);
+  open_keys_.clear();
+  if (const SpillIndex::Segment* open = index_.open_segment()) {
+    index_.DiscardSegment(open->first_seq);
+  }
+  open_segment_.reset();  // removes its file
+}
+
+void SpillTier::UnindexWrittenLocked(
+    const std::vector<std::pair<BlockKey, std::uint64_t>>& written) {
+  for (const auto& [key, seq] : written) {
     const SpillRecord* record = index_.Find(key);
     if (record != nullptr && record->seq == seq) UnindexLocked(key);
+    auto in_ram = segment_blocks_.find(key);
+    if (in_ram != segment_blocks_.end() && in_ram->second.seq == seq) segment_blocks_.erase(in_ram);
   }
-  segment_keys_.clear();
-  segment_blocks_.clear();
-  if (index_.open_segment() != nullptr) index_.DiscardOpenSegment();
-  db_->AbandonSegment();
 }
 
 void SpillTier::Enqueue(const BlockKey& key, Block block) {

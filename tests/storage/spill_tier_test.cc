@@ -160,9 +160,9 @@ TEST_CASE("SpillIndex counts each segment's live bytes and hands back the empty 
   index.AppendToOpenSegment(5, 100);
   index.Insert(Key(5), SpillRecord{0, 100, 0, 5});
   CHECK(index.segment_bytes() == 650);
-  REQUIRE(index.OldestClosedSegment() != nullptr);
-  CHECK(index.OldestClosedSegment()->first_seq == 1);
-  std::vector<BlockKey> keys = index.KeysIn(*index.OldestClosedSegment());
+  REQUIRE(index.OldestOnDiskSegment() != nullptr);
+  CHECK(index.OldestOnDiskSegment()->first_seq == 1);
+  std::vector<BlockKey> keys = index.KeysIn(1, 2);
   std::sort(keys.begin(), keys.end());
   CHECK(keys == std::vector<BlockKey>{Key(1), Key(2)});
 
@@ -176,11 +176,14 @@ TEST_CASE("SpillIndex counts each segment's live bytes and hands back the empty 
   CHECK(index.segment_bytes() == 500);
   CHECK_FALSE(index.Covers(3));
 
-  // The open segment is never handed back, even when empty, until it is closed.
+  // A segment not on disk yet is never handed back, even when empty.
   index.Erase(Key(5));
   index.Erase(Key(3));
   CHECK(index.TakeEmptySegments().empty());
-  index.CloseSegment();
+  index.SealOpenSegment();
+  CHECK(index.open_segment() == nullptr);
+  CHECK(index.TakeEmptySegments().empty());
+  index.SegmentOnDisk(5);
   CHECK(index.TakeEmptySegments().size() == 1);
   index.Erase(Key(1));
   index.Erase(Key(2));
