@@ -61,7 +61,8 @@ inline double ProcessDiskWriteBytes() {
 
 // CPU seconds used so far by each live thread of this process, summed by what the thread
 // is: "caller" (the main thread), "spill" (the spill tier's writer and sealer), "rocksdb"
-// (RocksDB's background pools) and "other". From /proc/self/task/*/stat; threads that ended are not counted.
+// (RocksDB's background pools) and "other". From /proc/self/task/*/stat; threads that ended are not
+// counted.
 struct ThreadCpu {
   double caller = 0, spill = 0, rocksdb = 0, other = 0;
 

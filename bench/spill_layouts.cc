@@ -55,7 +55,7 @@ std::string BlockKeyBytes(std::uint64_t i) {
 }
 
 struct Item {
-  std::string key;     // the block key
+  std::string key;  // the block key
   std::uint64_t seq = 0;
   rocksdb::Slice value;
   std::uint64_t checksum = 0;
@@ -205,8 +205,8 @@ class Candidate {
         family.num_levels = 2;
         break;
     }
-    table.checksum = layout_ == SpillLayout::kSstIngestNoCheck ? rocksdb::kNoChecksum
-                                                               : rocksdb::kXXH3;
+    table.checksum =
+        layout_ == SpillLayout::kSstIngestNoCheck ? rocksdb::kNoChecksum : rocksdb::kXXH3;
     table.no_block_cache = true;  // values are read once into their own buffer
     family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return family;
@@ -243,7 +243,8 @@ class Candidate {
     ingest.fail_if_not_bottommost_level = true;
     Check("ingest", db_->IngestExternalFile(values_, {segment_path_}, ingest));
     batch_.Clear();
-    for (const auto& [key, record] : segment_records_) Check("batch", batch_.Put(records_, key, record));
+    for (const auto& [key, record] : segment_records_)
+      Check("batch", batch_.Put(records_, key, record));
     segment_records_.clear();
     Check("records", db_->Write(rocksdb::WriteOptions(), &batch_));
   }
@@ -290,7 +291,7 @@ Item MakeItem(const std::vector<std::string>& pool, std::uint64_t i) {
 }  // namespace
 
 std::vector<SpillLayout> AllSpillLayouts() {
-  return {SpillLayout::kBlobToday, SpillLayout::kBlobTuned, SpillLayout::kSstMemtableFifo,
+  return {SpillLayout::kBlobToday, SpillLayout::kBlobTuned,        SpillLayout::kSstMemtableFifo,
           SpillLayout::kSstIngest, SpillLayout::kSstIngestNoCheck, SpillLayout::kSstIngestDirect};
 }
 

@@ -23,14 +23,14 @@ enum class SpillLayout {
 };
 
 struct SpillLayoutFigures {
-  double write_gbps = 0;        // written, flushed and synced (syncfs), per wall second
-  double cpu_s_per_gib = 0;     // process CPU (user + system) per GiB written
-  double write_amp = 0;         // bytes the process sent to the disk per value byte
-  double read_gbps = 0;         // value reads, our XXH3 verified, RocksDB's checksum off
+  double write_gbps = 0;     // written, flushed and synced (syncfs), per wall second
+  double cpu_s_per_gib = 0;  // process CPU (user + system) per GiB written
+  double write_amp = 0;      // bytes the process sent to the disk per value byte
+  double read_gbps = 0;      // value reads, our XXH3 verified, RocksDB's checksum off
   double read_p50_us = 0;
   double read_p99_us = 0;
-  double read_checked_gbps = 0;  // the same with ReadOptions::verify_checksums on
-  double reopen_s = 0;           // DB::Open plus a scan of every record
+  double read_checked_gbps = 0;             // the same with ReadOptions::verify_checksums on
+  double reopen_s = 0;                      // DB::Open plus a scan of every record
   double table_reader_bytes_per_block = 0;  // rocksdb.estimate-table-readers-mem / blocks
   std::uint64_t bad = 0;                    // reads that failed or returned other bytes
 };

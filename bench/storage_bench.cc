@@ -40,9 +40,9 @@
 #include "bench_util.h"
 #include "prefixcache/block_key.h"
 #include "prefixcache/buffer.h"
+#include "spill_layouts.h"
 #include "storage/allocator_tuning.h"
 #include "storage/block_store.h"
-#include "spill_layouts.h"
 #include "storage/options.h"
 
 namespace prefixcache::storage {
@@ -290,8 +290,9 @@ void RunSpill(std::size_t block_bytes, std::uint64_t total_bytes, std::uint64_t 
   const auto t0 = Clock::now();
   for (std::size_t i = 0; i < n; ++i) {
     if (pace_gbps > 0) {
-      const auto due = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                                static_cast<double>(i * block_bytes) / (pace_gbps * 1e9)));
+      const auto due =
+          t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                   static_cast<double>(i * block_bytes) / (pace_gbps * 1e9)));
       std::this_thread::sleep_until(due);
     }
     Status s = store->Put(Key(phase, i), source.span(), static_cast<std::uint32_t>(i % 32));
@@ -353,8 +354,8 @@ double HeapBytes() {
 
 struct RestartFigures {
   double write_s = 0;
-  double open_s = 0;         // BlockStore::Open on the folder: until a daemon could answer
-  double first_get_s = 0;    // then the first Get of a spilled block
+  double open_s = 0;                // BlockStore::Open on the folder: until a daemon could answer
+  double first_get_s = 0;           // then the first Get of a spilled block
   double heap_bytes_per_block = 0;  // heap the open store holds, per spilled block
   std::uint64_t blocks = 0;         // spilled blocks the reopened store holds
   std::uint64_t segment_bytes = 0;
@@ -371,7 +372,8 @@ RestartFigures RunRestart(std::uint64_t blocks, std::size_t block_bytes, const s
   options.memory.shards = 1;
   options.spill.path = path;
   options.spill.capacity_bytes = 2 * blocks * block_bytes;
-  options.spill.segment_bytes = std::max<std::uint64_t>(block_bytes, 64 * kMiB / (256 * 1024) * block_bytes);
+  options.spill.segment_bytes =
+      std::max<std::uint64_t>(block_bytes, 64 * kMiB / (256 * 1024) * block_bytes);
   options.spill.flush_on_close = false;
   RestartFigures f;
   f.segment_bytes = options.spill.segment_bytes;
@@ -401,7 +403,8 @@ RestartFigures RunRestart(std::uint64_t blocks, std::size_t block_bytes, const s
   f.open_s = Seconds(t1 - t0);
   f.first_get_s = Seconds(t2 - t1);
   f.blocks = store->Stats().spill.entries;
-  f.heap_bytes_per_block = (HeapBytes() - heap0) / static_cast<double>(std::max<std::uint64_t>(1, f.blocks));
+  f.heap_bytes_per_block =
+      (HeapBytes() - heap0) / static_cast<double>(std::max<std::uint64_t>(1, f.blocks));
   if (Status s = store->Close(); !s.ok()) Die("Close", s);
   store.reset();
   std::filesystem::remove_all(path);
@@ -578,27 +581,26 @@ void PrintLayouts(const Args& args, const std::vector<bench::SpillLayout>& layou
       "\nspill layouts side by side: raw RocksDB as the tier drives it (no memory tier), %llu "
       "MiB per block size; dd %.2f GB/s\n",
       static_cast<unsigned long long>(args.spill_bytes / kMiB), dd_gbps);
-  std::printf("%-8s %-28s %7s %6s %9s %6s %7s %7s %8s %8s %8s %9s\n", "block", "layout",
-              "wr GB/s", "x dd", "CPU s/GiB", "w-amp", "rd GB/s", "p50 us", "p99 us",
-              "rd+check", "reopen s", "tbl B/blk");
+  std::printf("%-8s %-28s %7s %6s %9s %6s %7s %7s %8s %8s %8s %9s\n", "block", "layout", "wr GB/s",
+              "x dd", "CPU s/GiB", "w-amp", "rd GB/s", "p50 us", "p99 us", "rd+check", "reopen s",
+              "tbl B/blk");
   for (std::size_t s = 0; s < std::size(kBlockSizes); ++s) {
     for (std::size_t l = 0; l < layouts.size(); ++l) {
       const auto& v = runs[s][l];
       const double write_gbps = MedianOf(v, &SpillLayoutFigures::write_gbps);
       std::uint64_t bad = 0;
       for (const auto& f : v) bad += f.bad;
-      std::printf("%-8s %-28s %7.2f %6.2f %9.2f %6.2f %7.2f %7.0f %8.0f %8.2f %8.3f %9.1f%s\n",
-                  SizeName(kBlockSizes[s]).c_str(), bench::SpillLayoutName(layouts[l]), write_gbps,
-                  dd_gbps > 0 ? write_gbps / dd_gbps : 0.0,
-                  MedianOf(v, &SpillLayoutFigures::cpu_s_per_gib),
-                  MedianOf(v, &SpillLayoutFigures::write_amp),
-                  MedianOf(v, &SpillLayoutFigures::read_gbps),
-                  MedianOf(v, &SpillLayoutFigures::read_p50_us),
-                  MedianOf(v, &SpillLayoutFigures::read_p99_us),
-                  MedianOf(v, &SpillLayoutFigures::read_checked_gbps),
-                  MedianOf(v, &SpillLayoutFigures::reopen_s),
-                  MedianOf(v, &SpillLayoutFigures::table_reader_bytes_per_block),
-                  bad ? "  WRONG OR MISSING READS" : "");
+      std::printf(
+          "%-8s %-28s %7.2f %6.2f %9.2f %6.2f %7.2f %7.0f %8.0f %8.2f %8.3f %9.1f%s\n",
+          SizeName(kBlockSizes[s]).c_str(), bench::SpillLayoutName(layouts[l]), write_gbps,
+          dd_gbps > 0 ? write_gbps / dd_gbps : 0.0, MedianOf(v, &SpillLayoutFigures::cpu_s_per_gib),
+          MedianOf(v, &SpillLayoutFigures::write_amp), MedianOf(v, &SpillLayoutFigures::read_gbps),
+          MedianOf(v, &SpillLayoutFigures::read_p50_us),
+          MedianOf(v, &SpillLayoutFigures::read_p99_us),
+          MedianOf(v, &SpillLayoutFigures::read_checked_gbps),
+          MedianOf(v, &SpillLayoutFigures::reopen_s),
+          MedianOf(v, &SpillLayoutFigures::table_reader_bytes_per_block),
+          bad ? "  WRONG OR MISSING READS" : "");
     }
   }
 }
@@ -623,7 +625,8 @@ int main(int argc, char** argv) {
   std::vector<bench::SpillLayout> layouts;
   for (bench::SpillLayout layout : bench::AllSpillLayouts()) {
     const std::string id = bench::SpillLayoutId(layout);
-    if (args.layouts.empty() || ("," + args.layouts + ",").find("," + id + ",") != std::string::npos) {
+    if (args.layouts.empty() ||
+        ("," + args.layouts + ",").find("," + id + ",") != std::string::npos) {
       layouts.push_back(layout);
     }
   }
@@ -664,7 +667,8 @@ int main(int argc, char** argv) {
     }
   }
   RestartFigures restart;
-  if (!args.skip_restart) restart = RunRestart(args.restart_blocks, args.restart_block_bytes, args.dir);
+  if (!args.skip_restart)
+    restart = RunRestart(args.restart_blocks, args.restart_block_bytes, args.dir);
 
   std::printf("storage_bench: median of %d run(s); malloc tune %s; GB = 1e9 bytes\n", args.repeat,
               args.malloc_tune ? "on (mmap threshold 32 MiB, trim threshold 1 GiB)" : "off");

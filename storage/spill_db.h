@@ -2,11 +2,11 @@
 // SpillTier's queue and index. Private to storage/.
 //
 // Column families:
-// - "values": block bytes under (write seq, 8 bytes big-endian) + block key, in table
-//   files that SpillDb writes itself, one "segment" of consecutive writes per file, and
-//   ingests into RocksDB's last level. Nothing ever compacts or rewrites them: a segment
-//   leaves whole (DeleteSegments) once the tier holds none of its values. Block checksums
-//   XXH3 (RocksDB's own, on each 4 KiB-or-larger data block), no compression.
+// - "values": block bytes, in chunks of up to 256 KiB under (write seq, block key, chunk
+//   index), big-endian, in table files that SpillDb writes itself, one "segment" of
+//   consecutive writes per file, and ingests into RocksDB's last level. Nothing ever compacts or
+//   rewrites them: a segment leaves whole (DeleteSegments) once the tier holds none of its values.
+//   Block checksums XXH3 (RocksDB's own, on each 4 KiB-or-larger data block), no compression.
 // - "records": block key -> SpillRecord (version 2), written with the write-ahead log.
 // - "default": the format marker.
 // A value is ingested (its file synced) before its record is written, so a record never
@@ -36,7 +36,6 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class Env;
-class PinnableSlice;
 class SstFileWriter;
 }  // namespace rocksdb
 
@@ -116,9 +115,11 @@ class SpillDb {
   Status FlushRecords();
 
   // --- Values.
-  // The bytes stored at `seq` under `key`, pinned in `value`: Ok, NotFound, Corruption
-  // (RocksDB's checksum or format check failed) or IoError.
-  Status ReadValue(const BlockKey& key, std::uint64_t seq, rocksdb::PinnableSlice* value) const;
+  // Reads the value stored at `seq` under `key`, of value.size() bytes (its record's
+  // size), into `value`: Ok, NotFound (a chunk is missing), Corruption (a chunk of another
+  // size, or RocksDB's checksum or format check failed) or IoError. `value` holds partial
+  // bytes on failure.
+  Status ReadValue(const BlockKey& key, std::uint64_t seq, std::span<std::byte> value) const;
 
   // Deletes every ingested segment and every record.
   Status Clear();

@@ -66,8 +66,7 @@ std::uint64_t SpillIndex::BytesInsertedSince(const BlockKey& key) const {
   return inserted_bytes_ - it->second.position - it->second.record.size_bytes;
 }
 
-void SpillIndex::AddSegment(std::uint64_t first_seq, std::uint64_t last_seq,
-                            std::uint64_t bytes) {
+void SpillIndex::AddSegment(std::uint64_t first_seq, std::uint64_t last_seq, std::uint64_t bytes) {
   PC_CHECK(first_seq <= last_seq);
   auto next = segments_.lower_bound(first_seq);
   PC_CHECK(next == segments_.end() || next->first > last_seq);

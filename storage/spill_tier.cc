@@ -1,6 +1,5 @@
 #include "spill_tier.h"
 
-#include <rocksdb/slice.h>
 #include <xxh_x86dispatch.h>
 
 #include <algorithm>
@@ -22,29 +21,16 @@ namespace {
 constexpr std::uint64_t kMinSegmentBytes = 1 * kMiB;
 
 std::uint64_t SegmentTargetBytes(const SpillTierOptions& options) {
-  return std::min(options.segment_bytes,
-                  std::max(kMinSegmentBytes, options.capacity_bytes / 16));
+  return std::min(options.segment_bytes, std::max(kMinSegmentBytes, options.capacity_bytes / 16));
 }
 
-// A copy of `value` checked against its record: Corruption (the message says why) on a
-// size or checksum mismatch, Rejected when the copy cannot be allocated.
-Result<Block> CopyVerified(const rocksdb::Slice& value, const SpillRecord& record) {
-  if (value.size() != record.size_bytes) {
-    return Status::Corruption("value of " + std::to_string(value.size()) + " bytes, expected " +
-                              std::to_string(record.size_bytes));
-  }
-  MutableBuffer copy;
-  try {
-    copy = MutableBuffer(value.size());
-  } catch (const std::bad_alloc&) {
-    return Status::Rejected("spill read: no memory for " + std::to_string(value.size()) + " bytes");
-  }
-  if (value.size() != 0) std::memcpy(copy.data(), value.data(), value.size());
-  // The checksum covers the bytes handed out, after the copy.
-  if (XXH3_64bits_dispatch(copy.data(), copy.size()) != record.checksum) {
+// Checks `value`, read for `record`, against the record's XXH3-64: Corruption on a
+// mismatch.
+Status Verify(MutableBuffer& value, const SpillRecord& record) {
+  if (XXH3_64bits_dispatch(value.data(), value.size()) != record.checksum) {
     return Status::Corruption("XXH3-64 checksum mismatch");
   }
-  return Block{std::move(copy).Freeze(), record.depth};
+  return Status::Ok();
 }
 
 SpillDb::Notice NoticeSink(const SpillTierOptions& options) {
@@ -124,7 +110,7 @@ Status SpillTier::LoadIndex() {
   }
   Status scanned =
       db_->ScanRecords([&](const BlockKey& key, const std::optional<SpillRecord>& record) {
-        if (!record) {
+        if (!record || record->size_bytes > kMaxValueBytes) {
           broken.push_back(key);
         } else if (!index_.Covers(record->seq)) {
           deletes.push_back(key);  // its segment is gone (a crash between the two deletes)
@@ -205,18 +191,21 @@ Result<Block> SpillTier::ReadFromDisk(const BlockKey& key, const SpillRecord& re
       Add(misses_);
       return Status::NotFound();
     }
+    MutableBuffer copy;
+    try {
+      copy = MutableBuffer(record.size_bytes);
+    } catch (const std::bad_alloc&) {
+      return Status::Rejected("spill read: no memory for " + std::to_string(record.size_bytes) +
+                              " bytes");
+    }
     // The record names the value exactly (its seq is unique to the write), so no snapshot
-    // is needed: a rewrite of the key stores its bytes under another seq.
-    rocksdb::PinnableSlice value;
-    Status read = db_->ReadValue(key, record.seq, &value);
+    // is needed: a rewrite of the key stores its bytes under another seq. The checksum
+    // covers the bytes handed out, after the copy.
+    Status read = db_->ReadValue(key, record.seq, copy.span());
+    if (read.ok()) read = Verify(copy, record);
     if (read.ok()) {
-      Result<Block> block = CopyVerified(value, record);
-      if (block.ok()) {
-        Add(hits_);
-        return block;
-      }
-      if (block.status().code() != StatusCode::kCorruption) return block.status();
-      why = block.status().message();
+      Add(hits_);
+      return Block{std::move(copy).Freeze(), record.depth};
     } else if (read.code() == StatusCode::kNotFound) {
       std::lock_guard lock(mu_);
       const SpillRecord* now = index_.Find(key);
@@ -226,7 +215,7 @@ Result<Block> SpillTier::ReadFromDisk(const BlockKey& key, const SpillRecord& re
       }
       why = "value missing";
     } else if (read.code() == StatusCode::kCorruption) {
-      why = read.message();
+      why = read.message();  // ours or RocksDB's
     } else {
       Add(io_errors_);
       return read;
@@ -326,7 +315,8 @@ bool SpillTier::Contains(const BlockKey& key) const {
 
 bool SpillTier::NeedsDiskRead(const BlockKey& key) const {
   std::lock_guard lock(mu_);
-  return !queued_.contains(key) && index_.Find(key) != nullptr && SegmentBlockLocked(key) == nullptr;
+  return !queued_.contains(key) && index_.Find(key) != nullptr &&
+         SegmentBlockLocked(key) == nullptr;
 }
 
 SpillTier::ScanPage SpillTier::Scan(std::uint64_t cursor, std::size_t count) const {

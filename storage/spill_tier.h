@@ -44,6 +44,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -196,6 +197,9 @@ class SpillTier {
   TierStats Stats() const;
 
  private:
+  // The largest value the tier stores (a record of a larger one is damaged).
+  static constexpr std::uint64_t kMaxValueBytes = std::numeric_limits<std::uint32_t>::max();
+
   // One queued operation: write `block` under `key`, or delete the key (no block).
   struct Op {
     BlockKey key;

@@ -4,7 +4,6 @@
 #include <xxh_x86dispatch.h>
 
 #include <algorithm>
-#include <limits>
 #include <new>
 #include <utility>
 
@@ -14,9 +13,6 @@
 
 namespace prefixcache::storage {
 namespace {
-
-// RocksDB stores value lengths in 32 bits.
-constexpr std::uint64_t kMaxValueBytes = std::numeric_limits<std::uint32_t>::max();
 
 std::uint64_t Checksum(const Buffer& value) {
   return XXH3_64bits_dispatch(value.data(), value.size());

@@ -80,9 +80,9 @@ TEST_CASE("SpillRecord encodes a versioned little-endian layout", "[unit]") {
   SpillRecord record{0x0102030405060708ull, 0x1122ull, 0xa0b0c0d0u, 0x99ull};
   const std::string raw = record.Encode();
   REQUIRE(raw.size() == SpillRecord::kEncodedBytes);
-  CHECK(static_cast<unsigned char>(raw[0]) == 2);     // version
-  CHECK(static_cast<unsigned char>(raw[4]) == 0xd0);  // depth, low byte first
-  CHECK(static_cast<unsigned char>(raw[8]) == 0x22);  // size
+  CHECK(static_cast<unsigned char>(raw[0]) == 2);      // version
+  CHECK(static_cast<unsigned char>(raw[4]) == 0xd0);   // depth, low byte first
+  CHECK(static_cast<unsigned char>(raw[8]) == 0x22);   // size
   CHECK(static_cast<unsigned char>(raw[16]) == 0x08);  // checksum
   CHECK(static_cast<unsigned char>(raw[23]) == 0x01);
   CHECK(static_cast<unsigned char>(raw[24]) == 0x99);  // seq
@@ -145,8 +145,7 @@ TEST_CASE("SpillIndex tracks bytes and picks the coldest victims", "[unit]") {
   CHECK(index.segment_count() == 0);
 }
 
-TEST_CASE("SpillIndex counts each segment's live bytes and hands back the empty ones",
-          "[unit]") {
+TEST_CASE("SpillIndex counts each segment's live bytes and hands back the empty ones", "[unit]") {
   SpillIndex index;
   index.AddSegment(1, 2, 300);  // on disk: more than the values (table overhead)
   index.AddSegment(3, 4, 250);

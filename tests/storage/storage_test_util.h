@@ -66,7 +66,8 @@ class RawSpillDb {
   static rocksdb::Slice KeySlice(const BlockKey& key) {
     return {key.View().data(), key.View().size()};
   }
-  // The key in "values" of the block stored under `key`, from its record (REQUIREd).
+  // The key in "values" of the (first) chunk of the block stored under `key`, from its
+  // record (REQUIREd).
   std::string ValueKey(const BlockKey& key) {
     std::string raw;
     REQUIRE(db_->Get({}, records(), KeySlice(key), &raw).ok());
@@ -74,7 +75,7 @@ class RawSpillDb {
     REQUIRE(record.has_value());
     std::string out(8, '\0');
     for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(record->seq >> (56 - 8 * i));
-    return out + std::string(key.View());
+    return out + std::string(key.View()) + std::string(4, '\0');
   }
   // The segment files of "values" (table files below level 0).
   std::size_t SegmentFiles() {
