@@ -24,10 +24,12 @@ namespace {
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
 // As the spill tier: 1 MiB write batches (SpillTierOptions::batch_bytes), 32-byte records,
-// 64 MiB segments (SpillTierOptions::segment_bytes), values hashed with XXH3-64.
+// 64 MiB segments (SpillTierOptions::segment_bytes) in 256 KiB chunks, values hashed with
+// XXH3-64. Unlike the tier, a segment is synced and ingested on the writing thread.
 constexpr std::uint64_t kBatchBytes = 1 * kMiB;
 constexpr std::size_t kRecordBytes = 32;
 constexpr std::uint64_t kSegmentBytes = 64 * kMiB;
+constexpr std::uint64_t kChunkBytes = 256 * 1024;
 // The values written come from this many distinct bytes, so they are not in the CPU cache
 // when written, as demoted blocks are not.
 constexpr std::uint64_t kPoolBytes = 64 * kMiB;
@@ -99,7 +101,9 @@ class Candidate {
     }
     batch_.Clear();
     for (const Item& item : items) {
-      Check("batch", batch_.Put(values_, ValueKey(item), item.value));
+      for (std::uint64_t chunk = 0; chunk < Chunks(item); ++chunk) {
+        Check("batch", batch_.Put(values_, ValueKey(item, chunk), ChunkOf(item, chunk)));
+      }
       Check("batch", batch_.Put(records_, item.key, item.record));
     }
     rocksdb::WriteOptions write;
@@ -119,11 +123,20 @@ class Candidate {
     }
   }
 
-  rocksdb::Status Get(const Item& item, bool verify, rocksdb::PinnableSlice* value) {
+  // Reads the item's value into `out` (value.size() bytes), chunk by chunk.
+  rocksdb::Status Read(const Item& item, bool verify, char* out) {
     rocksdb::ReadOptions read;
     read.verify_checksums = verify;
     read.fill_cache = false;
-    return db_->Get(read, values_, ValueKey(item), value);
+    for (std::uint64_t chunk = 0; chunk < Chunks(item); ++chunk) {
+      rocksdb::PinnableSlice value;
+      rocksdb::Status status = db_->Get(read, values_, ValueKey(item, chunk), &value);
+      if (!status.ok()) return status;
+      const rocksdb::Slice expected = ChunkOf(item, chunk);
+      if (value.size() != expected.size()) return rocksdb::Status::Corruption("chunk size");
+      std::memcpy(out + (expected.data() - item.value.data()), value.data(), value.size());
+    }
+    return rocksdb::Status::OK();
   }
 
   // Reads every record, as the spill tier's restart does; returns how many.
@@ -166,12 +179,25 @@ class Candidate {
   }
 
   // Blob layouts key values by the block key (as the previous spill tier); SST layouts by
-  // the write sequence first, so each file covers one range of writes.
-  std::string ValueKey(const Item& item) const {
+  // the write sequence first, so each file covers one range of writes, and in chunks of
+  // up to 256 KiB (as the spill tier), each a data block that stays in the L2 cache while
+  // RocksDB copies, hashes and writes it.
+  std::string ValueKey(const Item& item, std::uint64_t chunk) const {
     if (blob()) return item.key;
     std::string key(8, '\0');
     StoreBigEndian(key.data(), item.seq);
-    return key + item.key;
+    std::string index(8, '\0');
+    StoreBigEndian(index.data(), chunk);
+    return key + item.key + index.substr(4);
+  }
+  std::uint64_t Chunks(const Item& item) const {
+    if (blob()) return 1;
+    return std::max<std::uint64_t>(1, (item.value.size() + kChunkBytes - 1) / kChunkBytes);
+  }
+  rocksdb::Slice ChunkOf(const Item& item, std::uint64_t chunk) const {
+    if (blob()) return item.value;
+    const std::size_t at = chunk * kChunkBytes;
+    return {item.value.data() + at, std::min<std::size_t>(kChunkBytes, item.value.size() - at)};
   }
 
   rocksdb::ColumnFamilyOptions ValuesOptions() const {
@@ -227,7 +253,9 @@ class Candidate {
       Check("open segment", segment_->Open(segment_path_));
       segment_bytes_ = 0;
     }
-    Check("segment put", segment_->Put(ValueKey(item), item.value));
+    for (std::uint64_t chunk = 0; chunk < Chunks(item); ++chunk) {
+      Check("segment put", segment_->Put(ValueKey(item, chunk), ChunkOf(item, chunk)));
+    }
     segment_records_.emplace_back(item.key, item.record);
     segment_bytes_ += item.value.size();
     if (segment_bytes_ >= kSegmentBytes) IngestSegment();
@@ -376,15 +404,10 @@ SpillLayoutFigures RunSpillLayout(SpillLayout layout, std::size_t block_bytes,
       for (std::size_t i = 0; i < n; ++i) {
         const Item item = MakeItem(pool, i);
         const auto start = Clock::now();
-        rocksdb::PinnableSlice value;
-        rocksdb::Status status = candidate.Get(item, verify, &value);
-        bool good = status.ok() && value.size() == block_bytes;
-        if (good) {
-          std::unique_ptr<char, decltype(&std::free)> copy(
-              static_cast<char*>(std::malloc(value.size())), &std::free);
-          std::memcpy(copy.get(), value.data(), value.size());
-          good = XXH3_64bits_dispatch(copy.get(), value.size()) == checksums[i];
-        }
+        std::unique_ptr<char, decltype(&std::free)> copy(
+            static_cast<char*>(std::malloc(block_bytes)), &std::free);
+        const bool good = candidate.Read(item, verify, copy.get()).ok() &&
+                          XXH3_64bits_dispatch(copy.get(), block_bytes) == checksums[i];
         reads.Add(Clock::now() - start);
         if (!good) ++f.bad;
       }

@@ -4,11 +4,12 @@
 // Column families:
 // - "values": block bytes, in chunks of up to 256 KiB under (write seq, block key, chunk
 //   index), big-endian, in table files that SpillDb writes itself, one "segment" of
-//   consecutive writes per file, and ingests into RocksDB's last level. Nothing ever compacts or
-//   rewrites them: a segment leaves whole (DeleteSegments) once the tier holds none of its values.
-//   Block checksums XXH3 (RocksDB's own, on each 4 KiB-or-larger data block), no compression.
+//   consecutive writes per file, and ingests into RocksDB's last level. Nothing ever
+//   compacts or rewrites them: a segment leaves whole (DeleteSegment) once the tier holds
+//   none of its values. No compression; RocksDB's block checksum is XXH3, which guards its
+//   index and meta blocks; the values are checked by the tier's own XXH3 on every read.
 // - "records": block key -> SpillRecord (version 2), written with the write-ahead log.
-// - "default": the format marker.
+// - "default": the format marker, "prefixcache.spill.format" -> "2".
 // A value is ingested (its file synced) before its record is written, so a record never
 // names a value that was not on disk; a value whose record is lost (crash) is forgotten,
 // and its segment deleted, at the next Open.

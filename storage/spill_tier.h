@@ -4,13 +4,14 @@
 // from any thread at once, Close() included; only the destructor must not race.
 //
 // On disk (spill_db.h, spill format 2): values are gathered into segments, table files the
-// tier writes itself and ingests into RocksDB whole, in write order; each block's record
-// (checksum, size, depth, write seq) is in a column family of its own. Nothing rewrites a
-// value once written (no compaction, no blob garbage collection): RocksDB hashes each data
-// block with XXH3, never with the CRC32C that Debian's portable build computes in
-// software. An in-memory index rebuilt from the records on Open answers Contains and
-// capacity questions without touching the disk. A folder of the previous format (BlobDB)
-// is discarded on Open with one notice line (SpillTierOptions::notice).
+// tier writes itself and ingests into RocksDB whole, in write order, synced by a sealer
+// thread while the writer fills the next segment; each block's record (checksum, size,
+// depth, write seq) is in a column family of its own. Nothing rewrites a value once
+// written (no compaction, no blob garbage collection), and RocksDB hashes its blocks with
+// XXH3, never with the CRC32C that Debian's portable build computes in software. An
+// in-memory index rebuilt from the records on Open answers Contains and capacity
+// questions without touching the disk. A folder of the previous format (BlobDB) is
+// discarded on Open with one notice line (SpillTierOptions::notice).
 //
 // Space: the index evicts the least recently written or read blocks past capacity_bytes,
 // one by one. A segment file is deleted once it holds no block the index still has; a
@@ -25,7 +26,7 @@
 // written (with RocksDB's write-ahead log, unsynced), so a record never names a value that
 // is not on disk. What Flush() or Close() returned from survives a restart, and so does a
 // completed segment whose records were logged before a crash of the process; the blocks of
-// the segment being written (in RAM, up to segment_bytes) are lost by a crash, as are
+// the segments not yet ingested (in RAM, up to two segments) are lost by a crash, as are
 // records and deletes not yet synced when the machine loses power (the block then comes
 // back, or is forgotten, at the next Open).
 //

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -525,7 +526,7 @@ TEST_CASE("SpillTier::Open names the path and the reason when it fails", "[integ
   CHECK(SpillTier::Open(options).status().code() == StatusCode::kInvalidArgument);
 }
 
-// Fails the creation of table and blob files once `full` is set, as a full disk would.
+// Fails the creation of table files once `full` is set, as a full disk would.
 class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
  public:
   FullDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
@@ -533,7 +534,7 @@ class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* file,
                                     rocksdb::IODebugContext* debug) override {
-    const bool data_file = name.ends_with(".sst") || name.ends_with(".blob");
+    const bool data_file = name.ends_with(".sst");
     if (full && data_file) return rocksdb::IOStatus::NoSpace("injected: no space left");
     return target()->NewWritableFile(name, options, file, debug);
   }
@@ -553,11 +554,11 @@ TEST_CASE("SpillTier turns unhealthy when its writes fail and drops demotions", 
     REQUIRE(tier.Flush().ok());
 
     file_system->full = true;
-    tier.Enqueue(Key(10), MakeBlock(10));  // lands in the memtable
+    tier.Enqueue(Key(10), MakeBlock(10));  // its segment file cannot be created
     Status flushed = tier.Flush();
     CHECK(flushed.code() == StatusCode::kIoError);
     CHECK(tier.Stats().io_errors >= 1);
-    // RocksDB now refuses writes: the next batch fails and the tier stops writing.
+    // The tier has stopped writing: the next demotion is dropped.
     tier.Enqueue(Key(11), MakeBlock(11));
     tier.Drain();
     Status health = tier.Health();
@@ -580,6 +581,83 @@ TEST_CASE("SpillTier turns unhealthy when its writes fail and drops demotions", 
   auto tier = OpenTier(options);
   for (std::uint64_t i = 0; i < 3; ++i) CHECK(tier->Get(Key(i)).ok());
   CHECK(tier->Health().ok());
+}
+
+// Segment files take `space` bytes in all, then every write to them fails with "no space",
+// as a disk that fills up while a segment is being written.
+class FillingDiskFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  FillingDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FillingDiskFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus opened = target()->NewWritableFile(name, options, file, debug);
+    if (opened.ok() && name.find("/incoming/") != std::string::npos) {
+      *file = std::make_unique<Filling>(std::move(*file), space);
+    }
+    return opened;
+  }
+  std::atomic<std::int64_t> space{std::numeric_limits<std::int64_t>::max()};
+
+ private:
+  class Filling : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    Filling(std::unique_ptr<rocksdb::FSWritableFile> file, std::atomic<std::int64_t>& space)
+        : FSWritableFileOwnerWrapper(std::move(file)), space_(space) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      if (space_.fetch_sub(static_cast<std::int64_t>(data.size())) <
+          static_cast<std::int64_t>(data.size())) {
+        return rocksdb::IOStatus::NoSpace("injected: no space left");
+      }
+      return target()->Append(data, options, debug);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo&,
+                             rocksdb::IODebugContext* debug) override {
+      return Append(data, options, debug);
+    }
+
+   private:
+    std::atomic<std::int64_t>& space_;
+  };
+};
+
+TEST_CASE("SpillTier loses only the segment that a full disk cut short", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  options.segment_bytes = 4 * kBlockBytes;
+  auto file_system = std::make_shared<FillingDiskFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  {
+    auto tier = RequireValue(SpillTier::Open(options, env.get()));
+    for (std::uint64_t i = 0; i < 4; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+    REQUIRE(tier->Drain().ok());  // one segment, on disk
+
+    file_system->space = kBlockBytes + kBlockBytes / 2;
+    for (std::uint64_t i = 4; i < 8; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+    CHECK(tier->Drain().code() == StatusCode::kIoError);
+    CHECK(tier->Health().code() == StatusCode::kIoError);
+    CHECK(tier->Stats().io_errors >= 1);
+    for (std::uint64_t i = 4; i < 8; ++i) CHECK_FALSE(tier->Contains(Key(i)));
+    for (std::uint64_t i = 0; i < 4; ++i) {
+      auto got = tier->Get(Key(i));
+      REQUIRE(got.ok());
+      CHECK(SameBytes(got->value, MakeBlock(i).value));
+    }
+    tier->Enqueue(Key(9), MakeBlock(9));
+    CHECK_FALSE(tier->Contains(Key(9)));
+  }
+  CHECK(std::filesystem::is_empty(std::filesystem::path(options.path) / "incoming"));
+  file_system->space = std::numeric_limits<std::int64_t>::max();
+  auto tier = RequireValue(SpillTier::Open(options, env.get()));
+  CHECK(tier->Health().ok());
+  CHECK(tier->Stats().entries == 4);
+  for (std::uint64_t i = 0; i < 8; ++i) CHECK(tier->Contains(Key(i)) == (i < 4));
+  tier->Enqueue(Key(9), MakeBlock(9));
+  REQUIRE(tier->Drain().ok());
+  CHECK(tier->Get(Key(9)).ok());
 }
 
 }  // namespace

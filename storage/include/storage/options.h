@@ -43,13 +43,13 @@ struct SpillTierOptions {
   // The background writer takes at most this many bytes of queued blocks at a time (at
   // least one block) and writes their deletes and evictions as one batch of records.
   std::uint64_t batch_bytes = 1 * kMiB;
-  // Written blocks are gathered into segments, each one RocksDB table file written and
-  // synced by the tier and then ingested whole, of min(segment_bytes, max(1 MiB,
-  // capacity_bytes / 16)) bytes (a small capacity gets smaller segments). The blocks of the segment
-  // being written stay readable from RAM until it is ingested, so this is RAM held beyond
-  // queue_bytes; they are lost by a crash before then (Flush and Close complete the segment). On
-  // disk the segments, live and dead values together, take at most capacity_bytes + capacity_bytes
-  // / 8 + 2 segments.
+  // Written blocks are gathered into segments of min(segment_bytes, max(1 MiB,
+  // capacity_bytes / 16)) bytes, each one RocksDB table file that the tier writes, syncs
+  // and ingests whole. A segment's blocks stay readable from RAM until it is ingested:
+  // while one segment is synced the next fills, so up to two segments of RAM are held
+  // beyond queue_bytes, and lost by a crash (Flush and Close complete them). On disk the
+  // segments, live and dead values together, take at most capacity_bytes +
+  // capacity_bytes / 8 + 2 segments.
   std::uint64_t segment_bytes = 64 * kMiB;
   // On a clean Close(), write the memory tier's blocks to the spill tier first.
   bool flush_on_close = true;
