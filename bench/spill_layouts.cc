@@ -318,46 +318,42 @@ Item MakeItem(const std::vector<std::string>& pool, std::uint64_t i) {
 
 }  // namespace
 
+namespace {
+
+struct LayoutNames {
+  SpillLayout layout;
+  const char* id;
+  const char* name;
+};
+
+// Every candidate, in the order of the table.
+constexpr LayoutNames kLayouts[] = {
+    {SpillLayout::kBlobToday, "blob", "BlobDB (previous)"},
+    {SpillLayout::kBlobTuned, "blob-tuned", "BlobDB tuned"},
+    {SpillLayout::kSstMemtableFifo, "sst-fifo", "SST via memtable, FIFO"},
+    {SpillLayout::kSstIngest, "sst-ingest", "SST ingested (chosen)"},
+    {SpillLayout::kSstIngestNoCheck, "sst-ingest-nocheck", "SST ingested, no RocksDB crc"},
+    {SpillLayout::kSstIngestDirect, "sst-ingest-direct", "SST ingested, O_DIRECT"},
+};
+
+const LayoutNames& NamesOf(SpillLayout layout) {
+  for (const LayoutNames& names : kLayouts) {
+    if (names.layout == layout) return names;
+  }
+  return kLayouts[0];  // every enumerator is in the table
+}
+
+}  // namespace
+
 std::vector<SpillLayout> AllSpillLayouts() {
-  return {SpillLayout::kBlobToday, SpillLayout::kBlobTuned,        SpillLayout::kSstMemtableFifo,
-          SpillLayout::kSstIngest, SpillLayout::kSstIngestNoCheck, SpillLayout::kSstIngestDirect};
+  std::vector<SpillLayout> layouts;
+  for (const LayoutNames& names : kLayouts) layouts.push_back(names.layout);
+  return layouts;
 }
 
-const char* SpillLayoutName(SpillLayout layout) {
-  switch (layout) {
-    case SpillLayout::kBlobToday:
-      return "BlobDB (previous)";
-    case SpillLayout::kBlobTuned:
-      return "BlobDB tuned";
-    case SpillLayout::kSstMemtableFifo:
-      return "SST via memtable, FIFO";
-    case SpillLayout::kSstIngest:
-      return "SST ingested (chosen)";
-    case SpillLayout::kSstIngestNoCheck:
-      return "SST ingested, no RocksDB crc";
-    case SpillLayout::kSstIngestDirect:
-      return "SST ingested, O_DIRECT";
-  }
-  return "?";
-}
+const char* SpillLayoutName(SpillLayout layout) { return NamesOf(layout).name; }
 
-const char* SpillLayoutId(SpillLayout layout) {
-  switch (layout) {
-    case SpillLayout::kBlobToday:
-      return "blob";
-    case SpillLayout::kBlobTuned:
-      return "blob-tuned";
-    case SpillLayout::kSstMemtableFifo:
-      return "sst-fifo";
-    case SpillLayout::kSstIngest:
-      return "sst-ingest";
-    case SpillLayout::kSstIngestNoCheck:
-      return "sst-ingest-nocheck";
-    case SpillLayout::kSstIngestDirect:
-      return "sst-ingest-direct";
-  }
-  return "?";
-}
+const char* SpillLayoutId(SpillLayout layout) { return NamesOf(layout).id; }
 
 SpillLayoutFigures RunSpillLayout(SpillLayout layout, std::size_t block_bytes,
                                   std::uint64_t total_bytes, const std::string& dir) {

@@ -266,6 +266,9 @@ class SpillTier {
                      std::vector<PlannedPut>& planned);
   // The sealer thread: syncs and ingests each segment handed to it, one at a time.
   void SealerLoop();
+  // After the seal in flight is finished, makes the open segment (if any) the sealing one
+  // and returns it. Caller holds write_mu_ and db_mu_, not mu_.
+  std::unique_ptr<SpillDb::Segment> StartSealLocked();
   // Hands the open segment (if any) to the sealer, after the one before it is finished.
   // Caller holds write_mu_ and db_mu_, not mu_.
   void HandOffSegmentLocked();

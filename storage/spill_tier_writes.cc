@@ -18,6 +18,15 @@ std::uint64_t Checksum(const Buffer& value) {
   return XXH3_64bits_dispatch(value.data(), value.size());
 }
 
+// Syncs and ingests `segment`; Rejected when out of memory.
+Status Seal(SpillDb& db, std::unique_ptr<SpillDb::Segment> segment) {
+  try {
+    return db.FinishSegment(std::move(segment));
+  } catch (const std::bad_alloc&) {
+    return Status::Rejected("spill: out of memory while sealing a segment");
+  }
+}
+
 }  // namespace
 
 void SpillTier::WriterLoop() {
@@ -238,11 +247,7 @@ void SpillTier::SealerLoop() {
     Status sealed;
     {
       std::shared_lock db_lock(db_mu_);  // db_ stays open: Close() joins this thread first
-      try {
-        sealed = db_->FinishSegment(std::move(segment));
-      } catch (const std::bad_alloc&) {
-        sealed = Status::Rejected("spill: out of memory while sealing a segment");
-      }
+      sealed = Seal(*db_, std::move(segment));
     }
     {
       std::lock_guard lock(seal_mu_);
@@ -252,9 +257,9 @@ void SpillTier::SealerLoop() {
   }
 }
 
-void SpillTier::HandOffSegmentLocked() {
+std::unique_ptr<SpillDb::Segment> SpillTier::StartSealLocked() {
   FinishSealLocked(true);  // one seal at a time
-  if (!open_segment_) return;
+  if (!open_segment_) return nullptr;
   {
     std::lock_guard lock(mu_);
     sealing_first_seq_ = index_.open_segment()->first_seq;
@@ -263,30 +268,23 @@ void SpillTier::HandOffSegmentLocked() {
   sealing_ = true;
   sealing_keys_ = std::move(open_keys_);
   open_keys_.clear();
+  return std::move(open_segment_);
+}
+
+void SpillTier::HandOffSegmentLocked() {
+  std::unique_ptr<SpillDb::Segment> segment = StartSealLocked();
+  if (!segment) return;
   {
     std::lock_guard lock(seal_mu_);
-    to_seal_ = std::move(open_segment_);
+    to_seal_ = std::move(segment);
   }
   seal_cv_.notify_all();
 }
 
 Status SpillTier::SealNowLocked() {
-  FinishSealLocked(true);
-  if (!open_segment_) return Health();
-  {
-    std::lock_guard lock(mu_);
-    sealing_first_seq_ = index_.open_segment()->first_seq;
-    index_.SealOpenSegment();
-  }
-  sealing_ = true;
-  sealing_keys_ = std::move(open_keys_);
-  open_keys_.clear();
-  Status sealed;
-  try {
-    sealed = db_->FinishSegment(std::move(open_segment_));
-  } catch (const std::bad_alloc&) {
-    sealed = Status::Rejected("spill: out of memory while sealing a segment");
-  }
+  std::unique_ptr<SpillDb::Segment> segment = StartSealLocked();
+  if (!segment) return Health();
+  Status sealed = Seal(*db_, std::move(segment));
   {
     std::lock_guard lock(seal_mu_);
     sealed_ = sealed;

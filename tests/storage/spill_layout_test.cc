@@ -53,6 +53,13 @@ std::unique_ptr<SpillTier> OpenTier(const SpillTierOptions& options) {
   return RequireValue(SpillTier::Open(options));
 }
 
+// Puts blocks 0 .. count-1 into a tier on the folder, then closes it.
+void WriteBlocks(const SpillTierOptions& options, std::uint64_t count) {
+  auto tier = OpenTier(options);
+  for (std::uint64_t i = 0; i < count; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
+  REQUIRE(tier->Close().ok());
+}
+
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -85,10 +92,7 @@ std::vector<std::string> ColumnFamilies(const std::string& path) {
 TEST_CASE("SpillTier detects a data block damaged on disk and drops it", "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir, 100);
-  {
-    auto tier = OpenTier(options);
-    for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
-  }
+  WriteBlocks(options, 10);
   DamageOnDisk(options.path, MakeBlock(3).value);
   {
     auto tier = OpenTier(options);
@@ -200,10 +204,7 @@ TEST_CASE("SpillTier forgets records whose segment is gone, and segments without
           "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir, 100);
-  {
-    auto tier = OpenTier(options);
-    for (std::uint64_t i = 0; i < 12; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
-  }
+  WriteBlocks(options, 12);
   {
     // As a crash can leave them: the first segment's file deleted without its records,
     // the second's records lost while its file stays.
@@ -230,10 +231,7 @@ TEST_CASE("SpillTier forgets records whose segment is gone, and segments without
 TEST_CASE("SpillTier drops a record that does not decode", "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir, 100);
-  {
-    auto tier = OpenTier(options);
-    for (std::uint64_t i = 0; i < 3; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
-  }
+  WriteBlocks(options, 3);
   {
     RawSpillDb raw(options.path);
     REQUIRE(raw.db().Put({}, raw.records(), RawSpillDb::KeySlice(Key(1)), "not a record").ok());
@@ -350,10 +348,7 @@ TEST_CASE("SpillTier starts empty, with one notice, on a folder RocksDB reports 
           "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir, 100);
-  {
-    auto tier = OpenTier(options);
-    for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
-  }
+  WriteBlocks(options, 8);
   // A table file lost from under RocksDB (a disk fault, a careless clean-up).
   std::vector<std::filesystem::path> tables;
   for (const auto& entry : std::filesystem::directory_iterator(options.path)) {
