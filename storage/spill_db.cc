@@ -222,6 +222,9 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
     rocksdb::WriteOptions sync;
     sync.sync = true;
     rocksdb::Status marked = db->db_->Put(sync, db->handles_[0], kFormatKey, kFormat);
+    // Flushed at once, so the marker does not keep the write-ahead log of every later
+    // record alive until Close.
+    if (marked.ok()) marked = db->db_->Flush(rocksdb::FlushOptions(), db->handles_[0]);
     if (!marked.ok()) return db->Error("writing its format", marked.ToString());
   }
 
@@ -343,6 +346,7 @@ Status SpillDb::ScanRecords(
     const std::function<void(const BlockKey&, const std::optional<SpillRecord>&)>& visit) const {
   rocksdb::ReadOptions read;
   read.fill_cache = false;
+  read.readahead_size = 2 * kMiB;  // one pass in key order
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, records_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::optional<BlockKey> key =
@@ -356,7 +360,9 @@ Status SpillDb::ScanRecords(
 Status SpillDb::FlushRecords() {
   rocksdb::FlushOptions flush;
   flush.wait = true;
-  rocksdb::Status status = db_->Flush(flush, records_);
+  // With the marker's family too, so no write-ahead log is kept for it: the next Open
+  // then replays none.
+  rocksdb::Status status = db_->Flush(flush, {handles_[0], records_});
   if (status.ok()) return Status::Ok();
   return Error("flush failed", status.ToString());
 }

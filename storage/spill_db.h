@@ -112,7 +112,7 @@ class SpillDb {
   // when the scan fails.
   Status ScanRecords(
       const std::function<void(const BlockKey&, const std::optional<SpillRecord>&)>& visit) const;
-  // Flushes the records' memtable to a table file.
+  // Flushes the records' memtable (and the marker's) to table files.
   Status FlushRecords();
 
   // --- Values.

@@ -14,9 +14,12 @@ const SpillRecord* SpillIndex::Find(const BlockKey& key) const {
 void SpillIndex::Insert(const BlockKey& key, const SpillRecord& record) {
   Segment* segment = SegmentOf(record.seq);
   PC_CHECK(segment != nullptr && "SpillIndex: a record outside every segment");
-  Erase(key);
-  auto [it, added] = entries_.emplace(key, Entry{record, inserted_bytes_, nullptr, nullptr});
-  PC_CHECK(added);
+  auto [it, added] = entries_.try_emplace(key);
+  if (!added) {
+    Unlink(&*it);
+    Forget(&*it);
+  }
+  it->second = Entry{record, inserted_bytes_, nullptr, nullptr};
   Link(&*it);
   segment->live_bytes += record.size_bytes;
   bytes_ += record.size_bytes;
@@ -31,6 +34,8 @@ bool SpillIndex::Erase(const BlockKey& key) {
   entries_.erase(it);
   return true;
 }
+
+void SpillIndex::Reserve(std::size_t keys) { entries_.reserve(keys); }
 
 void SpillIndex::Touch(const BlockKey& key) {
   auto it = entries_.find(key);

@@ -48,6 +48,9 @@ class SpillIndex {
   // which then grows by record.size_bytes.
   void Insert(const BlockKey& key, const SpillRecord& record);
 
+  // Makes room for `keys` keys at once (Open inserts every record it finds).
+  void Reserve(std::size_t keys);
+
   // Removes the key (its segment loses its live bytes); false if it was not held.
   bool Erase(const BlockKey& key);
 

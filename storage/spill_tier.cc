@@ -127,6 +127,7 @@ Status SpillTier::LoadIndex() {
   std::vector<BlockKey> victims;
   {
     std::lock_guard lock(mu_);
+    index_.Reserve(loaded.size());
     for (const auto& [key, record] : loaded) index_.Insert(key, record);
     // The coldest blocks past a capacity that shrank since the last run go now.
     victims = index_.PickVictims(index_.bytes(), options_.capacity_bytes, SpillIndex::KeySet());
