@@ -541,13 +541,15 @@ void PrintSpill(const Args& args, const std::vector<std::vector<SpillFigures>>& 
       const auto& p = paced[s];
       std::printf(
           "%-8s %-30s %6.2f GB/s  x%.2f dd; %.0f dropped (target 0) with the default %llu MiB "
-          "queue; %.2f CPU s/GiB; dropped by run:%s\n",
+          "queue; %.2f CPU s/GiB (caller %.2f, spill writer+sealer %.2f); dropped by run:%s\n",
           size.c_str(), ("paced at " + std::to_string(args.pace).substr(0, 4) + " x dd").c_str(),
           MedianOf(p, &SpillFigures::write_gbps),
           dd_gbps > 0 ? MedianOf(p, &SpillFigures::write_gbps) / dd_gbps : 0.0,
           MedianOf(p, &SpillFigures::drops),
           static_cast<unsigned long long>(SpillTierOptions().queue_bytes / kMiB),
-          MedianOf(p, &SpillFigures::cpu_s_per_gib), ByRun(p, &SpillFigures::drops).c_str());
+          MedianOf(p, &SpillFigures::cpu_s_per_gib),
+          MedianOf(p, &SpillFigures::caller_cpu_s_per_gib),
+          MedianOf(p, &SpillFigures::writer_cpu_s_per_gib), ByRun(p, &SpillFigures::drops).c_str());
     }
     std::printf(
         "%-8s %-30s %6.2f GB/s  p50 %.0f us, p99 %.0f us; %.0f missing or wrong (page cache "

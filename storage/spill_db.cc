@@ -167,13 +167,22 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
     if (!listed.ok()) return db->Error("reading its column families", listed.ToString());
   }
   bool legacy = false;
+  bool ours = false;
+  std::string unknown;
   for (const std::string& name : families) {
     if (name == kLegacyBlocksFamily || name == kLegacyMetaFamily) {
       legacy = true;
-    } else if (name != rocksdb::kDefaultColumnFamilyName && name != kValuesFamily &&
-               name != kRecordsFamily) {
-      return db->Error("", "not a prefixcache spill folder (column family \"" + name + "\")");
+    } else if (name == kValuesFamily || name == kRecordsFamily) {
+      ours = true;
+    } else if (name != rocksdb::kDefaultColumnFamilyName) {
+      unknown = name;
     }
+  }
+  if (!unknown.empty()) {
+    return db->Error("",
+                     ours ? "written in a later spill format (column family \"" + unknown +
+                                "\"), this build reads format " + kFormat + "; not opened"
+                          : "not a prefixcache spill folder (column family \"" + unknown + "\")");
   }
 
   auto open = [&](bool with_legacy) {

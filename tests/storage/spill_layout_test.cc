@@ -327,6 +327,20 @@ TEST_CASE("SpillTier refuses a folder of a newer format or of something else", "
     CHECK(format == "3");
     CHECK(raw.SegmentFiles() == 1);
   }
+  SECTION("a later format with a column family of its own") {
+    OpenTier(options).reset();
+    {
+      RawSpillDb raw(options.path);
+      rocksdb::ColumnFamilyHandle* family = nullptr;
+      REQUIRE(raw.db().CreateColumnFamily({}, "expiry", &family).ok());
+      REQUIRE(raw.db().DestroyColumnFamilyHandle(family).ok());
+    }
+    auto tier = SpillTier::Open(options);
+    REQUIRE_FALSE(tier.ok());
+    CHECK_THAT(tier.status().message(), Catch::Contains("later spill format"));
+    CHECK(ColumnFamilies(options.path) ==
+          std::vector<std::string>{"default", "expiry", "records", "values"});
+  }
   SECTION("another program's RocksDB") {
     rocksdb::Options other;
     other.create_if_missing = true;
