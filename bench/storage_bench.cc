@@ -20,10 +20,7 @@
 // put(span) cost about 4x a memcpy). --no-malloc-tune keeps glibc's defaults, where whether
 // pages are reused depends on the allocation history. Blocks of 32 MiB and more are still
 // mmapped (glibc caps the threshold there) and fault on every fill.
-#include <fcntl.h>
 #include <malloc.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -155,7 +152,8 @@ std::unique_ptr<BlockStore> OpenStore(const StoreOptions& options) {
   return std::move(store).value();
 }
 
-// Every figure of one run for one block size. Rates in GB/s (1e9 bytes), latencies in us.
+// The memory tier's figures of one run for one block size. Rates in GB/s (1e9 bytes),
+// latencies in us.
 struct Figures {
   double memcpy_gbps = 0, memcpy_p50 = 0, memcpy_p99 = 0;
   double first_fill_gbps = 0, first_fill_p50 = 0;
