@@ -3,27 +3,32 @@
 // verified against the value's XXH3-64 checksum. Thread-safe: every method may be called
 // from any thread at once, Close() included; only the destructor must not race.
 //
-// On disk: column family "blocks" (key -> value bytes; integrated BlobDB, values of at
-// least min_blob_bytes in blob files, no compression) and "meta" (key -> SpillRecord:
-// checksum, size, depth, write seq), always written together in one WriteBatch.
-// An in-memory index rebuilt from "meta" on Open answers Contains and capacity questions
-// without touching the disk.
+// On disk (spill_db.h, spill format 2): values are gathered into segments, table files the
+// tier writes itself and ingests into RocksDB whole, in write order, synced by a sealer
+// thread while the writer fills the next segment; each block's record (checksum, size,
+// depth, write seq) is in a column family of its own. Nothing rewrites a value once
+// written (no compaction, no blob garbage collection), and RocksDB hashes its blocks with
+// XXH3, never with the CRC32C that Debian's portable build computes in software. An
+// in-memory index rebuilt from the records on Open answers Contains and capacity
+// questions without touching the disk. A folder of the previous format (BlobDB) is
+// discarded on Open with one notice line (SpillTierOptions::notice).
 //
-// Durability: blocks are a cache, so writes skip the RocksDB write-ahead log (a demoted
-// value would otherwise be written twice). Both column families flush atomically
-// (atomic_flush), so a block and its record are on disk together or not at all. What
-// Flush() or Close() returned from survives a restart; a crash (kill -9, power loss) loses
-// the blocks written since the last flush, or since RocksDB last flushed a full memtable,
-// and may bring back a block erased in that window (an older copy of that key's block).
+// Space: the index evicts the least recently written or read blocks past capacity_bytes,
+// one by one. A segment file is deleted once it holds no block the index still has; a
+// block still in use in an old segment is written again when it is demoted again and its
+// copy has more than capacity_bytes / 2 written after it, and a block read but never
+// demoted again turns cold and is evicted within a capacity's worth of writes, so old
+// segments empty out. Should dead values still fill the disk past capacity_bytes +
+// capacity_bytes / 8 + 2 segments, the oldest segments go whole, with their live blocks
+// (counted as evictions).
 //
-// Blob files: RocksDB's blob garbage collection is off (it rewrote the live blobs of the
-// oldest files at every compaction). A blob file is deleted once every blob in it is
-// garbage, which for a cache happens on its own: capacity eviction deletes the coldest
-// blocks, which are mostly the oldest writes, so old files empty out. A block still in use
-// there is written again when it is demoted again and its copy has more than
-// capacity_bytes / 2 written after it; a block read but never demoted again turns cold and
-// is evicted within a capacity's worth of writes. Either way no live block keeps an old
-// file on disk for long.
+// Durability: a segment is synced and ingested before the records of its blocks are
+// written (with RocksDB's write-ahead log, unsynced), so a record never names a value that
+// is not on disk. What Flush() or Close() returned from survives a restart, and so does a
+// completed segment whose records were logged before a crash of the process; the blocks of
+// the segments not yet ingested (in RAM, up to two segments) are lost by a crash, as are
+// records and deletes not yet synced when the machine loses power (the block then comes
+// back, or is forgotten, at the next Open).
 //
 // Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Erase, Scan,
 // MarkInMemory, MarkNotInMemory, CountNotInMemory, Stats and Health never touch the disk (safe
@@ -40,6 +45,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,13 +59,12 @@
 #include "block.h"
 #include "prefixcache/block_key.h"
 #include "prefixcache/status.h"
+#include "spill_db.h"
 #include "spill_index.h"
 #include "storage/options.h"
 #include "storage/stats.h"
 
 namespace rocksdb {
-class ColumnFamilyHandle;
-class DB;
 class Env;
 }  // namespace rocksdb
 
@@ -67,13 +72,17 @@ namespace prefixcache::storage {
 
 class SpillTier {
  public:
-  // InvalidArgument on an empty path, zero capacity_bytes or zero batch_bytes.
+  // InvalidArgument on an empty path, zero capacity_bytes, batch_bytes or segment_bytes.
   static Status ValidateOptions(const SpillTierOptions& options);
 
   // Opens (creating if missing) the RocksDB folder options.path, rebuilds the index from
-  // it and starts the writer thread. Ignores options.enabled. InvalidArgument on bad
-  // options; IoError naming the path and RocksDB's reason when the folder cannot be
-  // created or opened (parent is a file, no permission, locked by another process).
+  // it and starts the writer thread. Ignores options.enabled. A folder of the previous
+  // spill format, or one whose files RocksDB reports corrupt, is emptied and opened, with
+  // one line to options.notice (records that do not decode, and records whose segment is
+  // gone, are dropped quietly, the first counted in checksum_failures). InvalidArgument on
+  // bad options; IoError naming the path and the reason when the folder cannot be created
+  // or opened (parent is a file, no permission, locked by another process, written by a
+  // newer spill format, not a spill folder), leaving it as it was.
   static Result<std::unique_ptr<SpillTier>> Open(const SpillTierOptions& options);
   // Same, with RocksDB's file access going through `env` (not owned; must outlive the
   // tier), for fault-injection tests. nullptr means the default environment.
@@ -86,8 +95,9 @@ class SpillTier {
   SpillTier(const SpillTier&) = delete;
   SpillTier& operator=(const SpillTier&) = delete;
 
-  // A queued block (a hit), else the block read from disk and verified (a hit); looking a
-  // key up on disk refreshes its recency, whatever the read then finds. May read the disk.
+  // A queued block or one of the segment being written (a hit), else the block read from
+  // disk and verified (a hit); looking a key up refreshes its recency, whatever the read
+  // then finds. May read the disk.
   // Failures:
   // - NotFound on a miss, also once closed; counted as a miss.
   // - Corruption when the block fails verification (its value's size or XXH3-64 checksum
@@ -98,15 +108,17 @@ class SpillTier {
   // - Rejected when no buffer can be allocated for the copy: the block stays; not counted.
   Result<Block> Get(const BlockKey& key);
 
-  // A block waiting in the queue (or being written), counting a hit. Otherwise NotFound,
+  // A block held in RAM (waiting in the queue, or in the segment being written), counting
+  // a hit. Otherwise NotFound,
   // counting a miss when the key is not on disk either (as Get would) and nothing when it
   // is (the caller's Get counts it then). `on_disk`, if not null, is set to whether the
   // key is held on disk only (as NeedsDiskRead). No disk I/O.
   Result<Block> GetQueued(const BlockKey& key, bool* on_disk = nullptr);
 
-  // Writes the block now, on the calling thread, evicting the coldest blocks if needed;
-  // supersedes any queued block under the key. Skips the write when the same bytes are
-  // already stored, unless that copy is old (see "Blob files"). Rejected when the value
+  // Writes the block now into the segment being written, on the calling thread, evicting
+  // the coldest blocks if needed; supersedes any queued block under the key (durable once
+  // the segment is complete: Flush). Skips the write when the same bytes are already
+  // stored, unless that copy is old (see "Space"). Rejected when the value
   // exceeds capacity_bytes; Unavailable once closed; the health error once a write has
   // failed; IoError if this write fails (which makes the tier unhealthy, see Health).
   Status Put(const BlockKey& key, Block block);
@@ -118,15 +130,16 @@ class SpillTier {
   void Enqueue(const BlockKey& key, Block block);
 
   // Removes the key from the index and the queue now (Contains turns false, Get misses)
-  // and queues its deletion on disk for the writer. The disk copy stays, and a later Open
-  // brings it back, when the tier is closing or unhealthy, or when the process dies before
-  // the delete is flushed (see Durability). No disk I/O on the calling thread.
+  // and queues the deletion of its record for the writer. The disk copy stays, and a later
+  // Open brings it back, when the tier is closing or unhealthy, or when the delete is lost
+  // (see Durability). No disk I/O on the calling thread.
   void Erase(const BlockKey& key);
 
   // Whether the key is held (queued or on disk). Counts nothing; no disk I/O.
   bool Contains(const BlockKey& key) const;
 
-  // Whether the key is held on disk only (a Get would read the disk). No disk I/O.
+  // Whether the key is held on disk only, not in RAM (a Get would read the disk). No disk
+  // I/O.
   bool NeedsDiskRead(const BlockKey& key) const;
 
   // One page of a scan over the keys held (queued or on disk).
@@ -152,15 +165,18 @@ class SpillTier {
   // Keys held (queued or on disk) and not marked in memory. O(1), no disk I/O.
   std::uint64_t CountNotInMemory() const;
 
-  // Deletes every block (queued ones included) and compacts the emptied ranges away.
-  // IoError (counted) when RocksDB fails the delete or the compaction.
+  // Deletes every block (queued ones and the segment being written included): every
+  // segment file and every record. IoError (counted) when RocksDB fails.
   Status Clear();
 
-  // Waits until every block enqueued before the call is written (or dropped). Returns
-  // Health().
+  // Waits until every block enqueued before the call is written (or dropped), then
+  // completes the segment being written, so every block written so far is read from disk
+  // from then on. Returns Health(), or the error of completing the segment (which makes
+  // the tier unhealthy).
   Status Drain();
 
-  // Drain(), then flushes RocksDB's memtables so the written blocks survive a restart.
+  // Drain(), then flushes the records' memtable so the written blocks survive a restart
+  // even of the machine.
   Status Flush();
 
   // Ok while open and writing; IoError with the failed write's text once a write has
@@ -170,16 +186,21 @@ class SpillTier {
   // the folder (a restart) starts healthy.
   Status Health() const;
 
-  // Drains the queue, stops the writer, flushes and closes RocksDB. Afterwards the tier
+  // Drains the queue, completes the segment, stops the writer, flushes and closes RocksDB.
+  // Afterwards the tier
   // holds nothing, Enqueue drops and Put fails with Unavailable. Idempotent; returns the
   // first error met.
   Status Close();
 
-  // The counters of stats.h; `bytes` and `entries` count the written blocks (not the
-  // queued ones), `queue_bytes` the queued ones.
+  // The counters of stats.h; `bytes` and `entries` count the written blocks (those of
+  // the segment being written included, not the queued ones), `queue_bytes` the queued
+  // ones.
   TierStats Stats() const;
 
  private:
+  // The largest value the tier stores (a record of a larger one is damaged).
+  static constexpr std::uint64_t kMaxValueBytes = std::numeric_limits<std::uint32_t>::max();
+
   // One queued operation: write `block` under `key`, or delete the key (no block).
   struct Op {
     BlockKey key;
@@ -199,9 +220,14 @@ class SpillTier {
     SpillRecord record;
     std::uint64_t op_id = 0;  // 0 for Put()
   };
+  // A block written into the segment being written: readable from here, by its seq, until
+  // the segment is ingested.
+  struct SegmentBlock {
+    Block block;
+    std::uint64_t seq = 0;
+  };
 
-  SpillTier(const SpillTierOptions& options, rocksdb::DB* db,
-            std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  SpillTier(const SpillTierOptions& options, std::unique_ptr<SpillDb> db);
 
   Status LoadIndex();
   // Every change to queued_ and index_ after LoadIndex goes through these, which keep
@@ -213,42 +239,99 @@ class SpillTier {
   void IndexLocked(const BlockKey& key, const SpillRecord& record);
   bool UnindexLocked(const BlockKey& key);  // false if it was not indexed
   void ForgetAllLocked();
+  // The key's block if the segment being written holds its indexed copy, else nullptr.
+  // Caller holds mu_.
+  const Block* SegmentBlockLocked(const BlockKey& key) const;
   // Whether `key` is stored with these bytes and recently enough to skip writing them
   // again: a copy with more than capacity_bytes / 2 written after it is rewritten, so that
-  // a block in use does not keep an old blob file alive (see "Blob files"). Caller holds
-  // mu_.
+  // a block in use does not keep an old segment alive (see "Space"). Caller holds mu_.
   bool HoldsRecentCopyLocked(const BlockKey& key, std::uint64_t checksum, std::uint64_t size) const;
   void WriterLoop();
   // Takes one batch of queued ops and writes it. Caller holds write_mu_.
   void WriteQueuedBatch();
   // The keys to delete so that `planned` fits the capacity: the coldest held ones, plus
   // older copies of planned blocks dropped from the front of a batch larger than the whole
-  // capacity. Removes them from the index and counts them as evictions. Caller holds mu_.
+  // capacity, plus every block of the oldest segments while the segments would take more
+  // than disk_limit_bytes_. Removes them from the index and counts them as evictions.
+  // Caller holds mu_.
   std::vector<BlockKey> TakeVictimsLocked(std::vector<PlannedPut>& planned);
-  // Writes the deletes, then the victims' deletes, then the puts, in one WriteBatch.
-  // IoError (counted) when RocksDB fails; Rejected when the batch cannot be allocated.
-  // Caller holds write_mu_ and db_mu_, not mu_.
+  // Evicts the blocks of the oldest segments while the segments and `incoming_bytes` more
+  // would pass disk_limit_bytes_; appends them to `victims`. Caller holds mu_.
+  void EnforceDiskLimitLocked(std::uint64_t incoming_bytes, std::vector<BlockKey>& victims);
+  // Writes the records' deletes (`deletes`, then `victims`), appends `planned` to the
+  // segment being written (starting one if needed) and indexes them, hands the segment to
+  // the sealer once it is full, and deletes the segments left empty. IoError (counted,
+  // and the tier failed) when a write fails. Caller holds write_mu_ and db_mu_, not mu_.
   Status WriteLocked(const std::vector<BlockKey>& deletes, const std::vector<BlockKey>& victims,
-                     const std::vector<PlannedPut>& planned);
-  // Marks the tier unhealthy and drops every queued block. Caller holds mu_.
+                     std::vector<PlannedPut>& planned);
+  // The sealer thread: syncs and ingests each segment handed to it, one at a time.
+  void SealerLoop();
+  // After the seal in flight is finished, makes the open segment (if any) the sealing one
+  // and returns it. Caller holds write_mu_ and db_mu_, not mu_.
+  std::unique_ptr<SpillDb::Segment> StartSealLocked();
+  // Hands the open segment (if any) to the sealer, after the one before it is finished.
+  // Caller holds write_mu_ and db_mu_, not mu_.
+  void HandOffSegmentLocked();
+  // Finishes the seal in flight, if any, once the sealer is done with it (waiting for it
+  // when `wait`): on success its values are on disk and their records are written; on
+  // failure its blocks leave the index and the tier fails. Returns the seal's status (Ok
+  // when there is none, or it is not done and !wait). Caller holds write_mu_ and db_mu_,
+  // not mu_.
+  Status FinishSealLocked(bool wait);
+  // Seals the open segment on the calling thread (the sealer has stopped). Caller holds
+  // write_mu_ and db_mu_, not mu_.
+  Status SealNowLocked();
+  // Deletes the files of the segments that hold no indexed block. A failed delete is
+  // counted (the file goes at the next Open). Caller holds write_mu_ and db_mu_, not mu_.
+  void DeleteEmptySegmentsLocked();
+  // Marks the tier unhealthy (counting the error in io_errors), drops every queued block
+  // and the segment being written. Caller holds write_mu_, db_mu_ and mu_.
   void FailLocked(const std::string& error);
+  // Drops the segment being written: its blocks leave the index and its file goes. Caller
+  // holds write_mu_, db_mu_ and mu_.
+  void AbandonSegmentLocked();
+  // Removes from the index and from segment_blocks_ the keys still indexed at the seq
+  // they were written with. Caller holds mu_.
+  void UnindexWrittenLocked(const std::vector<std::pair<BlockKey, std::uint64_t>>& written);
+  // After a failed write of `planned` of which the first `written` reached the segment:
+  // drops the rest (counted in demotion_drops unless from Put), fails the tier on an
+  // IoError and drops the segment on any other error. Caller holds write_mu_ and db_mu_.
+  void HandleWriteFailure(const Status& status, const std::vector<PlannedPut>& planned,
+                          std::size_t written);
   // Deletes a block that failed verification, unless it was rewritten meanwhile.
   void DropCorrupt(const BlockKey& key, std::uint64_t seq);
-  Result<Block> ReadFromDisk(const BlockKey& key, std::uint64_t seq);
+  Result<Block> ReadFromDisk(const BlockKey& key, const SpillRecord& record);
   Status FlushLocked();
 
   const SpillTierOptions options_;
+  const std::uint64_t segment_target_bytes_;
+  const std::uint64_t disk_limit_bytes_;
 
-  // Lock order: close_mu_, write_mu_, db_mu_, mu_. write_mu_ serialises all writes to
-  // RocksDB so the index always matches the last write; db_mu_ (shared by every RocksDB
+  // Lock order: close_mu_, write_mu_, db_mu_, mu_; seal_mu_ is taken after write_mu_ and
+  // db_mu_ and never with mu_. write_mu_ serialises all writes to RocksDB (and the
+  // segments) so the index always matches the last write; db_mu_ (shared by every RocksDB
   // user, exclusive to Close) guards db_'s lifetime.
   std::mutex close_mu_;
   std::mutex write_mu_;
   mutable std::shared_mutex db_mu_;
-  std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::ColumnFamilyHandle* blocks_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<SpillDb> db_;
+
+  // Guarded by write_mu_: the segment being written and its blocks (key, seq) in write
+  // order; the segment the sealer has (at most one), its first seq and its blocks.
+  std::unique_ptr<SpillDb::Segment> open_segment_;
+  std::vector<std::pair<BlockKey, std::uint64_t>> open_keys_;
+  bool sealing_ = false;
+  std::uint64_t sealing_first_seq_ = 0;
+  std::vector<std::pair<BlockKey, std::uint64_t>> sealing_keys_;
+
+  // The hand-off to the sealer, guarded by seal_mu_: the segment to seal, the result of
+  // the last seal, and the order to stop.
+  std::mutex seal_mu_;
+  std::condition_variable seal_cv_;  // to_seal_, sealed_ or seal_stop_ changed
+  std::unique_ptr<SpillDb::Segment> to_seal_;
+  std::optional<Status> sealed_;
+  bool seal_stop_ = false;
+  std::thread sealer_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;   // queue_ gained an op, or stopping_
@@ -256,10 +339,14 @@ class SpillTier {
   SpillIndex index_;
   std::deque<Op> queue_;
   QueuedMap queued_;
+  // The blocks of the open and the sealing segment, readable from here until ingested.
+  std::unordered_map<BlockKey, SegmentBlock, BlockKeyHash> segment_blocks_;
+  // Segments emptied by evicting whole ones (disk limit), their files not yet deleted.
+  std::vector<SpillIndex::Segment> emptied_segments_;
   std::uint64_t queued_only_ = 0;  // keys in queued_ but not in index_
   // Keys held here that the memory tier holds too (promoted); a subset of the held keys.
   std::unordered_set<BlockKey, BlockKeyHash> in_memory_;
-  std::uint64_t next_seq_ = 1;    // write seqs and read recencies
+  std::uint64_t next_seq_ = 1;    // write seqs
   std::uint64_t last_op_id_ = 0;  // the newest queued op
   std::uint64_t done_op_id_ = 0;  // every op up to this one is written or dropped
   Status health_;

@@ -24,7 +24,7 @@ namespace {
 
 using namespace prefixcache::testing;  // TempDir and storage_test_util.h
 
-constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
+constexpr std::size_t kBlockBytes = 8192;  // a data block of its own on disk
 constexpr std::uint64_t kCharge = kBlockBytes + kMemoryEntryOverheadBytes;
 
 BlockKey Key(std::uint64_t i) { return BlockKey::FromHalves(0xb10c, i); }
@@ -72,13 +72,14 @@ void PutRange(BlockStore& store, std::uint64_t first, std::uint64_t last) {
   }
 }
 
-// Replaces the value of `key` in the "blocks" column family, as a disk fault would.
+// Replaces the value of `key` in the "values" column family, as a disk fault would.
 void OverwriteSpilledValue(const std::string& path, const BlockKey& key, const std::string& bytes) {
   RawSpillDb raw(path);
+  const std::string value_key = raw.ValueKey(key);
   std::string old;
-  REQUIRE(raw.db().Get({}, raw.blocks(), RawSpillDb::KeySlice(key), &old).ok());
+  REQUIRE(raw.db().Get({}, raw.values(), value_key, &old).ok());
   REQUIRE(old != bytes);
-  REQUIRE(raw.db().Put({}, raw.blocks(), RawSpillDb::KeySlice(key), bytes).ok());
+  REQUIRE(raw.db().Put({}, raw.values(), value_key, bytes).ok());
 }
 
 TEST_CASE("BlockStore demotes evicted blocks and promotes spill hits", "[integration]") {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,7 +28,7 @@ namespace {
 
 using namespace prefixcache::testing;  // TempDir and storage_test_util.h
 
-constexpr std::size_t kBlockBytes = 8192;  // above min_blob_bytes: stored in blob files
+constexpr std::size_t kBlockBytes = 8192;  // a data block of its own on disk
 
 BlockKey Key(std::uint64_t i) { return BlockKey::FromHalves(0x5b111, i); }
 
@@ -76,34 +77,48 @@ std::vector<BlockKey> ScanAll(const SpillTier& tier, std::size_t count) {
   return keys;
 }
 
-TEST_CASE("SpillRecord encodes a fixed little-endian layout", "[unit]") {
+TEST_CASE("SpillRecord encodes a versioned little-endian layout", "[unit]") {
   SpillRecord record{0x0102030405060708ull, 0x1122ull, 0xa0b0c0d0u, 0x99ull};
   const std::string raw = record.Encode();
   REQUIRE(raw.size() == SpillRecord::kEncodedBytes);
-  CHECK(static_cast<unsigned char>(raw[0]) == 0x08);  // checksum, low byte first
-  CHECK(static_cast<unsigned char>(raw[7]) == 0x01);
+  CHECK(static_cast<unsigned char>(raw[0]) == 2);      // version
+  CHECK(static_cast<unsigned char>(raw[4]) == 0xd0);   // depth, low byte first
   CHECK(static_cast<unsigned char>(raw[8]) == 0x22);   // size
-  CHECK(static_cast<unsigned char>(raw[16]) == 0xd0);  // depth
-  CHECK(static_cast<unsigned char>(raw[20]) == 0x99);  // seq
+  CHECK(static_cast<unsigned char>(raw[16]) == 0x08);  // checksum
+  CHECK(static_cast<unsigned char>(raw[23]) == 0x01);
+  CHECK(static_cast<unsigned char>(raw[24]) == 0x99);  // seq
   REQUIRE(SpillRecord::Decode(raw).has_value());
   CHECK(*SpillRecord::Decode(raw) == record);
   CHECK_FALSE(SpillRecord::Decode(raw.substr(1)).has_value());
   CHECK_FALSE(SpillRecord::Decode(raw + "x").has_value());
+  // Every single damaged byte of the header is refused; the rest are values.
+  for (std::size_t at = 0; at < 4; ++at) {
+    std::string damaged = raw;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x40);
+    CHECK_FALSE(SpillRecord::Decode(damaged).has_value());
+  }
+  // Version 1 (the BlobDB layout's 28 bytes) does not decode.
+  CHECK_FALSE(SpillRecord::Decode(std::string(28, '\0')).has_value());
 }
 
 TEST_CASE("SpillIndex tracks bytes and picks the coldest victims", "[unit]") {
   SpillIndex index;
-  for (std::uint64_t i = 0; i < 5; ++i) index.Insert(Key(i), SpillRecord{i, 100, 0, i + 1});
+  index.OpenSegment(1);
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    index.AppendToOpenSegment(i + 1, 100);
+    index.Insert(Key(i), SpillRecord{i, 100, 0, i + 1});
+  }
   CHECK(index.size() == 5);
   CHECK(index.bytes() == 500);
 
+  index.AppendToOpenSegment(10, 40);
   index.Insert(Key(2), SpillRecord{7, 40, 3, 10});  // replaced: smaller, now the newest
   CHECK(index.size() == 5);
   CHECK(index.bytes() == 440);
   REQUIRE(index.Find(Key(2)) != nullptr);
   CHECK(index.Find(Key(2))->depth == 3);
 
-  index.Touch(Key(0), 11);  // read: no longer the coldest
+  index.Touch(Key(0));  // read: no longer the coldest
   auto victims = index.PickVictims(index.bytes() + 100, 400, {});
   // Needs 140 bytes freed: Key(1) then Key(3) (Key(2) is newer, Key(0) was touched).
   REQUIRE(victims.size() == 2);
@@ -128,6 +143,53 @@ TEST_CASE("SpillIndex tracks bytes and picks the coldest victims", "[unit]") {
   index.Clear();
   CHECK(index.empty());
   CHECK(index.bytes() == 0);
+  CHECK(index.segment_count() == 0);
+}
+
+TEST_CASE("SpillIndex counts each segment's live bytes and hands back the empty ones", "[unit]") {
+  SpillIndex index;
+  index.AddSegment(1, 2, 300);  // on disk: more than the values (table overhead)
+  index.AddSegment(3, 4, 250);
+  CHECK(index.Covers(1));
+  CHECK(index.Covers(4));
+  CHECK_FALSE(index.Covers(5));
+  index.Insert(Key(1), SpillRecord{0, 100, 0, 1});
+  index.Insert(Key(2), SpillRecord{0, 100, 0, 2});
+  index.Insert(Key(3), SpillRecord{0, 100, 0, 3});
+  index.OpenSegment(5);
+  index.AppendToOpenSegment(5, 100);
+  index.Insert(Key(5), SpillRecord{0, 100, 0, 5});
+  CHECK(index.segment_bytes() == 650);
+  REQUIRE(index.OldestOnDiskSegment() != nullptr);
+  CHECK(index.OldestOnDiskSegment()->first_seq == 1);
+  std::vector<BlockKey> keys = index.KeysIn(1, 2);
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == std::vector<BlockKey>{Key(1), Key(2)});
+
+  // Segment [3, 4] empties once Key(3) is replaced by a write in the open segment.
+  index.AppendToOpenSegment(6, 100);
+  index.Insert(Key(3), SpillRecord{0, 100, 0, 6});
+  std::vector<SpillIndex::Segment> empty = index.TakeEmptySegments();
+  REQUIRE(empty.size() == 1);
+  CHECK(empty[0].first_seq == 3);
+  CHECK(empty[0].last_seq == 4);
+  CHECK(index.segment_bytes() == 500);
+  CHECK_FALSE(index.Covers(3));
+
+  // A segment not on disk yet is never handed back, even when empty.
+  index.Erase(Key(5));
+  index.Erase(Key(3));
+  CHECK(index.TakeEmptySegments().empty());
+  index.SealOpenSegment();
+  CHECK(index.open_segment() == nullptr);
+  CHECK(index.TakeEmptySegments().empty());
+  index.SegmentOnDisk(5);
+  CHECK(index.TakeEmptySegments().size() == 1);
+  index.Erase(Key(1));
+  index.Erase(Key(2));
+  CHECK(index.TakeEmptySegments().size() == 1);
+  CHECK(index.segment_bytes() == 0);
+  CHECK(index.segment_count() == 0);
 }
 
 TEST_CASE("SpillTier serves queued blocks and writes them in the background", "[integration]") {
@@ -438,7 +500,7 @@ TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
   }
   {
     RawSpillDb raw(options.path);
-    REQUIRE(raw.db().Delete({}, raw.blocks(), RawSpillDb::KeySlice(Key(1))).ok());
+    REQUIRE(raw.db().Delete({}, raw.values(), raw.ValueKey(Key(1))).ok());
   }
   auto tier = OpenTier(options);
   CHECK(tier->Contains(Key(1)));
@@ -464,7 +526,7 @@ TEST_CASE("SpillTier::Open names the path and the reason when it fails", "[integ
   CHECK(SpillTier::Open(options).status().code() == StatusCode::kInvalidArgument);
 }
 
-// Fails the creation of table and blob files once `full` is set, as a full disk would.
+// Fails the creation of table files once `full` is set, as a full disk would.
 class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
  public:
   FullDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
@@ -472,7 +534,7 @@ class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* file,
                                     rocksdb::IODebugContext* debug) override {
-    const bool data_file = name.ends_with(".sst") || name.ends_with(".blob");
+    const bool data_file = name.ends_with(".sst");
     if (full && data_file) return rocksdb::IOStatus::NoSpace("injected: no space left");
     return target()->NewWritableFile(name, options, file, debug);
   }
@@ -492,11 +554,11 @@ TEST_CASE("SpillTier turns unhealthy when its writes fail and drops demotions", 
     REQUIRE(tier.Flush().ok());
 
     file_system->full = true;
-    tier.Enqueue(Key(10), MakeBlock(10));  // lands in the memtable
+    tier.Enqueue(Key(10), MakeBlock(10));  // its segment file cannot be created
     Status flushed = tier.Flush();
     CHECK(flushed.code() == StatusCode::kIoError);
     CHECK(tier.Stats().io_errors >= 1);
-    // RocksDB now refuses writes: the next batch fails and the tier stops writing.
+    // The tier has stopped writing: the next demotion is dropped.
     tier.Enqueue(Key(11), MakeBlock(11));
     tier.Drain();
     Status health = tier.Health();
@@ -519,6 +581,83 @@ TEST_CASE("SpillTier turns unhealthy when its writes fail and drops demotions", 
   auto tier = OpenTier(options);
   for (std::uint64_t i = 0; i < 3; ++i) CHECK(tier->Get(Key(i)).ok());
   CHECK(tier->Health().ok());
+}
+
+// Segment files take `space` bytes in all, then every write to them fails with "no space",
+// as a disk that fills up while a segment is being written.
+class FillingDiskFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  FillingDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FillingDiskFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus opened = target()->NewWritableFile(name, options, file, debug);
+    if (opened.ok() && name.find("/incoming/") != std::string::npos) {
+      *file = std::make_unique<Filling>(std::move(*file), space);
+    }
+    return opened;
+  }
+  std::atomic<std::int64_t> space{std::numeric_limits<std::int64_t>::max()};
+
+ private:
+  class Filling : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    Filling(std::unique_ptr<rocksdb::FSWritableFile> file, std::atomic<std::int64_t>& space)
+        : FSWritableFileOwnerWrapper(std::move(file)), space_(space) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      if (space_.fetch_sub(static_cast<std::int64_t>(data.size())) <
+          static_cast<std::int64_t>(data.size())) {
+        return rocksdb::IOStatus::NoSpace("injected: no space left");
+      }
+      return target()->Append(data, options, debug);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo&,
+                             rocksdb::IODebugContext* debug) override {
+      return Append(data, options, debug);
+    }
+
+   private:
+    std::atomic<std::int64_t>& space_;
+  };
+};
+
+TEST_CASE("SpillTier loses only the segment that a full disk cut short", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  options.segment_bytes = 4 * kBlockBytes;
+  auto file_system = std::make_shared<FillingDiskFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  {
+    auto tier = RequireValue(SpillTier::Open(options, env.get()));
+    for (std::uint64_t i = 0; i < 4; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+    REQUIRE(tier->Drain().ok());  // one segment, on disk
+
+    file_system->space = kBlockBytes + kBlockBytes / 2;
+    for (std::uint64_t i = 4; i < 8; ++i) tier->Enqueue(Key(i), MakeBlock(i));
+    CHECK(tier->Drain().code() == StatusCode::kIoError);
+    CHECK(tier->Health().code() == StatusCode::kIoError);
+    CHECK(tier->Stats().io_errors >= 1);
+    for (std::uint64_t i = 4; i < 8; ++i) CHECK_FALSE(tier->Contains(Key(i)));
+    for (std::uint64_t i = 0; i < 4; ++i) {
+      auto got = tier->Get(Key(i));
+      REQUIRE(got.ok());
+      CHECK(SameBytes(got->value, MakeBlock(i).value));
+    }
+    tier->Enqueue(Key(9), MakeBlock(9));
+    CHECK_FALSE(tier->Contains(Key(9)));
+  }
+  CHECK(std::filesystem::is_empty(std::filesystem::path(options.path) / "incoming"));
+  file_system->space = std::numeric_limits<std::int64_t>::max();
+  auto tier = RequireValue(SpillTier::Open(options, env.get()));
+  CHECK(tier->Health().ok());
+  CHECK(tier->Stats().entries == 4);
+  for (std::uint64_t i = 0; i < 8; ++i) CHECK(tier->Contains(Key(i)) == (i < 4));
+  tier->Enqueue(Key(9), MakeBlock(9));
+  REQUIRE(tier->Drain().ok());
+  CHECK(tier->Get(Key(9)).ok());
 }
 
 }  // namespace

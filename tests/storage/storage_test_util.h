@@ -4,11 +4,13 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "prefixcache/block_key.h"
 #include "prefixcache/buffer.h"
 #include "prefixcache/status.h"
+#include "spill_record.h"
 
 namespace prefixcache::testing {
 
@@ -31,14 +34,18 @@ inline bool SameBytes(const Buffer& a, const Buffer& b) {
   return a.size() == b.size() && std::equal(a.data(), a.data() + a.size(), b.data());
 }
 
-// The spill tier's RocksDB, opened with its column families ("blocks": key -> value,
-// "meta": key -> SpillRecord; see spill_tier.h) while no SpillTier has it open. REQUIREs
-// that opening and closing succeed.
+// The spill tier's RocksDB, opened with its column families ("values": (seq, key) ->
+// value bytes in segment files, "records": key -> SpillRecord; see spill_db.h) while no
+// SpillTier has it open, with compactions off as the tier has them. REQUIREs that opening
+// and closing succeed.
 class RawSpillDb {
  public:
   explicit RawSpillDb(const std::string& path) {
+    rocksdb::ColumnFamilyOptions values;
+    values.num_levels = 2;
+    values.disable_auto_compactions = true;
     std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"blocks", {}}, {"meta", {}}};
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"values", values}, {"records", {}}};
     rocksdb::DB* raw = nullptr;
     rocksdb::Status opened = rocksdb::DB::Open(rocksdb::Options(), path, families, &handles_, &raw);
     INFO(opened.ToString());
@@ -53,9 +60,30 @@ class RawSpillDb {
   RawSpillDb& operator=(const RawSpillDb&) = delete;
 
   rocksdb::DB& db() { return *db_; }
-  rocksdb::ColumnFamilyHandle* blocks() { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* format() { return handles_[0]; }
+  rocksdb::ColumnFamilyHandle* values() { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* records() { return handles_[2]; }
   static rocksdb::Slice KeySlice(const BlockKey& key) {
     return {key.View().data(), key.View().size()};
+  }
+  // The key in "values" of the (first) chunk of the block stored under `key`, from its
+  // record (REQUIREd).
+  std::string ValueKey(const BlockKey& key) {
+    std::string raw;
+    REQUIRE(db_->Get({}, records(), KeySlice(key), &raw).ok());
+    std::optional<storage::SpillRecord> record = storage::SpillRecord::Decode(raw);
+    REQUIRE(record.has_value());
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(record->seq >> (56 - 8 * i));
+    return out + std::string(key.View()) + std::string(4, '\0');
+  }
+  // The segment files of "values" (table files below level 0).
+  std::size_t SegmentFiles() {
+    std::vector<rocksdb::LiveFileMetaData> files;
+    db_->GetLiveFilesMetaData(&files);
+    return static_cast<std::size_t>(std::count_if(files.begin(), files.end(), [](const auto& f) {
+      return f.column_family_name == "values" && f.level > 0;
+    }));
   }
 
  private:

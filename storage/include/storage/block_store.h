@@ -107,8 +107,8 @@ class BlockStore {
   // its requests this way. The spill tier's health; Ok when there is no spill tier.
   Status Drain();
 
-  // Waits until every block demoted so far is written to the spill tier, then flushes
-  // RocksDB's memtables so those blocks survive a restart. Ok when there is no spill tier.
+  // Waits until every block demoted so far is written to the spill tier and on disk
+  // (SpillTier::Flush), so those blocks survive a restart. Ok when there is no spill tier.
   Status Flush();
 
   // Number of distinct blocks held: memory entries plus the spilled (or queued) blocks not

@@ -52,15 +52,23 @@ struct SpillTierOptions {
   // Evicted blocks waiting to be written are held in RAM up to this many bytes; an
   // eviction beyond it is dropped and counted (demotion_drops), never blocks the caller.
   std::uint64_t queue_bytes = defaults::kSpillQueueBytes;
-  // The background writer commits at most this many bytes in one RocksDB write batch (a
-  // batch holds at least one block). Each value is copied into the batch and again into
-  // the memtable: small batches keep both copies in the CPU cache and the batch in reused
-  // heap memory; 64 MiB batches cost a third more CPU per byte (bench/storage_bench).
+  // The background writer takes at most this many bytes of queued blocks at a time (at
+  // least one block) and writes their deletes and evictions as one batch of records.
   std::uint64_t batch_bytes = 1 * kMiB;
-  // Values of at least this size go to RocksDB blob files (integrated BlobDB).
-  std::uint64_t min_blob_bytes = 4096;
+  // Written blocks are gathered into segments of min(segment_bytes, max(1 MiB,
+  // capacity_bytes / 16)) bytes, each one RocksDB table file that the tier writes, syncs
+  // and ingests whole. A segment's blocks stay readable from RAM until it is ingested:
+  // while one segment is synced the next fills, so up to two segments of RAM are held
+  // beyond queue_bytes, and lost by a crash (Flush and Close complete them). On disk the
+  // segments, live and dead values together, take at most capacity_bytes +
+  // capacity_bytes / 8 + 2 segments.
+  std::uint64_t segment_bytes = 64 * kMiB;
   // On a clean Close(), write the memory tier's blocks to the spill tier first.
   bool flush_on_close = true;
+  // Receives the one line Open writes when it discards what a folder held (a folder of an
+  // earlier spill format, or one RocksDB reports corrupt). Empty: the line goes to stderr.
+  // Called on the thread that opens the tier, before Open returns.
+  std::function<void(const std::string&)> notice;
 };
 
 struct StoreOptions {
