@@ -239,10 +239,12 @@ TEST_CASE("concurrent clients over a small memory tier: disk reads keep replies 
           "[integration]") {
   // 2 MiB of memory for tens of MiB of values: most reads go to the spill tier on the
   // worker pool while later pipelined requests wait. The spill queue holds everything, so
-  // no evicted block is dropped and every reply stays predictable.
+  // no evicted block is dropped and every reply stays predictable. A spill capacity of
+  // 64 MiB makes its segments 4 MiB (capacity / 16), so most spilled blocks are sealed
+  // onto disk rather than still readable from the open segment in RAM.
   TestNode node("concurrent-disk");
   REQUIRE(node.Start(node.Config(R"({"memory": {"capacity": "2MiB"},
-                                     "spill": {"queue": "1GiB"}})")));
+                                     "spill": {"queue": "1GiB", "capacity": "64MiB"}})")));
   const auto shared = SetSharedKeys(node.port(), 200000);
   RunClients(node.port(), 16, 250, shared, 300000);
 
