@@ -87,6 +87,8 @@ void StoreCommandHandler::Dispatch(const CommandSpec& spec, Args& args, CommandC
       return BlockExists(args, ctx);
     case CommandId::kBlockMget:
       return BlockMget(args, ctx);
+    case CommandId::kBlockMgetPrefix:
+      return BlockMgetPrefix(args, ctx);
     case CommandId::kBlockMset:
       return BlockMset(args, ctx);
     case CommandId::kBlockStats:

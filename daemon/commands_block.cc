@@ -1,7 +1,9 @@
-// The BLOCK.* commands: batched existence checks, reads and writes of raw 16-byte block
-// keys, and the JSON views of the store's counters and of the ring.
+// The BLOCK.* commands: batched existence checks, reads (all keys, or the leading run)
+// and writes of raw 16-byte block keys, and the JSON views of the store's counters and of
+// the ring.
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <string>
 
 #include "arg_parse.h"
@@ -28,6 +30,18 @@ std::optional<std::string> ParseBlockKeys(std::string_view command, const std::v
   }
   return std::nullopt;
 }
+
+// BLOCK.MGETPREFIX's values: the leading run found so far, in key order.
+struct PrefixRun {
+  std::vector<BlockKey> keys;
+  std::vector<Buffer> values;
+
+  void Write(protocol::ReplyBuilder& out) const {
+    out.ArrayHeader(keys.size());
+    for (const Buffer& value : values) out.Bulk(value);
+    for (std::size_t i = values.size(); i < keys.size(); ++i) out.Nil();
+  }
+};
 
 void AppendTier(std::string& out, const char* name, const storage::TierStats& t) {
   out += '"';
@@ -74,6 +88,41 @@ void StoreCommandHandler::BlockMget(Args& args, CommandContext& ctx) {
   std::vector<BlockKey> keys;
   if (auto error = ParseBlockKeys("BLOCK.MGET", args, keys)) return ErrorReply(ctx, *error);
   FetchBlocks(std::move(keys), /*single=*/false, ctx);
+}
+
+void StoreCommandHandler::BlockMgetPrefix(Args& args, CommandContext& ctx) {
+  auto run = std::make_shared<PrefixRun>();
+  if (auto error = ParseBlockKeys("BLOCK.MGETPREFIX", args, run->keys)) {
+    return ErrorReply(ctx, *error);
+  }
+  CheckOwnership(run->keys);
+  const std::size_t n = run->keys.size();
+  run->values.reserve(n);
+  // Memory hits inline, up to the first key that is missing or on disk.
+  while (run->values.size() < n) {
+    Result<Buffer> value = store_.GetFromMemory(run->keys[run->values.size()]);
+    if (!value.ok()) break;
+    run->values.push_back(std::move(value).value());
+  }
+  const std::size_t at = run->values.size();
+  if (at == n || !store_.Contains(run->keys[at])) {
+    stats_.keyspace_hits.Add(at);
+    stats_.keyspace_misses.Add(at < n ? 1 : 0);  // keys past the first miss are not looked up
+    return run->Write(ctx.reply());
+  }
+  // keys[at] is spilled: the rest of the run is read on a worker (an I/O thread never reads
+  // the disk), still stopping at the first miss.
+  RunOnWorker(ctx, [this, run]() -> ReplyWriter {
+    const std::size_t total = run->keys.size();
+    while (run->values.size() < total) {
+      Result<Buffer> value = store_.Get(run->keys[run->values.size()]);
+      if (!value.ok()) break;
+      run->values.push_back(std::move(value).value());
+    }
+    stats_.keyspace_hits.Add(run->values.size());
+    stats_.keyspace_misses.Add(run->values.size() < total ? 1 : 0);
+    return [run](protocol::ReplyBuilder& out) { run->Write(out); };
+  });
 }
 
 void StoreCommandHandler::BlockMset(Args& args, CommandContext& ctx) {

@@ -116,6 +116,7 @@ class StoreCommandHandler final : public CommandHandler {
   // commands_block.cc: BLOCK.*.
   void BlockExists(Args& args, CommandContext& ctx);
   void BlockMget(Args& args, CommandContext& ctx);
+  void BlockMgetPrefix(Args& args, CommandContext& ctx);
   void BlockMset(Args& args, CommandContext& ctx);
   void BlockStats(CommandContext& ctx);
   std::string StatsJson() const;
