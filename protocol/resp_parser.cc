@@ -113,6 +113,7 @@ struct RequestParser::State {
   Step ParseBulkHeader();
   Step StartDirect();
   void FinishDirect();
+  void DirectArrived() {}  // no sink: nothing to tell
   Step ParsePayload(std::deque<Request>& ready);
   Step Discard();
   Step ParseCrlf(std::deque<Request>& ready);
@@ -394,7 +395,7 @@ RequestParser::RequestParser(ParserLimits limits)
 std::span<std::byte> RequestParser::ReadBuffer() { return internal::NextReadBuffer(*state_); }
 
 Status RequestParser::Commit(std::size_t n) {
-  return internal::CommitRead(*state_, n, [this] { return state_->Parse(ready_); });
+  return internal::CommitRead(*state_, n, 0, [this] { return state_->Parse(ready_); });
 }
 
 Request RequestParser::PopRequest() {

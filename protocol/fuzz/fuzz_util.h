@@ -1,6 +1,6 @@
 // Helpers shared by the protocol fuzz targets: a seed derived from the input, a small
 // deterministic generator, and feeding a parser in pieces of varying size exactly as a
-// socket would (only where ReadBuffer() says). Not thread-safe.
+// socket would (only where ReadBuffer() or a scatter list says). Not thread-safe.
 #pragma once
 
 #include <algorithm>
@@ -60,6 +60,36 @@ std::string FeedInPieces(Parser& parser, std::string_view input, std::uint64_t s
                                           : rng.Next() % 16 + 1;
     n = std::min({n, into.size(), input.size() - at});
     std::memcpy(into.data(), input.data() + at, n);
+    at += n;
+    const Status status = parser.Commit(n);
+    drained(at);
+    if (!status.ok()) {
+      PC_CHECK(parser.Commit(0).message() == status.message());
+      return status.message();
+    }
+  }
+  return {};
+}
+
+// The same through a scatter list (ReplyParser::ReadBuffers(), as one readv would): each
+// piece of pseudo-random size is copied across the spans in order.
+template <typename Parser, typename Drained>
+std::string FeedScattered(Parser& parser, std::string_view input, std::uint64_t seed,
+                          Drained&& drained) {
+  Rng rng{seed};
+  std::size_t at = 0;
+  while (at < input.size()) {
+    const auto spans = parser.ReadBuffers();
+    PC_CHECK(!spans.empty());
+    std::size_t want = rng.Next() % 4 == 0 ? rng.Next() % 70000 + 1 : rng.Next() % 64 + 1;
+    want = std::min(want, input.size() - at);
+    std::size_t n = 0;
+    for (const std::span<std::byte>& span : spans) {
+      const std::size_t step = std::min(span.size(), want - n);
+      std::memcpy(span.data(), input.data() + at + n, step);
+      n += step;
+      if (n == want) break;
+    }
     at += n;
     const Status status = parser.Commit(n);
     drained(at);
