@@ -132,7 +132,7 @@ int Run(const CommandLine& cl) {
   if (Status s = server.Start(); !s.ok()) {
     spdlog::error("{}", s.message());
     handler.Shutdown();
-    store->Close();
+    (void)store->Close();  // the start failure is what is reported
     return s.code() == StatusCode::kInvalidArgument ? kExitBadConfig : kExitRuntimeError;
   }
   auto ring = daemon::BuildRingView(options, server.address());

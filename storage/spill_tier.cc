@@ -152,13 +152,13 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
   }
   std::unique_ptr<SpillTier> tier(new SpillTier(options, raw, std::move(handles)));
   if (Status loaded = tier->LoadIndex(); !loaded.ok()) {
-    tier->Close();
+    (void)tier->Close();  // the load failure is what is reported
     return loaded;
   }
   try {
     tier->writer_ = std::thread(&SpillTier::WriterLoop, tier.get());
   } catch (const std::system_error& e) {
-    tier->Close();
+    (void)tier->Close();  // the thread failure is what is reported
     return Status::IoError("spill folder " + options.path +
                            ": cannot start the writer: " + e.what());
   }
@@ -173,7 +173,7 @@ SpillTier::SpillTier(const SpillTierOptions& options, rocksdb::DB* db,
   meta_cf_ = handles_[2];
 }
 
-SpillTier::~SpillTier() { Close(); }
+SpillTier::~SpillTier() { (void)Close(); }  // no one to report to; Close() callers get it
 
 // Runs before the writer starts, so nothing else touches the tier yet.
 Status SpillTier::LoadIndex() {
