@@ -27,7 +27,7 @@ std::uint64_t ValueChecksum(const BlockKey& key, std::span<const std::byte> payl
 
 std::uint64_t ValueChecksum(const BlockKey& key, const Source& payload) {
   if (payload.parts.size() == 1) return ValueChecksum(key, payload.parts[0]);
-  XXH3_state_t state;
+  XXH3_state_t state{};  // reset_withSeed reads the old seed before it sets one
   XXH3_64bits_reset_withSeed(&state, ValueChecksumSeed(key));
   for (const auto& part : payload.parts) {
     XXH3_64bits_update_dispatch(&state, part.data(), part.size());
