@@ -173,7 +173,7 @@ void Connection::DoCancel(const RequestPtr& request, const Status& why) {
   ArmTimer();
 }
 
-void Connection::Restart(const RequestPtr& cancelled, const Status& why) {
+void Connection::CloseSocket() {
   ++epoch_;
   error_code ignored;
   resolver_.cancel();
@@ -184,6 +184,10 @@ void Connection::Restart(const RequestPtr& cancelled, const Status& why) {
   written_ = 0;
   connect_deadline_ = Clock::time_point::max();
   ResetParser();
+}
+
+void Connection::Restart(const RequestPtr& cancelled, const Status& why) {
+  CloseSocket();
   // Every request behind the cancelled one has had no byte of its reply parsed, so it can
   // be sent again (reads and writes of content-addressed blocks are idempotent). The
   // connection's own setup requests are made afresh on the new connection.
@@ -383,16 +387,7 @@ void Connection::OnTimer(std::uint64_t generation, const error_code& ec) {
 }
 
 void Connection::Fail(const Status& status, bool node_failure) {
-  ++epoch_;
-  error_code ignored;
-  resolver_.cancel();
-  socket_.close(ignored);
-  if (state_ != State::kShutdown) state_ = State::kIdle;
-  writing_ = false;
-  reading_ = false;
-  written_ = 0;
-  connect_deadline_ = Clock::time_point::max();
-  ResetParser();
+  CloseSocket();
   if (node_failure) {
     node_->errors.fetch_add(1, std::memory_order_relaxed);
     node_->health.OnFailure(Clock::now());

@@ -110,6 +110,9 @@ class Connection : public std::enable_shared_from_this<Connection>, private prot
   // Closes the socket, resets the parser and fails every queued request with `status`.
   // `node_failure` marks the node down (a quiet close of an idle connection is not one).
   void Fail(const Status& status, bool node_failure);
+  // Closes the socket (handlers of it see a stale epoch) and resets the parser and the
+  // write/read state; the queue is the caller's to settle.
+  void CloseSocket();
   void DoCancel(const RequestPtr& request, const Status& why);
   // Closes the socket with `cancelled`'s reply half read: finishes it with `why`, keeps the
   // other callers' requests to send again on a new connection.

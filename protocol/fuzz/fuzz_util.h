@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,18 @@ struct Rng {
   }
 };
 
+// Commits `n` bytes (the input is fed up to `at`) and calls drained(at); the error message
+// when Commit() failed, after checking that the failed parser keeps failing the same way.
+template <typename Parser, typename Drained>
+std::optional<std::string> CommitChecked(Parser& parser, std::size_t n, std::size_t at,
+                                         Drained& drained) {
+  const Status status = parser.Commit(n);
+  drained(at);
+  if (status.ok()) return std::nullopt;
+  PC_CHECK(parser.Commit(0).message() == status.message());
+  return status.message();
+}
+
 // Feeds `input` to `parser` through ReadBuffer()/Commit() in pieces of pseudo-random size
 // from `seed` (mostly small, sometimes up to 5000 bytes), or as much as each ReadBuffer()
 // takes when `whole`, and calls drained(bytes fed so far) after every Commit(). Returns the
@@ -61,12 +74,7 @@ std::string FeedInPieces(Parser& parser, std::string_view input, std::uint64_t s
     n = std::min({n, into.size(), input.size() - at});
     std::memcpy(into.data(), input.data() + at, n);
     at += n;
-    const Status status = parser.Commit(n);
-    drained(at);
-    if (!status.ok()) {
-      PC_CHECK(parser.Commit(0).message() == status.message());
-      return status.message();
-    }
+    if (const auto error = CommitChecked(parser, n, at, drained)) return *error;
   }
   return {};
 }
@@ -91,12 +99,7 @@ std::string FeedScattered(Parser& parser, std::string_view input, std::uint64_t 
       if (n == want) break;
     }
     at += n;
-    const Status status = parser.Commit(n);
-    drained(at);
-    if (!status.ok()) {
-      PC_CHECK(parser.Commit(0).message() == status.message());
-      return status.message();
-    }
+    if (const auto error = CommitChecked(parser, n, at, drained)) return *error;
   }
   return {};
 }

@@ -243,29 +243,37 @@ TEST_CASE("two replicas where one restarted empty: reads and Match fall back", "
   CHECK(stats.checksum_failures == 0);
 }
 
-// Two FaultServers as the two replicas of every key, all keys first on `a`.
-struct FaultPair {
-  FaultPair(std::size_t blocks, std::size_t size, std::uint64_t seed) {
-    options.nodes = {{"a", a.address(), 1}, {"b", b.address(), 1}};
-    options.replicas = 2;
+// One or two FaultServers ("a", "b"): with two, they are the two replicas of every key, and
+// every key is first on a. One connection per node, so a node's share is one request.
+struct FaultNodes {
+  FaultNodes(int nodes, std::size_t blocks, std::size_t size, std::uint64_t seed) {
+    for (int n = 0; n < nodes; ++n) {
+      servers.push_back(std::make_unique<FaultServer>());
+      options.nodes.push_back({n == 0 ? "a" : "b", servers.back()->address(), 1});
+    }
+    options.replicas = static_cast<std::uint32_t>(nodes);
     options.connections_per_node = 1;
     options = Patient(options);
     keys = KeysOwnedBy(RingOf(options), 0, blocks, seed);
     values = ValuesFor(keys, size);
     for (std::size_t i = 0; i < blocks; ++i) stored.push_back(StoredValue(keys[i], values[i]));
   }
+  FaultServer& a() { return *servers[0]; }
+  FaultServer& b() { return *servers[1]; }
+  // Stores every block on `server` but block `skip`.
   void StoreOn(FaultServer& server, std::size_t skip = SIZE_MAX) {
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (i != skip) server.Store(keys[i], stored[i]);
     }
   }
+  // The raw keys from `from` on, as FaultServer records them.
   std::vector<std::string> Raw(std::size_t from) const {
     std::vector<std::string> raw;
     for (std::size_t i = from; i < keys.size(); ++i) raw.emplace_back(keys[i].View());
     return raw;
   }
 
-  FaultServer a, b;
+  std::vector<std::unique_ptr<FaultServer>> servers;
   ClientOptions options;
   std::vector<BlockKey> keys;
   std::vector<std::vector<std::byte>> values;
@@ -276,13 +284,13 @@ TEST_CASE("a node dying in the middle of a reply: only the keys after the cut ar
           "[integration]") {
   constexpr std::size_t kBlocks = 8;
   constexpr std::size_t kSize = 50000;
-  FaultPair pair(kBlocks, kSize, 44);
-  pair.StoreOn(pair.a);
-  pair.StoreOn(pair.b);
+  FaultNodes pair(2, kBlocks, kSize, 44);
+  pair.StoreOn(pair.a());
+  pair.StoreOn(pair.b());
   auto client = OpenClient(pair.options);
   const bool prefix = GENERATE(false, true);
   // a sends values 0..2 whole and half of value 3, then closes the connection.
-  pair.a.CutNextValueReply(BytesThrough(pair.stored, kBlocks, 3, 25000));
+  pair.a().CutNextValueReply(BytesThrough(pair.stored, kBlocks, 3, 25000));
   std::vector<std::vector<std::byte>> out(kBlocks, std::vector<std::byte>(kSize));
   std::vector<BlockRead> reads(kBlocks);
   auto got = prefix ? client->GetPrefix(pair.keys, MutableSpans(out), reads)
@@ -295,27 +303,20 @@ TEST_CASE("a node dying in the middle of a reply: only the keys after the cut ar
   }
   // The three values that arrived whole were settled as hits: b was asked only for the rest
   // (so nothing wrote into their destinations again).
-  CHECK(pair.b.KeysAskedFor() == pair.Raw(3));
-  CHECK(pair.a.KeysAskedFor() == pair.Raw(0));
+  CHECK(pair.b().KeysAskedFor() == pair.Raw(3));
+  CHECK(pair.a().KeysAskedFor() == pair.Raw(0));
   CHECK(client->Stats().checksum_failures == 0);
 }
 
 TEST_CASE("a reply cut short with one replica: the values before the cut stay hits",
           "[integration]") {
-  FaultServer a;
-  ClientOptions options;
-  options.nodes = {{"a", a.address(), 1}};
-  options.connections_per_node = 1;
-  auto client = OpenClient(Patient(options));
   constexpr std::size_t kBlocks = 6;
-  const auto keys = RandomKeys(kBlocks, 45);
-  const auto values = ValuesFor(keys, 40000);
-  std::vector<std::string> stored;
-  for (std::size_t i = 0; i < kBlocks; ++i) {
-    stored.push_back(StoredValue(keys[i], values[i]));
-    a.Store(keys[i], stored.back());
-  }
-  a.CutNextValueReply(BytesThrough(stored, kBlocks, 2, 100));
+  FaultNodes one(1, kBlocks, 40000, 45);
+  one.StoreOn(one.a());
+  auto client = OpenClient(one.options);
+  const auto& keys = one.keys;
+  const auto& values = one.values;
+  one.a().CutNextValueReply(BytesThrough(one.stored, kBlocks, 2, 100));
   std::vector<std::vector<std::byte>> out(kBlocks, std::vector<std::byte>(40000));
   std::vector<BlockRead> reads(kBlocks);
   CHECK(client->GetInto(keys, MutableSpans(out), reads).value() == 2);
@@ -329,39 +330,34 @@ TEST_CASE("a nil from one replica falls back to the next; Match falls back on a 
           "[integration]") {
   constexpr std::size_t kBlocks = 10;
   constexpr std::size_t kSize = 20000;
-  FaultPair pair(kBlocks, kSize, 46);
-  pair.StoreOn(pair.a, 5);  // a lost block 5
-  pair.StoreOn(pair.b);
+  FaultNodes pair(2, kBlocks, kSize, 46);
+  pair.StoreOn(pair.a(), 5);  // a lost block 5
+  pair.StoreOn(pair.b());
   auto client = OpenClient(pair.options);
 
   CHECK(client->Match(pair.keys) == kBlocks);
   std::vector<std::vector<std::byte>> out(kBlocks, std::vector<std::byte>(kSize));
   std::vector<BlockRead> reads(kBlocks);
-  pair.b.ClearCommands();
+  pair.b().ClearCommands();
   CHECK(client->GetPrefix(pair.keys, MutableSpans(out), reads).value() == kBlocks);
   // a stopped at its first miss; b got the keys from there on, in one more round.
-  CHECK(pair.b.KeysAskedFor() == pair.Raw(5));
+  CHECK(pair.b().KeysAskedFor() == pair.Raw(5));
   for (std::size_t i = 0; i < kBlocks; ++i) {
     CHECK(std::memcmp(out[i].data(), pair.values[i].data(), kSize) == 0);
   }
-  pair.b.ClearCommands();
+  pair.b().ClearCommands();
   CHECK(client->GetInto(pair.keys, MutableSpans(out), reads).value() == kBlocks);
-  CHECK(pair.b.KeysAskedFor() == std::vector<std::string>{std::string(pair.keys[5].View())});
+  CHECK(pair.b().KeysAskedFor() == std::vector<std::string>{std::string(pair.keys[5].View())});
 }
 
 TEST_CASE("GetPrefix sends a node nothing but its BLOCK.MGETPREFIX (after the ring check)",
           "[integration]") {
-  FaultServer a;
-  ClientOptions options;
-  options.nodes = {{"a", a.address(), 1}};
-  options.connections_per_node = 1;
-  options = Patient(options);
-  const cluster::Ring ring = RingOf(options);
-  a.SetRingJson(ring.ToJson());
-  auto client = OpenClient(options);
-  const auto keys = RandomKeys(4, 47);
-  const auto values = ValuesFor(keys, 1000);
-  for (std::size_t i = 0; i < 3; ++i) a.Store(keys[i], StoredValue(keys[i], values[i]));
+  FaultNodes one(1, 4, 1000, 47);
+  FaultServer& a = one.a();
+  a.SetRingJson(RingOf(one.options).ToJson());
+  one.StoreOn(a, 3);
+  auto client = OpenClient(one.options);
+  const auto& keys = one.keys;
   std::vector<std::vector<std::byte>> out(4, std::vector<std::byte>(1000));
   std::vector<BlockRead> reads(4);
   CHECK(client->GetPrefix(keys, MutableSpans(out), reads).value() == 3);
@@ -379,15 +375,12 @@ TEST_CASE("GetPrefix sends a node nothing but its BLOCK.MGETPREFIX (after the ri
 }
 
 TEST_CASE("a node whose ring differs is counted and logged on first contact", "[integration]") {
-  FaultServer a;
-  ClientOptions options;
-  options.nodes = {{"a", a.address(), 1}};
-  options = Patient(options);
-  ClientOptions other = options;
+  FaultNodes one(1, 2, 1000, 48);
+  ClientOptions other = one.options;
   other.nodes[0].id = "someone-else";
-  a.SetRingJson(RingOf(other).ToJson());
-  auto client = OpenClient(options);
-  const auto keys = RandomKeys(2, 48);
+  one.a().SetRingJson(RingOf(other).ToJson());
+  auto client = OpenClient(one.options);
+  const auto& keys = one.keys;
   CHECK(client->Match(keys) == 0);
   CHECK(client->Match(keys) == 0);
   ClientStats stats = client->Stats();
@@ -395,9 +388,8 @@ TEST_CASE("a node whose ring differs is counted and logged on first contact", "[
   CHECK(stats.nodes[0].ring_mismatch);
 
   // A node without a ring (an error reply) is not a mismatch.
-  FaultServer plain;
-  options.nodes = {{"a", plain.address(), 1}};
-  auto second = OpenClient(options);
+  FaultNodes plain(1, 2, 1000, 48);
+  auto second = OpenClient(plain.options);
   CHECK(second->Match(keys) == 0);
   stats = second->Stats();
   CHECK(stats.ring_mismatches == 0);
@@ -448,23 +440,16 @@ TEST_CASE("asynchronous reads: Wait, Ready, result, and reads array filled at th
 
 TEST_CASE("destroying a pending read cancels it, even with its reply half received",
           "[integration]") {
-  FaultServer a;
-  ClientOptions options;
-  options.nodes = {{"a", a.address(), 1}};
-  options.connections_per_node = 1;
-  auto client = OpenClient(Patient(options));
   constexpr std::size_t kBlocks = 4;
   constexpr std::size_t kSize = 200000;
-  const auto keys = RandomKeys(kBlocks, 50);
-  const auto values = ValuesFor(keys, kSize);
-  std::vector<std::string> stored;
-  for (std::size_t i = 0; i < kBlocks; ++i) {
-    stored.push_back(StoredValue(keys[i], values[i]));
-    a.Store(keys[i], stored.back());
-  }
+  FaultNodes one(1, kBlocks, kSize, 50);
+  FaultServer& a = one.a();
+  one.StoreOn(a);
+  auto client = OpenClient(one.options);
+  const auto& keys = one.keys;
   // The reply stops in the middle of value 1's payload and the node hangs there: the
   // client is reading straight into the destination of key 1 when the handle goes.
-  a.CutNextValueReply(BytesThrough(stored, kBlocks, 1, 100000), /*stall=*/true);
+  a.CutNextValueReply(BytesThrough(one.stored, kBlocks, 1, 100000), /*stall=*/true);
   std::vector<std::vector<std::byte>> out(kBlocks, std::vector<std::byte>(kSize));
   auto spans = MutableSpans(out);
   std::vector<BlockRead> reads(kBlocks);

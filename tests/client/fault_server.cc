@@ -1,8 +1,6 @@
 #include "fault_server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 #include <span>
 #include <utility>
 
+#include "daemon_process.h"
 #include "protocol/resp_parser.h"
 
 namespace prefixcache::testing {
@@ -48,18 +47,8 @@ struct FaultServer::Connection {
 };
 
 FaultServer::FaultServer() {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::listen(listen_fd_, 64);
-  socklen_t len = sizeof addr;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
-  if (::pipe2(wake_fd_, O_CLOEXEC) != 0) return;
+  listen_fd_ = ListenOnLoopback(&port_);
+  if (listen_fd_ < 0 || ::pipe2(wake_fd_, O_CLOEXEC) != 0) return;
   thread_ = std::thread([this] { Run(); });
 }
 
