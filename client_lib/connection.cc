@@ -159,10 +159,10 @@ void Connection::DoCancel(const RequestPtr& request, const Status& why) {
   if (position >= written_) {
     queue_.erase(it);
     request->Finish(why, nullptr);
-  } else if (position == 0) {
+  } else if (std::all_of(queue_.begin(), it, [](const RequestPtr& r) { return r->abandoned; })) {
     // Its reply is the one arriving (a read in flight may be writing into the request's
-    // destinations) or due next from a node that may never send it: only closing the
-    // socket stops both.
+    // destinations) or due next, behind none a live caller waits for, from a node that may
+    // never send it: only closing the socket stops both.
     Restart(request, why);
     return;
   } else {

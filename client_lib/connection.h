@@ -87,9 +87,10 @@ class Connection : public std::enable_shared_from_this<Connection>, private prot
   void Submit(RequestPtr request);
   // Gives up on `request` (from any thread): unless it finished meanwhile, its `done` runs
   // on the strand with `why`, after which no byte lands in its sink's memory. A request not
-  // yet written is dropped; one whose reply is arriving or due next cuts the connection
-  // (the requests behind it are sent again on a new one, the node is not marked down); one
-  // further back is left to be answered and its reply dropped.
+  // yet written is dropped; one whose reply is arriving or due next (after replies only
+  // given-up requests wait for) cuts the connection (the requests behind it are sent again
+  // on a new one, the node is not marked down); one further back is left to be answered
+  // and its reply dropped.
   void Cancel(RequestPtr request, Status why);
   // Closes the socket and fails the queued requests with Unavailable; later Submits fail
   // at once. From any thread; returns before that has happened.
