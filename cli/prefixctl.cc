@@ -9,14 +9,13 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "prefixcache/admin.h"
 #include "prefixcache/client.h"
 #include "prefixcache/client_config.h"
 #include "prefixcache/value_format.h"
 
 namespace prefixcache::cli {
 namespace {
-
-using client::Client;
 
 constexpr int kOk = 0;
 constexpr int kProblem = 1;
@@ -28,12 +27,12 @@ std::unique_ptr<Client> OpenClient(const GlobalOptions& options, std::ostream& e
     err << "prefixctl: --config FILE is required for this command\n";
     return nullptr;
   }
-  auto loaded = client::ClientOptionsFromConfigFile(options.config_path);
+  auto loaded = ClientOptionsFromConfigFile(options.config_path);
   if (!loaded.ok()) {
     err << "prefixctl: " << loaded.status().ToString() << "\n";
     return nullptr;
   }
-  client::ClientOptions client_options = std::move(loaded).value();
+  ClientOptions client_options = std::move(loaded).value();
   if (options.timeout_ms) client_options.timeout_ms = options.timeout_ms;
   // A tool asks each node once: no waiting out a backoff between its own calls.
   client_options.backoff_initial_ms = 1;
@@ -67,25 +66,25 @@ long long JsonNumber(const std::string& json, const std::string& field) {
 int Ring(const GlobalOptions& options, std::ostream& out, std::ostream& err) {
   auto client = OpenClient(options, err);
   if (!client) return kUsage;
-  out << client->RingJson() << "\n";
-  out << "fingerprint " << Hex64(client->RingFingerprint()) << "\n";
+  out << admin::RingJson(*client) << "\n";
+  out << "fingerprint " << Hex64(admin::RingFingerprint(*client)) << "\n";
   return kOk;
 }
 
 int Status(const GlobalOptions& options, std::ostream& out, std::ostream& err) {
   auto client = OpenClient(options, err);
   if (!client) return kUsage;
-  const std::string local_ring = client->RingJson();
+  const std::string local_ring = admin::RingJson(*client);
   int rc = kOk;
   out << std::left << std::setw(16) << "NODE" << std::setw(24) << "ADDRESS" << std::setw(12)
       << "PING" << std::setw(10) << "BLOCKS"
       << "RING\n";
-  for (const auto& node : client->Nodes()) {
+  for (const auto& node : admin::Nodes(*client)) {
     out << std::left << std::setw(16) << node.id << std::setw(24) << node.address;
     const std::string_view ping[] = {"PING"};
-    auto pong = client->Command(node.id, ping);  // connects; the second PING is timed
+    auto pong = admin::Command(*client, node.id, ping);  // connects; the second PING is timed
     const auto start = std::chrono::steady_clock::now();
-    if (pong.ok()) pong = client->Command(node.id, ping);
+    if (pong.ok()) pong = admin::Command(*client, node.id, ping);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (!pong.ok()) {
@@ -97,10 +96,10 @@ int Status(const GlobalOptions& options, std::ostream& out, std::ostream& err) {
     latency << std::fixed << std::setprecision(2) << ms << " ms";
     out << std::setw(12) << latency.str();
     const std::string_view stats_cmd[] = {"BLOCK.STATS"};
-    auto stats = client->Command(node.id, stats_cmd);
+    auto stats = admin::Command(*client, node.id, stats_cmd);
     out << std::setw(10) << (stats.ok() ? std::to_string(JsonNumber(*stats, "blocks")) : "?");
     const std::string_view ring_cmd[] = {"BLOCK.RING"};
-    auto ring = client->Command(node.id, ring_cmd);
+    auto ring = admin::Command(*client, node.id, ring_cmd);
     if (!ring.ok()) {
       out << "unknown (" << ring.status().ToString() << ")\n";
       rc = kProblem;
@@ -111,7 +110,7 @@ int Status(const GlobalOptions& options, std::ostream& out, std::ostream& err) {
       out << "ok\n";
     }
   }
-  out << "local ring fingerprint " << Hex64(client->RingFingerprint()) << "\n";
+  out << "local ring fingerprint " << Hex64(admin::RingFingerprint(*client)) << "\n";
   return rc;
 }
 
@@ -119,9 +118,9 @@ int Stats(const GlobalOptions& options, std::ostream& out, std::ostream& err) {
   auto client = OpenClient(options, err);
   if (!client) return kUsage;
   int rc = kOk;
-  for (const auto& node : client->Nodes()) {
+  for (const auto& node : admin::Nodes(*client)) {
     const std::string_view cmd[] = {"BLOCK.STATS"};
-    auto stats = client->Command(node.id, cmd);
+    auto stats = admin::Command(*client, node.id, cmd);
     if (stats.ok()) {
       out << node.id << " " << *stats << "\n";
     } else {
@@ -141,15 +140,15 @@ int Get(const GlobalOptions& options, const std::string& key_hex, const std::str
   }
   auto client = OpenClient(options, err);
   if (!client) return kUsage;
-  const auto nodes = client->NodesFor(*key);
+  const auto nodes = admin::NodesFor(*client, *key);
   out << "key " << key->ToHex() << " on";
   for (const auto& id : nodes) out << " " << id;
   out << "\n";
 
   const BlockKey keys[] = {*key};
   auto got = client->Get(keys);
-  if (got.ok() && (*got)[0]) {
-    const Buffer& payload = *(*got)[0];
+  if (got[0]) {
+    const Buffer& payload = *got[0];
     out << "hit: " << payload.size() << " bytes, checksum ok\n";
     out << "first bytes:";
     for (std::size_t i = 0; i < std::min<std::size_t>(32, payload.size()); ++i) {
@@ -173,10 +172,10 @@ int Get(const GlobalOptions& options, const std::string& key_hex, const std::str
   // Not a hit: ask each node directly what it holds, to tell absent from corrupt.
   for (const auto& id : nodes) {
     const std::string_view cmd[] = {"GET", key->View()};
-    auto raw = client->Command(id, cmd);
+    auto raw = admin::Command(*client, id, cmd);
     if (raw.ok()) {
       const auto bytes = std::as_bytes(std::span(raw->data(), raw->size()));
-      const bool valid = client::VerifyStoredValue(*key, bytes).has_value();
+      const bool valid = VerifyStoredValue(*key, bytes).has_value();
       out << id << ": holds " << raw->size() << " bytes, "
           << (valid ? "valid now (the read raced a write?)"
                     : "CORRUPT: checksum or trailer "
@@ -206,10 +205,10 @@ int Exists(const GlobalOptions& options, const std::vector<std::string>& keys_he
   if (!client) return kUsage;
   for (const auto& key : keys) {
     const BlockKey one[] = {key};
-    const std::size_t cached = client->Match(one).value();
-    out << key.ToHex() << " " << cached << " " << client->NodesFor(key).front() << "\n";
+    const std::size_t cached = client->Match(one);
+    out << key.ToHex() << " " << cached << " " << admin::NodesFor(*client, key).front() << "\n";
   }
-  out << "leading cached run: " << client->Match(keys).value() << " of " << keys.size() << "\n";
+  out << "leading cached run: " << client->Match(keys) << " of " << keys.size() << "\n";
   return kOk;
 }
 
@@ -230,9 +229,9 @@ int ConfigCheck(const std::string& path, std::ostream& out, std::ostream& err) {
   out << "  node " << c.node.id << " listens on " << c.node.listen << ", memory "
       << config::FormatSize(c.memory.capacity_bytes) << " (" << c.memory.eviction_policy
       << "), spill " << (c.spill.enabled ? c.spill.path : std::string("disabled")) << "\n";
-  out << "  cluster: " << client->Nodes().size() << " node(s), " << c.cluster.virtual_nodes
+  out << "  cluster: " << admin::Nodes(*client).size() << " node(s), " << c.cluster.virtual_nodes
       << " virtual nodes per weight, " << c.cluster.replicas << " replica(s)\n";
-  out << "  ring fingerprint " << Hex64(client->RingFingerprint()) << "\n";
+  out << "  ring fingerprint " << Hex64(admin::RingFingerprint(*client)) << "\n";
   return kOk;
 }
 

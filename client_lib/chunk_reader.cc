@@ -1,12 +1,14 @@
 #include "chunk_reader.h"
 
+#define XXH_DISPATCH_DISABLE_REPLACE  // call the *_dispatch entry points by name
+#include <xxh_x86dispatch.h>
+
 #include <algorithm>
-#include <cstdint>
 #include <cstring>
 #include <new>
 #include <optional>
 
-#include "prefixcache/value_format.h"
+#include "prefixcache/check.h"
 #include "value_trailer.h"
 
 namespace prefixcache::client {
@@ -14,23 +16,27 @@ namespace {
 
 using Type = protocol::Reply::Type;
 
-bool Inside(std::span<const std::byte> inner, std::span<const std::byte> outer) {
-  const auto b = reinterpret_cast<std::uintptr_t>(outer.data());
-  const auto e = b + outer.size();
-  const auto ib = reinterpret_cast<std::uintptr_t>(inner.data());
-  return ib >= b && ib + inner.size() <= e;
+// Copies `from` into the first from.size() bytes of `to`'s parts, in order.
+void CopyInto(const Destination& to, std::span<const std::byte> from) {
+  for (const std::span<std::byte>& part : to.parts) {
+    if (from.empty()) return;
+    const std::size_t n = std::min(part.size(), from.size());
+    if (n != 0) std::memcpy(part.data(), from.data(), n);
+    from = from.subspan(n);
+  }
 }
 
 }  // namespace
 
 ChunkReader::ChunkReader(std::span<const BlockKey> keys, std::span<const std::size_t> chunk,
-                         std::span<const std::span<std::byte>> destinations, bool verify,
-                         std::span<KeyOutcome> outcomes)
+                         std::span<const Destination> destinations, bool verify,
+                         std::span<KeyOutcome> outcomes, std::atomic<std::uint64_t>& corrupt)
     : keys_(keys),
       chunk_(chunk),
       destinations_(destinations),
       verify_(verify),
       outcomes_(outcomes),
+      corrupt_(corrupt),
       completed_(chunk.size(), 0),
       hash_(XXH3_createState()) {
   PC_CHECK(hash_ != nullptr);
@@ -38,8 +44,8 @@ ChunkReader::ChunkReader(std::span<const BlockKey> keys, std::span<const std::si
 
 ChunkReader::~ChunkReader() { XXH3_freeState(hash_); }
 
-std::span<std::byte> ChunkReader::Sink(std::size_t j, std::size_t size) {
-  if (current_.active) Complete();
+std::span<const std::span<std::byte>> ChunkReader::Parts(std::size_t j, std::size_t size) {
+  PC_CHECK(!current_.active);  // the parser asks for the next parts once the last ones are full
   if (j >= chunk_.size() || size < kValueTrailerBytes) return {};  // settled by Finish
   Current c;
   c.active = true;
@@ -47,57 +53,60 @@ std::span<std::byte> ChunkReader::Sink(std::size_t j, std::size_t size) {
   c.key = chunk_[j];
   c.size = size;
   c.payload = size - kValueTrailerBytes;
+  parts_.clear();
+  const std::span<std::byte> trailer(trailer_);
   try {
-    auto scratch = [&]() {
-      if (scratch_.size() < size) scratch_ = MutableBuffer(size);
-      return scratch_.span().first(size);
-    };
     if (destinations_.empty()) {
-      c.own = MutableBuffer(size);
-      c.landing = c.own.span();
+      c.own = MutableBuffer(c.payload);
+      parts_.push_back(c.own.span());
     } else {
-      const std::span<std::byte> dest = destinations_[c.key];
-      if (c.payload > dest.size()) {
+      const Destination& dest = destinations_[c.key];
+      if (dest.size() < c.payload) {
         c.discard = true;
-        c.landing = scratch();
-      } else if (size <= dest.size()) {
-        c.landing = dest.first(size);  // the whole value, trailer included, in place
       } else {
-        c.landing = scratch();
-        c.copy_to = dest.first(c.payload);
+        // The payload fills the destination's parts in order; the trailer lands here.
+        std::size_t left = c.payload;
+        for (const std::span<std::byte>& part : dest.parts) {
+          if (left == 0) break;
+          const std::size_t n = std::min(left, part.size());
+          if (n != 0) parts_.push_back(part.first(n));
+          left -= n;
+        }
       }
     }
+    if (!c.discard) parts_.push_back(trailer);
   } catch (const std::bad_alloc&) {
     return {};  // the parser's own allocation will fail the connection
   }
-  if (verify_ && !c.discard) {
-    XXH3_64bits_reset_withSeed(hash_, ValueChecksumSeed(keys_[c.key]));
-  }
+  if (verify_ && !c.discard) XXH3_64bits_reset_withSeed(hash_, ValueChecksumSeed(keys_[c.key]));
   current_ = std::move(c);
-  return current_.landing;
+  if (current_.discard) return scratch_.Parts(size);
+  return parts_;
 }
 
-void ChunkReader::OnRead(std::span<const std::byte> bytes) {
-  if (!current_.active || bytes.empty() || !Inside(bytes, current_.landing)) return;
-  Process(static_cast<std::size_t>(bytes.data() + bytes.size() - current_.landing.data()));
+void ChunkReader::Arrived(std::size_t filled) {
+  if (!current_.active) return;
+  if (verify_ && !current_.discard) Hash(filled);
+  if (filled == current_.size) Complete();
 }
 
-void ChunkReader::Process(std::size_t upto) {
+void ChunkReader::Hash(std::size_t upto) {
   Current& c = current_;
-  upto = std::min(upto, c.size);
-  if (upto <= c.processed) return;
-  const std::size_t payload_end = std::min(upto, c.payload);
-  if (!c.discard && payload_end > c.processed) {
-    const std::byte* from = c.landing.data() + c.processed;
-    const std::size_t n = payload_end - c.processed;
-    if (verify_) XXH3_64bits_update(hash_, from, n);
-    if (!c.copy_to.empty()) std::memcpy(c.copy_to.data() + c.processed, from, n);
+  const std::size_t end = std::min(upto, c.payload);
+  while (c.hashed < end) {
+    const std::span<std::byte> part = parts_[c.hash_part];
+    const std::size_t n = std::min(part.size() - c.hash_offset, end - c.hashed);
+    XXH3_64bits_update_dispatch(hash_, part.data() + c.hash_offset, n);
+    c.hashed += n;
+    c.hash_offset += n;
+    if (c.hash_offset == part.size()) {
+      ++c.hash_part;
+      c.hash_offset = 0;
+    }
   }
-  c.processed = upto;
 }
 
 void ChunkReader::Complete() {
-  Process(current_.size);
   Current& c = current_;
   KeyOutcome& out = outcomes_[c.key];
   completed_[c.j] = 1;
@@ -106,15 +115,15 @@ void ChunkReader::Complete() {
     out = {BlockStatus::kTooSmall, c.payload, {}};
     return;
   }
-  const std::optional<std::uint64_t> stored =
-      TrailerChecksum(std::span<const std::byte, kValueTrailerBytes>(c.landing.data() + c.payload,
-                                                                     kValueTrailerBytes));
+  if (verify_) Hash(c.size);
+  const std::optional<std::uint64_t> stored = TrailerChecksum(trailer_);
   if (!stored || (verify_ && *stored != XXH3_64bits_digest(hash_))) {
+    corrupt_.fetch_add(1, std::memory_order_relaxed);
     out = {BlockStatus::kCorrupt, 0, {}};
     return;
   }
   out = {BlockStatus::kHit, c.payload, {}};
-  if (c.own.size() > 0) out.owned = std::move(c.own).Freeze().Slice(0, c.payload);
+  if (destinations_.empty()) out.owned = std::move(c.own).Freeze();
 }
 
 void ChunkReader::Finish(const protocol::Reply& reply) {
@@ -122,6 +131,7 @@ void ChunkReader::Finish(const protocol::Reply& reply) {
   if (reply.type != Type::kArray || reply.elements.size() != chunk_.size()) return;
   for (std::size_t j = 0; j < chunk_.size(); ++j) {
     if (completed_[j]) continue;
+    completed_[j] = 1;
     const std::size_t i = chunk_[j];
     const protocol::Reply& e = reply.elements[j];
     KeyOutcome& out = outcomes_[i];
@@ -132,6 +142,7 @@ void ChunkReader::Finish(const protocol::Reply& reply) {
     // Not offered to the sink (too short to carry a trailer) or not taken by it.
     const Buffer& value = e.bulk;
     if (value.size() < kValueTrailerBytes) {
+      corrupt_.fetch_add(1, std::memory_order_relaxed);
       out = {BlockStatus::kCorrupt, 0, {}};
       continue;
     }
@@ -142,25 +153,25 @@ void ChunkReader::Finish(const protocol::Reply& reply) {
     }
     if (!CheckValueTrailer(keys_[i], value.span().first(payload),
                            value.span().last<kValueTrailerBytes>(), verify_)) {
+      corrupt_.fetch_add(1, std::memory_order_relaxed);
       out = {BlockStatus::kCorrupt, 0, {}};
       continue;
     }
     out = {BlockStatus::kHit, payload, {}};
     if (destinations_.empty()) {
       out.owned = value.Slice(0, payload);
-    } else if (payload > 0) {
-      std::memcpy(destinations_[i].data(), value.data(), payload);
+    } else {
+      CopyInto(destinations_[i], value.span().first(payload));
     }
   }
 }
 
 void ChunkReader::Attach(const std::shared_ptr<ChunkReader>& reader, Request& request,
-                         std::function<void(const Status&)> then) {
-  request.sink = [reader](std::size_t j, std::size_t size) { return reader->Sink(j, size); };
-  request.on_read = [reader](std::span<const std::byte> bytes) { reader->OnRead(bytes); };
+                         std::function<void(const Status&, const protocol::Reply*)> then) {
+  request.sink = reader;
   request.done = [reader, then = std::move(then)](const Status& status, protocol::Reply* reply) {
     if (status.ok()) reader->Finish(*reply);
-    then(status);
+    then(status, reply);
   };
 }
 

@@ -1,10 +1,16 @@
 #include "prefixcache/client.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <system_error>
 
 #include "client_impl.h"
+#include "client_internals.h"
 
-namespace prefixcache::client {
+namespace prefixcache {
 namespace {
 
 constexpr std::uint32_t kMaxConnectionsPerNode = 1024;
@@ -49,57 +55,9 @@ Status ValidateOptions(const ClientOptions& o) {
   return Status::Ok();
 }
 
-// redis-cli's rendering of an array element.
-void Render(const protocol::Reply& reply, std::string& out, const std::string& indent) {
-  using Type = protocol::Reply::Type;
-  switch (reply.type) {
-    case Type::kSimple:
-      out += reply.text;
-      break;
-    case Type::kError:
-      out += "(error) " + reply.text;
-      break;
-    case Type::kInteger:
-      out += "(integer) " + std::to_string(reply.integer);
-      break;
-    case Type::kBulk:
-      out += '"';
-      out += reply.bulk.view();
-      out += '"';
-      break;
-    case Type::kNil:
-    case Type::kNilArray:
-      out += "(nil)";
-      break;
-    case Type::kArray:
-      if (reply.elements.empty()) out += "(empty array)";
-      for (std::size_t i = 0; i < reply.elements.size(); ++i) {
-        if (i) out += "\n" + indent;
-        std::string label = std::to_string(i + 1) + ") ";
-        out += label;
-        Render(reply.elements[i], out, indent + std::string(label.size(), ' '));
-      }
-      break;
-  }
-}
-
 }  // namespace
 
-std::string_view BlockStatusName(BlockStatus status) {
-  switch (status) {
-    case BlockStatus::kHit:
-      return "hit";
-    case BlockStatus::kMiss:
-      return "miss";
-    case BlockStatus::kUnavailable:
-      return "unavailable";
-    case BlockStatus::kTooSmall:
-      return "too_small";
-    case BlockStatus::kCorrupt:
-      return "corrupt";
-  }
-  return "unknown";
-}
+namespace client {
 
 // ---- OperationCounters ----
 
@@ -136,12 +94,49 @@ void Admission::WithdrawFailed() {
   }
 }
 
-// ---- Impl: lifecycle and topology ----
+// ---- SplitKeys ----
 
-Client::Impl::Impl(const ClientOptions& options)
+std::vector<std::span<const std::size_t>> SplitKeys(std::span<const std::size_t> keys,
+                                                    std::size_t parts,
+                                                    std::span<const std::size_t> weights) {
+  std::vector<std::span<const std::size_t>> out;
+  parts = std::max<std::size_t>(1, std::min(parts, keys.size()));
+  if (parts == 1) {
+    out.push_back(keys);
+    return out;
+  }
+  if (weights.empty()) {
+    std::size_t begin = 0;
+    for (std::size_t p = 0; p < parts; ++p) {
+      const std::size_t end = keys.size() * (p + 1) / parts;
+      out.push_back(keys.subspan(begin, end - begin));
+      begin = end;
+    }
+    return out;
+  }
+  // Contiguous chunks closing each time the running weight passes the next 1/parts mark.
+  std::size_t total = 0;
+  for (std::size_t i : keys) total += weights[i] + 1;
+  std::size_t begin = 0, running = 0;
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    running += weights[keys[k]] + 1;
+    const std::size_t mark = total * (out.size() + 1) / parts;
+    const bool last_part = out.size() + 1 == parts;
+    if (!last_part && running >= mark) {
+      out.push_back(keys.subspan(begin, k + 1 - begin));
+      begin = k + 1;
+    }
+  }
+  if (begin < keys.size()) out.push_back(keys.subspan(begin));
+  return out;
+}
+
+// ---- ClientImpl: lifecycle and topology ----
+
+ClientImpl::ClientImpl(const ClientOptions& options)
     : options_(options), work_(boost::asio::make_work_guard(io_)) {}
 
-Client::Impl::~Impl() {
+ClientImpl::~ClientImpl() {
   closing_.store(true, std::memory_order_release);
   {
     std::lock_guard lock(topology_mu_);
@@ -151,19 +146,37 @@ Client::Impl::~Impl() {
   for (auto& thread : threads_) thread.join();
 }
 
-Status Client::Impl::Start() {
+Status ClientImpl::Start() {
   Status status;
   std::shared_ptr<Topology> topology = BuildTopology(options_.nodes, nullptr, &status);
   if (!topology) return status;
   topology_ = std::move(topology);
   for (std::uint32_t i = 0; i < options_.io_threads; ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this] {
+      // A handler that throws (only std::bad_alloc can) must not end the thread: log it and
+      // keep serving the other requests.
+      for (;;) {
+        try {
+          io_.run();
+          return;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "prefixcache client: I/O thread: %s\n", e.what());
+        }
+      }
+    });
   }
   return Status::Ok();
 }
 
-std::shared_ptr<Topology> Client::Impl::BuildTopology(const std::vector<NodeAddress>& nodes,
-                                                      const Topology* reuse, Status* status) {
+void ClientImpl::set_redis_commands(bool on) {
+  redis_commands_ = on;
+  for (const auto& node : topology()->nodes) {
+    node->context().check_ring.store(!on, std::memory_order_relaxed);
+  }
+}
+
+std::shared_ptr<Topology> ClientImpl::BuildTopology(const std::vector<NodeAddress>& nodes,
+                                                    const Topology* reuse, Status* status) {
   if (Status s = ValidateNodes(nodes); !s.ok()) {
     *status = s;
     return nullptr;
@@ -191,81 +204,73 @@ std::shared_ptr<Topology> Client::Impl::BuildTopology(const std::vector<NodeAddr
                                         std::chrono::milliseconds(options_.connect_timeout_ms),
                                         std::chrono::milliseconds(options_.backoff_initial_ms),
                                         std::chrono::milliseconds(options_.backoff_max_ms));
+      context->check_ring.store(!redis_commands_, std::memory_order_relaxed);
       node = std::make_shared<Node>(io_, std::move(context), options_.connections_per_node);
     }
+    node->context().ExpectRing(topology->ring.Fingerprint());
     topology->nodes.push_back(std::move(node));
   }
   return topology;
 }
 
-std::shared_ptr<const Topology> Client::Impl::topology() const {
+std::shared_ptr<const Topology> ClientImpl::topology() const {
   std::lock_guard lock(topology_mu_);
   return topology_;
 }
 
+}  // namespace client
+
+std::string_view BlockStatusName(BlockStatus status) {
+  switch (status) {
+    case BlockStatus::kHit:
+      return "hit";
+    case BlockStatus::kMiss:
+      return "miss";
+    case BlockStatus::kUnavailable:
+      return "unavailable";
+    case BlockStatus::kTooSmall:
+      return "too_small";
+    case BlockStatus::kCorrupt:
+      return "corrupt";
+  }
+  return "unknown";
+}
+
 // ---- Client ----
 
-Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(std::unique_ptr<client::ClientImpl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
   if (Status s = ValidateOptions(options); !s.ok()) return s;
-  auto impl = std::make_unique<Impl>(options);
-  if (Status s = impl->Start(); !s.ok()) return s;
-  return std::unique_ptr<Client>(new Client(std::move(impl)));
+  try {
+    auto impl = std::make_unique<client::ClientImpl>(options);
+    if (Status s = impl->Start(); !s.ok()) return s;
+    return std::unique_ptr<Client>(new Client(std::move(impl)));
+  } catch (const std::bad_alloc&) {
+    return Status::Rejected("Open: out of memory");
+  } catch (const std::system_error& e) {
+    return Status::Unavailable(std::string("Open: cannot start the I/O threads: ") + e.what());
+  }
 }
 
 Status Client::UpdateNodes(const std::vector<NodeAddress>& nodes) {
-  std::shared_ptr<const Topology> current = impl_->topology();
-  Status status;
-  std::shared_ptr<Topology> next = impl_->BuildTopology(nodes, current.get(), &status);
-  if (!next) return status;
-  std::lock_guard lock(impl_->topology_mu_);
-  impl_->topology_ = std::move(next);
-  return Status::Ok();
-}
-
-Result<std::string> Client::Command(std::string_view node_id,
-                                    std::span<const std::string_view> args) {
-  if (args.empty()) return Status::InvalidArgument("empty command");
-  std::shared_ptr<const Topology> topology = impl_->topology();
-  std::optional<std::size_t> index = topology->ring.IndexOf(node_id);
-  if (!index) return Status::NotFound("no node \"" + std::string(node_id) + "\"");
-  Node& node = *topology->nodes[*index];
-
-  auto request = std::make_shared<Request>();
-  request->command.Command(args);
-  request->deadline = impl_->Deadline(Clock::now());
-  Waiter waiter;
-  Result<std::string> result = Status::Unavailable("no reply");
-  request->done = [&](const Status& status, protocol::Reply* reply) {
-    using Type = protocol::Reply::Type;
-    if (!status.ok()) {
-      result = status;
-    } else if (reply->type == Type::kError) {
-      result = Status::Rejected(reply->text);
-    } else if (reply->type == Type::kNil || reply->type == Type::kNilArray) {
-      result = Status::NotFound("nil");
-    } else if (reply->type == Type::kBulk) {
-      result = std::string(reply->bulk.view());
-    } else if (reply->type == Type::kInteger) {
-      result = std::to_string(reply->integer);
-    } else {
-      std::string out;
-      Render(*reply, out, "");
-      result = std::move(out);
-    }
-    waiter.Done();
-  };
-  waiter.Add(1);
-  node.Pick(node.NextBase()).Submit(std::move(request));
-  waiter.Wait();
-  return result;
+  try {
+    std::shared_ptr<const client::Topology> current = impl_->topology();
+    Status status;
+    std::shared_ptr<client::Topology> next = impl_->BuildTopology(nodes, current.get(), &status);
+    if (!next) return status;
+    std::lock_guard lock(impl_->topology_mu_);
+    impl_->topology_ = std::move(next);
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return Status::Rejected("UpdateNodes: out of memory");
+  }
 }
 
 ClientStats Client::Stats() const {
   ClientStats s;
-  const Impl::Counters& c = impl_->counters_;
+  const client::ClientImpl::Counters& c = impl_->counters_;
   auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   s.hits = load(c.hits);
   s.misses = load(c.misses);
@@ -279,17 +284,19 @@ ClientStats Client::Stats() const {
   s.blocks_stored = load(c.blocks_stored);
   s.blocks_not_stored = load(c.blocks_not_stored);
   s.async_puts_dropped = load(c.async_dropped);
+  s.reads_cancelled = load(c.reads_cancelled);
   {
     std::lock_guard lock(impl_->async_mu_);
     s.async_puts_pending = impl_->async_calls_;
   }
   s.match = c.match.Snapshot();
+  s.get_prefix = c.get_prefix.Snapshot();
   s.get = c.get.Snapshot();
   s.put = c.put.Snapshot();
   s.put_async = c.put_async.Snapshot();
-  std::shared_ptr<const Topology> topology = impl_->topology();
+  std::shared_ptr<const client::Topology> topology = impl_->topology();
   for (const auto& node : topology->nodes) {
-    const NodeContext& n = node->context();
+    const client::NodeContext& n = node->context();
     NodeStats ns;
     ns.id = n.id;
     ns.address = n.address;
@@ -299,29 +306,11 @@ ClientStats Client::Stats() const {
     ns.timeouts = load(n.timeouts);
     ns.error_replies = load(n.error_replies);
     ns.current_backoff_ms = static_cast<std::uint64_t>(n.health.current_backoff().count());
+    ns.ring_mismatch = n.ring_mismatch.load(std::memory_order_relaxed);
+    s.ring_mismatches += load(n.ring_mismatches);
     s.nodes.push_back(std::move(ns));
   }
   return s;
 }
 
-std::string Client::RingJson() const { return impl_->topology()->ring.ToJson(); }
-std::uint64_t Client::RingFingerprint() const { return impl_->topology()->ring.Fingerprint(); }
-
-std::vector<NodeAddress> Client::Nodes() const {
-  std::vector<NodeAddress> out;
-  for (const auto& spec : impl_->topology()->ring.nodes()) {
-    out.push_back({spec.id, spec.address, spec.weight});
-  }
-  return out;
-}
-
-std::vector<std::string> Client::NodesFor(const BlockKey& key) const {
-  std::shared_ptr<const Topology> topology = impl_->topology();
-  std::vector<std::string> out;
-  for (std::size_t node : topology->ring.Replicas(key)) {
-    out.push_back(topology->ring.nodes()[node].id);
-  }
-  return out;
-}
-
-}  // namespace prefixcache::client
+}  // namespace prefixcache

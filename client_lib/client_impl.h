@@ -1,8 +1,8 @@
-// Client::Impl: the machinery behind Client -- the I/O threads, the current Topology
-// (ring plus node handles, swapped atomically), the per-call fan-out to nodes (reads in
-// rounds, falling back to the next replica when a node fails; writes to every admitted
-// replica) and the counters. Client's methods (client.cc, client_read.cc for Match and the
-// gets, client_write.cc for the puts) are written against it. Thread-safe.
+// ClientImpl: the machinery behind Client -- the I/O threads, the current Topology
+// (ring plus node handles, swapped atomically), the fan-out of writes to every admitted
+// replica, and the counters. Reads run as ReadCalls (read_call.h). Client's methods
+// (client.cc; client_read.cc for Match and the reads, client_write.cc for the puts and
+// Erase) are written against it. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "chunk_reader.h"
 #include "cluster/ring.h"
 #include "node.h"
 #include "prefixcache/client.h"
@@ -34,7 +33,7 @@ struct Topology {
 
 // Which nodes of a Topology one call may send to. Each node's health is asked once per
 // call (asking admits a probe of a node in backoff, so asking again would admit a second
-// one). Used by the calling thread only; the Topology must outlive it.
+// one). Used by one thread at a time; the Topology must outlive it.
 class Admission {
  public:
   explicit Admission(const Topology& topology)
@@ -83,35 +82,49 @@ struct OperationCounters {
   OperationStats Snapshot() const;
 };
 
-// One Put or PutAsync call in flight, shared by its requests: the values and their
-// trailers, which keys some node acknowledged, and what runs once the last request has
-// finished. Thread-safe (atomics; `settled` runs once).
+// Splits `keys` into at most `parts` contiguous chunks of about equal weight (weights[i]
+// per key index, or equal counts when `weights` is empty).
+std::vector<std::span<const std::size_t>> SplitKeys(std::span<const std::size_t> keys,
+                                                    std::size_t parts,
+                                                    std::span<const std::size_t> weights);
+
+// One Put or PutAsync call in flight, shared by its requests: the values' pieces (each
+// value's parts, then its trailer), which keys some node acknowledged, and what runs once
+// the last request has finished. Thread-safe (atomics; `settled` runs once).
 struct PutCall {
-  // The payloads: caller memory (Put, valid until `settled` ran) or `owned`'s bytes.
-  std::vector<std::span<const std::byte>> values;
-  std::vector<Buffer> owned;  // PutAsync: the values, held until every request finished
+  // The pieces of value i are pieces[first[i] .. first[i + 1]); the last one is its
+  // trailer (trailers[i]). Caller memory (Put, valid until `settled` ran) or `owned`'s.
+  std::vector<std::span<const std::byte>> pieces;
+  std::vector<std::size_t> first;
+  std::vector<std::size_t> sizes;  // payload bytes of each value
+  std::vector<Buffer> owned;       // PutAsync: the values, held until every request finished
   std::vector<ValueTrailer> trailers;
   std::unique_ptr<std::atomic<std::uint8_t>[]> acked;
   // Requests in flight, plus one for the thread that sends them.
   std::atomic<std::size_t> pending{1};
   // Runs once, on the thread that finishes last, with the call's outcome.
   std::function<void(const PutResult&)> settled;
+
+  std::size_t count() const { return sizes.size(); }
+  // Fills pieces/first/sizes from each value's parts (not yet the trailers).
+  void SetValues(std::span<const Source> values);
+  std::span<const std::span<const std::byte>> Pieces(std::size_t i) const {
+    return std::span(pieces).subspan(first[i], first[i + 1] - first[i]);
+  }
 };
 
-class Client::Impl {
+class ClientImpl {
  public:
-  explicit Impl(const ClientOptions& options);
-  ~Impl();
+  explicit ClientImpl(const ClientOptions& options);
+  ~ClientImpl();
 
   Status Start();
 
   std::shared_ptr<const Topology> topology() const;
 
-  // MGET/MSET instead of BLOCK.MGET/BLOCK.MSET (ClientInternals::UseRedisCommands).
-  void set_redis_commands(bool on) { redis_commands_ = on; }
-
- private:
-  friend class Client;
+  // MGET/MSET instead of BLOCK.MGET(PREFIX)/BLOCK.MSET, and no ring check
+  // (ClientInternals::UseRedisCommands).
+  void set_redis_commands(bool on);
 
   // Counters bumped by the read and write paths.
   struct Counters {
@@ -119,43 +132,22 @@ class Client::Impl {
     std::atomic<std::uint64_t> match_keys{0}, match_hits{0};
     std::atomic<std::uint64_t> bytes_read{0}, bytes_written{0};
     std::atomic<std::uint64_t> blocks_stored{0}, blocks_not_stored{0};
-    std::atomic<std::uint64_t> async_dropped{0};
-    OperationCounters match, get, put, put_async;
-  };
-  // One sub-request destination of a round: a node and the indices of the keys it gets.
-  struct Assignment {
-    std::size_t node;
-    std::vector<std::size_t> keys;
+    std::atomic<std::uint64_t> async_dropped{0}, reads_cancelled{0};
+    OperationCounters match, get_prefix, get, put, put_async;
   };
 
-  // Groups keys[i] for i in `todo` by the first replica of each key that `admission`
-  // admits and that was not yet tried for that key (tried[i] counts replicas tried, in
-  // order). Keys with no such replica are left out (and stay in `todo` for the caller to
-  // settle).
-  static std::vector<Assignment> AssignRound(const Topology& topology,
-                                             std::span<const BlockKey> keys,
-                                             std::span<const std::size_t> todo,
-                                             std::vector<std::uint8_t>& tried,
-                                             Admission& admission);
-  // Splits `keys` into at most `parts` contiguous chunks of about equal weight.
-  static std::vector<std::span<const std::size_t>> Split(std::span<const std::size_t> keys,
-                                                         std::size_t parts,
-                                                         std::span<const std::size_t> weights);
-  // Shared by Match, Get and GetInto: fans the keys out in rounds, each node's share split
-  // over up to `max_parts` of its connections; make(chunk, waiter, retry) builds the
-  // request of one chunk, whose completion settles the chunk's keys, or sets retry[i] for
-  // each when the node failed, and then calls waiter.Done(). Returns once every request
-  // finished; keys that no replica could serve in time are marked in `unavailable`.
-  template <typename MakeRequest>
-  void ReadRounds(const Topology& topology, std::span<const BlockKey> keys,
-                  Clock::time_point deadline, std::size_t max_parts,
-                  std::vector<std::uint8_t>& unavailable, MakeRequest&& make);
-  // Shared by Get and GetInto: the outcome of each key, read into `destinations` (or into
-  // owned buffers when it is empty); counts the outcomes in the stats.
-  std::vector<KeyOutcome> Read(std::span<const BlockKey> keys,
-                               std::span<const std::span<std::byte>> destinations);
+  const ClientOptions& options() const { return options_; }
+  Counters& counters() { return counters_; }
+  bool redis_commands() const { return redis_commands_; }
+  // The deadline of a call started at `start` with `timeout_ms` (0: the options').
+  Clock::time_point Deadline(Clock::time_point start, std::uint32_t timeout_ms = 0) const {
+    return start + std::chrono::milliseconds(timeout_ms ? timeout_ms : options_.timeout_ms);
+  }
 
-  // Shared by Put and PutAsync: sends keys[i] with call->values[i] and depths[i] as
+ private:
+  friend class prefixcache::Client;
+
+  // Shared by Put and PutAsync: sends keys[i] with call's value i and depths[i] as
   // BLOCK.MSET (or MSET) to every admitted replica of each key, each node's share split by
   // bytes over its connections, and settles the call (counting its blocks in the stats)
   // once every request finished -- at once when there is nothing to send. `keys` and
@@ -166,13 +158,9 @@ class Client::Impl {
   // One request of `call` (or the sending thread) is done; the last one settles the call.
   void ReleasePut(PutCall& call);
   // Either `borrowed` (copied once the call is accepted) or `owned` values.
-  bool PutAsync(std::span<const BlockKey> keys,
-                std::span<const std::span<const std::byte>> borrowed, std::vector<Buffer> owned,
-                std::span<const std::uint32_t> depths);
+  bool PutAsync(std::span<const BlockKey> keys, std::span<const Source> borrowed,
+                std::vector<Buffer> owned, std::span<const std::uint32_t> depths);
 
-  Clock::time_point Deadline(Clock::time_point start) const {
-    return start + std::chrono::milliseconds(options_.timeout_ms);
-  }
   std::shared_ptr<Topology> BuildTopology(const std::vector<NodeAddress>& nodes,
                                           const Topology* reuse, Status* status);
 

@@ -1,7 +1,7 @@
 #include "config/config.h"
 #include "prefixcache/client_config.h"
 
-namespace prefixcache::client {
+namespace prefixcache {
 namespace {
 
 Result<ClientOptions> FromConfig(const config::Config& c) {
@@ -50,4 +50,4 @@ Result<ClientOptions> ClientOptionsFromConfigFile(const std::string& path) {
   return options;
 }
 
-}  // namespace prefixcache::client
+}  // namespace prefixcache

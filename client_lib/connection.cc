@@ -1,8 +1,11 @@
 #include "connection.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <cstdio>
+#include <optional>
 #include <string_view>
 
 namespace prefixcache::client {
@@ -25,7 +28,39 @@ bool SplitAddress(std::string_view address, std::string* host, std::string* port
   return !host->empty();
 }
 
+// The 16 hex digits after "\"fingerprint\":\"" in a BLOCK.RING reply, or nullopt.
+std::optional<std::uint64_t> FingerprintOf(std::string_view json) {
+  constexpr std::string_view kField = "\"fingerprint\":\"";
+  const std::size_t at = json.find(kField);
+  if (at == std::string_view::npos || json.size() < at + kField.size() + 16) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : json.substr(at + kField.size(), 16)) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    value = value << 4 | static_cast<std::uint64_t>(digit);
+  }
+  return value;
+}
+
 }  // namespace
+
+void NodeContext::OnRingReply(const protocol::Reply& reply) {
+  if (reply.type != protocol::Reply::Type::kBulk) return;
+  const std::optional<std::uint64_t> theirs = FingerprintOf(reply.bulk.view());
+  const std::uint64_t ours = expected_fingerprint.load(std::memory_order_relaxed);
+  if (theirs && *theirs == ours) {
+    ring_mismatch.store(false, std::memory_order_relaxed);
+    return;
+  }
+  ring_mismatches.fetch_add(1, std::memory_order_relaxed);
+  ring_mismatch.store(true, std::memory_order_relaxed);
+  std::fprintf(stderr,
+               "prefixcache client: node %s (%s) routes on ring %016llx, this client on "
+               "%016llx: keys may go to nodes that do not hold them (compare the configs; "
+               "`prefixctl status` shows every node)\n",
+               id.c_str(), address.c_str(), static_cast<unsigned long long>(theirs.value_or(0)),
+               static_cast<unsigned long long>(ours));
+}
 
 Connection::Connection(asio::io_context& io, std::shared_ptr<NodeContext> node)
     : node_(std::move(node)),
@@ -41,16 +76,24 @@ Connection::~Connection() = default;
 void Connection::ResetParser() {
   parser_ = protocol::ReplyParser();
   matched_ = 0;
-  parser_.SetBulkSink([this](std::size_t index, std::size_t size) { return Sink(index, size); });
+  receiving_ = nullptr;
+  parser_.SetBulkSink(this);
 }
 
-std::span<std::byte> Connection::Sink(std::size_t index, std::size_t size) {
+std::span<const std::span<std::byte>> Connection::Parts(std::size_t index, std::size_t size) {
+  receiving_ = nullptr;
   // The reply being parsed answers the request at this position of the queue.
   const std::uint64_t at = parser_.CompletedReplies() - matched_;
   if (at >= written_) return {};  // a reply nobody asked for; OnRead fails the connection
   const RequestPtr& request = queue_[static_cast<std::size_t>(at)];
+  if (request->abandoned) return scratch_.Parts(size);
   if (!request->sink) return {};
-  return request->sink(index, size);
+  receiving_ = request->sink.get();
+  return receiving_->Parts(index, size);
+}
+
+void Connection::Arrived(std::size_t filled) {
+  if (receiving_ != nullptr) receiving_->Arrived(filled);
 }
 
 void Connection::Submit(RequestPtr request) {
@@ -58,6 +101,11 @@ void Connection::Submit(RequestPtr request) {
   asio::post(strand_, [self = shared_from_this(), request = std::move(request)]() mutable {
     self->DoSubmit(std::move(request));
   });
+}
+
+void Connection::Cancel(RequestPtr request, Status why) {
+  asio::post(strand_, [self = shared_from_this(), request = std::move(request),
+                       why = std::move(why)] { self->DoCancel(request, why); });
 }
 
 void Connection::Shutdown() {
@@ -69,9 +117,10 @@ void Connection::Shutdown() {
 
 void Connection::DoSubmit(RequestPtr request) {
   if (state_ == State::kShutdown) {
-    request->done(Status::Unavailable("client closed"), nullptr);
+    request->Finish(Status::Unavailable("client closed"), nullptr);
     return;
   }
+  if (node_->ClaimRingCheck()) queue_.push_back(MakeRingCheck(*request));
   queue_.push_back(std::move(request));
   switch (state_) {
     case State::kIdle:
@@ -83,6 +132,75 @@ void Connection::DoSubmit(RequestPtr request) {
     default:
       break;
   }
+  ArmTimer();
+}
+
+RequestPtr Connection::MakeRingCheck(const Request& before) const {
+  auto check = std::make_shared<Request>();
+  const std::string_view args[] = {"BLOCK.RING"};
+  check->command.Command(args);
+  check->deadline = before.deadline;
+  check->deadline_fails_node = before.deadline_fails_node;
+  check->setup = true;
+  check->done = [node = node_](const Status& status, protocol::Reply* reply) {
+    if (status.ok()) {
+      node->OnRingReply(*reply);
+    } else {
+      node->ring_checked.store(false, std::memory_order_release);  // ask again next time
+    }
+  };
+  return check;
+}
+
+void Connection::DoCancel(const RequestPtr& request, const Status& why) {
+  const auto it = std::find(queue_.begin(), queue_.end(), request);
+  if (it == queue_.end() || request->abandoned) return;  // finished meanwhile
+  const auto position = static_cast<std::size_t>(it - queue_.begin());
+  if (position >= written_) {
+    queue_.erase(it);
+    request->Finish(why, nullptr);
+  } else if (std::all_of(queue_.begin(), it, [](const RequestPtr& r) { return r->abandoned; })) {
+    // Its reply is the one arriving (a read in flight may be writing into the request's
+    // destinations) or due next, behind none a live caller waits for, from a node that may
+    // never send it: only closing the socket stops both.
+    Restart(request, why);
+    return;
+  } else {
+    // Its reply comes after another one: it is read then and dropped.
+    request->abandoned = true;
+    request->Finish(why, nullptr);
+  }
+  ArmTimer();
+}
+
+void Connection::CloseSocket() {
+  ++epoch_;
+  error_code ignored;
+  resolver_.cancel();
+  socket_.close(ignored);
+  if (state_ != State::kShutdown) state_ = State::kIdle;
+  writing_ = false;
+  reading_ = false;
+  written_ = 0;
+  connect_deadline_ = Clock::time_point::max();
+  ResetParser();
+}
+
+void Connection::Restart(const RequestPtr& cancelled, const Status& why) {
+  CloseSocket();
+  // Every request behind the cancelled one has had no byte of its reply parsed, so it can
+  // be sent again (reads and writes of content-addressed blocks are idempotent). The
+  // connection's own setup requests are made afresh on the new connection.
+  std::deque<RequestPtr> kept, setup;
+  for (RequestPtr& request : queue_) {
+    if (request == cancelled || request->abandoned) continue;
+    (request->setup ? setup : kept).push_back(std::move(request));
+  }
+  queue_.swap(kept);
+  cancelled->abandoned = true;
+  cancelled->Finish(why, nullptr);
+  for (RequestPtr& request : setup) request->Finish(Status::Unavailable("reconnecting"), nullptr);
+  if (!queue_.empty() && state_ == State::kIdle) Connect();
   ArmTimer();
 }
 
@@ -127,6 +245,7 @@ void Connection::OnConnected(std::uint64_t epoch, const error_code& ec) {
     const std::string_view args[] = {"AUTH", node_->password};
     auth->command.Command(args);
     auth->deadline = Clock::now() + node_->connect_timeout;
+    auth->setup = true;
     auth->done = [this, epoch](const Status& status, protocol::Reply* reply) {
       if (!status.ok() || epoch != epoch_) return;
       if (reply->type == protocol::Reply::Type::kError) {
@@ -173,8 +292,11 @@ void Connection::Read() {
   if (state_ != State::kReady || reading_) return;
   reading_ = true;
   const std::uint64_t epoch = epoch_;
-  read_span_ = parser_.ReadBuffer();
-  socket_.async_read_some(asio::mutable_buffer(read_span_.data(), read_span_.size()),
+  read_buffers_.clear();
+  for (const std::span<std::byte> span : parser_.ReadBuffers()) {
+    read_buffers_.emplace_back(span.data(), span.size());
+  }
+  socket_.async_read_some(read_buffers_,
                           [self = shared_from_this(), epoch](const error_code& ec, std::size_t n) {
                             self->OnRead(epoch, ec, n);
                           });
@@ -189,12 +311,7 @@ void Connection::OnRead(std::uint64_t epoch, const error_code& ec, std::size_t n
     Fail(Status::IoError("connection to " + node_->address + " lost: " + ec.message()), owed);
     return;
   }
-  // The request whose reply these bytes belong to sees them first (hashing while hot).
-  const std::uint64_t at = parser_.CompletedReplies() - matched_;
-  if (at < written_) {
-    const RequestPtr& parsing = queue_[static_cast<std::size_t>(at)];
-    if (parsing->on_read) parsing->on_read(read_span_.first(n));
-  }
+  // The sinks see their payloads' bytes as the parser takes them (hashing while hot).
   if (Status status = parser_.Commit(n); !status.ok()) {
     Fail(Status::IoError("bad reply from " + node_->address + ": " + status.message()), true);
     return;
@@ -214,7 +331,7 @@ void Connection::OnRead(std::uint64_t epoch, const error_code& ec, std::size_t n
     if (reply.type == protocol::Reply::Type::kError) {
       node_->error_replies.fetch_add(1, std::memory_order_relaxed);
     }
-    request->done(Status::Ok(), &reply);
+    request->Finish(Status::Ok(), &reply);
     if (epoch != epoch_) return;  // `done` failed the connection (AUTH refused)
   }
   if (answered) {
@@ -227,7 +344,9 @@ void Connection::OnRead(std::uint64_t epoch, const error_code& ec, std::size_t n
 
 void Connection::ArmTimer() {
   Clock::time_point deadline = connect_deadline_;
-  if (!queue_.empty()) deadline = std::min(deadline, queue_.front()->deadline);
+  for (const RequestPtr& request : queue_) {
+    if (!request->abandoned) deadline = std::min(deadline, request->deadline);
+  }
   if (deadline == timer_deadline_) return;
   timer_deadline_ = deadline;
   const std::uint64_t generation = ++timer_generation_;
@@ -250,25 +369,25 @@ void Connection::OnTimer(std::uint64_t generation, const error_code& ec) {
     Fail(Status::Timeout("connect to " + node_->address + " timed out"), true);
     return;
   }
-  if (!queue_.empty() && now >= queue_.front()->deadline) {
-    node_->timeouts.fetch_add(1, std::memory_order_relaxed);
-    Fail(Status::Timeout("no reply from " + node_->address + " in time"), true);
-    return;
+  std::vector<RequestPtr> expired;
+  for (const RequestPtr& request : queue_) {
+    if (request->abandoned || now < request->deadline) continue;
+    if (request->deadline_fails_node) {
+      node_->timeouts.fetch_add(1, std::memory_order_relaxed);
+      Fail(Status::Timeout("no reply from " + node_->address + " in time"), true);
+      return;
+    }
+    expired.push_back(request);
+  }
+  for (const RequestPtr& request : expired) {
+    DoCancel(request,
+             Status::Timeout("the call's deadline passed before " + node_->address + " answered"));
   }
   ArmTimer();
 }
 
 void Connection::Fail(const Status& status, bool node_failure) {
-  ++epoch_;
-  error_code ignored;
-  resolver_.cancel();
-  socket_.close(ignored);
-  if (state_ != State::kShutdown) state_ = State::kIdle;
-  writing_ = false;
-  reading_ = false;
-  written_ = 0;
-  connect_deadline_ = Clock::time_point::max();
-  ResetParser();
+  CloseSocket();
   if (node_failure) {
     node_->errors.fetch_add(1, std::memory_order_relaxed);
     node_->health.OnFailure(Clock::now());
@@ -276,7 +395,7 @@ void Connection::Fail(const Status& status, bool node_failure) {
   std::deque<RequestPtr> failed;
   failed.swap(queue_);
   ArmTimer();
-  for (RequestPtr& request : failed) request->done(status, nullptr);
+  for (RequestPtr& request : failed) request->Finish(status, nullptr);
 }
 
 }  // namespace prefixcache::client

@@ -1,10 +1,13 @@
 // Connection: one persistent TCP connection of the client to one node. Requests are queued
 // from any thread and written in order, pipelined (several commands per write, no wait for
 // earlier replies); replies are parsed as they arrive and matched to requests in order,
-// bulk payloads landing where each request's sink says. It connects on demand (with a
-// connect timeout, TCP_NODELAY and AUTH), fails every queued request when a request
-// outlives its deadline or the socket breaks, reports node failures to NodeContext and
-// reconnects on the next request. All state lives on the connection's strand.
+// bulk payloads landing where each request's sink says, by vectored reads that take the
+// end of a payload and what follows it in one system call. It connects on demand (with a
+// connect timeout, TCP_NODELAY, AUTH, and on first contact the ring check), fails every
+// queued request when a request outlives a deadline that fails the node or the socket
+// breaks, reports node failures to NodeContext and reconnects on the next request. A
+// request may be cancelled (or outlive a deadline of its caller's alone) without failing
+// the others. All state lives on the connection's strand.
 #pragma once
 
 #include <atomic>
@@ -24,6 +27,7 @@
 #include "node_health.h"
 #include "protocol/resp_reply.h"
 #include "request.h"
+#include "scratch_parts.h"
 
 namespace prefixcache::client {
 
@@ -39,6 +43,22 @@ struct NodeContext {
         connect_timeout(connect_timeout_in),
         health(backoff_initial, backoff_max) {}
 
+  // The ring check: whether a connection should send BLOCK.RING ahead of the next request
+  // (true once per contact: again after a check failed or the expected ring changed).
+  bool ClaimRingCheck() {
+    return check_ring.load(std::memory_order_relaxed) &&
+           !ring_checked.exchange(true, std::memory_order_acq_rel);
+  }
+  // The ring the client routes on changed (or the check did not get an answer): check again.
+  void ExpectRing(std::uint64_t fingerprint) {
+    if (expected_fingerprint.exchange(fingerprint, std::memory_order_relaxed) != fingerprint) {
+      ring_checked.store(false, std::memory_order_release);
+    }
+  }
+  // The node's BLOCK.RING reply: counts and logs a fingerprint that differs from ours. An
+  // error reply (no ring configured, not a prefixcached) is not a mismatch.
+  void OnRingReply(const protocol::Reply& reply);
+
   const std::string id;
   const std::string address;
   const std::string password;
@@ -48,9 +68,15 @@ struct NodeContext {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> timeouts{0};
   std::atomic<std::uint64_t> error_replies{0};
+  std::atomic<std::uint64_t> ring_mismatches{0};
+  std::atomic<bool> ring_mismatch{false};
+  // Off for servers that are not prefixcached (ClientInternals::UseRedisCommands).
+  std::atomic<bool> check_ring{true};
+  std::atomic<bool> ring_checked{false};
+  std::atomic<std::uint64_t> expected_fingerprint{0};
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, private protocol::BulkSink {
  public:
   Connection(boost::asio::io_context& io, std::shared_ptr<NodeContext> node);
   ~Connection();
@@ -59,6 +85,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Queues `request` (from any thread). Its `done` runs later on the strand, exactly once.
   void Submit(RequestPtr request);
+  // Gives up on `request` (from any thread): unless it finished meanwhile, its `done` runs
+  // on the strand with `why`, after which no byte lands in its sink's memory. A request not
+  // yet written is dropped; one whose reply is arriving or due next (after replies only
+  // given-up requests wait for) cuts the connection (the requests behind it are sent again
+  // on a new one, the node is not marked down); one further back is left to be answered
+  // and its reply dropped.
+  void Cancel(RequestPtr request, Status why);
   // Closes the socket and fails the queued requests with Unavailable; later Submits fail
   // at once. From any thread; returns before that has happened.
   void Shutdown();
@@ -78,8 +111,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the socket, resets the parser and fails every queued request with `status`.
   // `node_failure` marks the node down (a quiet close of an idle connection is not one).
   void Fail(const Status& status, bool node_failure);
-  std::span<std::byte> Sink(std::size_t index, std::size_t size);
+  // Closes the socket (handlers of it see a stale epoch) and resets the parser and the
+  // write/read state; the queue is the caller's to settle.
+  void CloseSocket();
+  void DoCancel(const RequestPtr& request, const Status& why);
+  // Closes the socket with `cancelled`'s reply half read: finishes it with `why`, keeps the
+  // other callers' requests to send again on a new connection.
+  void Restart(const RequestPtr& cancelled, const Status& why);
+  RequestPtr MakeRingCheck(const Request& before) const;
   void ResetParser();
+
+  // protocol::BulkSink: forwards to the sink of the request whose reply is being parsed.
+  std::span<const std::span<std::byte>> Parts(std::size_t index, std::size_t size) override;
+  void Arrived(std::size_t filled) override;
 
   std::shared_ptr<NodeContext> node_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -101,11 +145,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool reading_ = false;
   std::vector<boost::asio::const_buffer> write_buffers_;
-  std::span<std::byte> read_span_;  // where the read in flight writes
+  std::vector<boost::asio::mutable_buffer> read_buffers_;  // where the read in flight writes
 
   protocol::ReplyParser parser_;
   // Replies of the current parser already matched to requests (popped).
   std::uint64_t matched_ = 0;
+  // The sink that took the payload being received (nullptr: none, or scratch).
+  protocol::BulkSink* receiving_ = nullptr;
+  // Drains replies of abandoned requests.
+  ScratchParts scratch_;
 };
 
 }  // namespace prefixcache::client

@@ -1,7 +1,8 @@
 #include "prefixcache/hasher.h"
 
-#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack instead of the heap
-#include <xxhash.h>
+#define XXH_STATIC_LINKING_ONLY       // XXH3_state_t on the stack instead of the heap
+#define XXH_DISPATCH_DISABLE_REPLACE  // call the *_dispatch entry points by name
+#include <xxh_x86dispatch.h>
 
 #include <algorithm>
 #include <array>
@@ -62,7 +63,7 @@ BlockKey NamespaceSeed(const Namespace& ns) {
   AppendU32(bytes, ns.block_size_tokens);
   AppendField(bytes, ns.lora_adapter);
   AppendField(bytes, ns.tenant_salt);
-  return FromHash(XXH3_128bits(bytes.data(), bytes.size()));
+  return FromHash(XXH3_128bits_dispatch(bytes.data(), bytes.size()));
 }
 
 }  // namespace
@@ -87,20 +88,20 @@ BlockKey Hasher::Next(const BlockKey& prev, std::span<const std::uint32_t> block
     std::array<unsigned char, kOneShotBytes> buf;
     std::memcpy(buf.data(), prev.bytes.data(), BlockKey::kSize);
     EncodeTokens(block_tokens, buf.data() + BlockKey::kSize);
-    return FromHash(XXH3_128bits(buf.data(), total_bytes));
+    return FromHash(XXH3_128bits_dispatch(buf.data(), total_bytes));
   }
   XXH3_state_t state;
   XXH3_128bits_reset(&state);
-  XXH3_128bits_update(&state, prev.bytes.data(), BlockKey::kSize);
+  XXH3_128bits_update_dispatch(&state, prev.bytes.data(), BlockKey::kSize);
   if constexpr (std::endian::native == std::endian::little) {
     // The tokens' bytes in memory already are their little-endian encoding.
-    XXH3_128bits_update(&state, block_tokens.data(), block_tokens.size_bytes());
+    XXH3_128bits_update_dispatch(&state, block_tokens.data(), block_tokens.size_bytes());
   } else {
     std::array<unsigned char, 4 * kEncodeChunkTokens> buf;
     for (std::size_t at = 0; at < block_tokens.size(); at += kEncodeChunkTokens) {
       auto chunk = block_tokens.subspan(at, std::min(kEncodeChunkTokens, block_tokens.size() - at));
       EncodeTokens(chunk, buf.data());
-      XXH3_128bits_update(&state, buf.data(), chunk.size_bytes());
+      XXH3_128bits_update_dispatch(&state, buf.data(), chunk.size_bytes());
     }
   }
   return FromHash(XXH3_128bits_digest(&state));

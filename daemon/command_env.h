@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,10 +43,17 @@ struct CommandEnv {
   // Counts keys this node does not own (no-op without a configured cluster).
   void CheckOwnership(std::span<const BlockKey> keys);
   void CheckOwnership(const BlockKey& key) { CheckOwnership(std::span(&key, 1)); }
-  // Shared by GET, MGET and BLOCK.MGET: replies an array (or a single bulk when `single`)
-  // of the blocks under `keys`, reading spilled ones on the worker pool, in parts reserved
+  // How FetchBlocks answers.
+  enum class FetchReply : std::uint8_t {
+    kSingle,  // GET: one bulk (or nil)
+    kArray,   // MGET, BLOCK.MGET: an array of every key's block or nil
+    kPrefix,  // BLOCK.MGETPREFIX: an array of the leading run of hits, nil from the first
+              // miss on (the keys after it are not looked up)
+  };
+  // Shared by GET, MGET, BLOCK.MGET and BLOCK.MGETPREFIX: replies the blocks under `keys`,
+  // reading spilled ones on the worker pool (never on an I/O thread), in parts reserved
   // from the memory budget (fetch_blocks.cc).
-  void FetchBlocks(std::vector<BlockKey> keys, bool single, CommandContext& ctx);
+  void FetchBlocks(std::vector<BlockKey> keys, FetchReply reply, CommandContext& ctx);
   // Stores one block; the error reply text (without '-') on failure.
   std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
   // `value` as a buffer of its own, for keeping: a small argument copied out of the

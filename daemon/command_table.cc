@@ -37,6 +37,7 @@ constexpr std::array<CommandSpec, kCommandCount> kCommands = {{
     {"block.mset", CommandId::kBlockMset, -4, false, "write denyoom", "@write", 2, -1, 3},
     {"block.stats", CommandId::kBlockStats, 1, false, "loading stale", "@slow", 0, 0, 0},
     {"block.ring", CommandId::kBlockRing, 1, false, "loading stale", "@slow", 0, 0, 0},
+    {"block.mgetprefix", CommandId::kBlockMgetPrefix, -2, false, "readonly", "@read", 1, -1, 1},
 }};
 
 constexpr char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }

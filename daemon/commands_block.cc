@@ -1,5 +1,6 @@
-// The BLOCK.* commands: batched existence checks, reads and writes of raw 16-byte block
-// keys, and the JSON views of the store's counters and of the ring.
+// The BLOCK.* commands: batched existence checks, reads (all keys, or the leading run) and
+// writes of raw 16-byte block keys, and the JSON views of the store's counters and of the
+// ring.
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -48,7 +49,18 @@ void BlockExists(CommandEnv& env, Args& args, CommandContext& ctx) {
 void BlockMget(CommandEnv& env, Args& args, CommandContext& ctx) {
   std::vector<BlockKey> keys;
   if (auto error = ParseBlockKeys("BLOCK.MGET", args, keys)) return env.ErrorReply(ctx, *error);
-  env.FetchBlocks(std::move(keys), /*single=*/false, ctx);
+  env.FetchBlocks(std::move(keys), CommandEnv::FetchReply::kArray, ctx);
+}
+
+// BLOCK.MGETPREFIX key [key ...]: the leading run of the keys' blocks, in order, and nil
+// for every key from the first miss on (those are not looked up). A spilled block moves
+// the rest of the run to the worker pool; no disk read happens past the first miss.
+void BlockMgetPrefix(CommandEnv& env, Args& args, CommandContext& ctx) {
+  std::vector<BlockKey> keys;
+  if (auto error = ParseBlockKeys("BLOCK.MGETPREFIX", args, keys)) {
+    return env.ErrorReply(ctx, *error);
+  }
+  env.FetchBlocks(std::move(keys), CommandEnv::FetchReply::kPrefix, ctx);
 }
 
 void BlockMset(CommandEnv& env, Args& args, CommandContext& ctx) {
@@ -127,7 +139,7 @@ void BlockRing(CommandEnv& env, Args&, CommandContext& ctx) {
 constexpr CommandBinding kBlockCommands[] = {
     {CommandId::kBlockExists, BlockExists}, {CommandId::kBlockMget, BlockMget},
     {CommandId::kBlockMset, BlockMset},     {CommandId::kBlockStats, BlockStats},
-    {CommandId::kBlockRing, BlockRing},
+    {CommandId::kBlockRing, BlockRing},     {CommandId::kBlockMgetPrefix, BlockMgetPrefix},
 };
 
 }  // namespace

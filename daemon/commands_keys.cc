@@ -62,14 +62,14 @@ void Get(CommandEnv& env, Args& args, CommandContext& ctx) {
     ctx.reply().Nil();
     return;
   }
-  env.FetchBlocks({key}, /*single=*/true, ctx);
+  env.FetchBlocks({key}, CommandEnv::FetchReply::kSingle, ctx);
 }
 
 void Mget(CommandEnv& env, Args& args, CommandContext& ctx) {
   std::vector<BlockKey> keys;
   keys.reserve(args.size() - 1);
   for (std::size_t i = 1; i < args.size(); ++i) keys.push_back(MapKey(args[i].view()));
-  env.FetchBlocks(std::move(keys), /*single=*/false, ctx);
+  env.FetchBlocks(std::move(keys), CommandEnv::FetchReply::kArray, ctx);
 }
 
 void Set(CommandEnv& env, Args& args, CommandContext& ctx) {

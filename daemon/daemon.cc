@@ -26,13 +26,13 @@ Daemon::Daemon(DaemonOptions options, std::unique_ptr<storage::BlockStore> store
       handler_(*store_, options_.handler, server_stats_),
       server_(options_.server, handler_, server_stats_) {}
 
-Daemon::~Daemon() { Stop(kShutdownGrace); }
+Daemon::~Daemon() { (void)Stop(kShutdownGrace); }  // no one to report to; Stop() callers get it
 
 Status Daemon::Start() {
   if (Status s = server_.Start(); !s.ok()) {
     stopped_ = true;
     handler_.Shutdown();
-    store_->Close();
+    (void)store_->Close();  // the start failure is what is reported
     return s;
   }
   auto ring = BuildRingView(options_, server_.address());

@@ -1,4 +1,5 @@
-// CommandEnv::FetchBlocks, the read path of GET, MGET and BLOCK.MGET: the reply is made of
+// CommandEnv::FetchBlocks, the read path of GET, MGET, BLOCK.MGET and BLOCK.MGETPREFIX: the
+// reply is made of
 // parts, each reserved from the daemon's memory budget before its blocks are taken (a
 // memory hit could be evicted while the reply waits to be sent; a spilled block is read
 // into memory of its own). A part that fits goes out at once; a reply larger than the
@@ -33,8 +34,13 @@ struct Part {
 
 class FetchStream : public std::enable_shared_from_this<FetchStream> {
  public:
-  FetchStream(CommandEnv& env, MemoryBudget& budget, std::vector<BlockKey> keys, bool single)
-      : env_(env), budget_(budget), keys_(std::move(keys)), single_(single) {}
+  FetchStream(CommandEnv& env, MemoryBudget& budget, std::vector<BlockKey> keys,
+              CommandEnv::FetchReply reply)
+      : env_(env),
+        budget_(budget),
+        keys_(std::move(keys)),
+        single_(reply == CommandEnv::FetchReply::kSingle),
+        prefix_(reply == CommandEnv::FetchReply::kPrefix) {}
 
   // Why Fill() stopped.
   enum class Stop : std::uint8_t { kDone, kFull, kNeedsDisk, kBudget };
@@ -52,6 +58,14 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
       auto large = [&](std::uint64_t used) {
         return part.entries.empty() && used >= protocol::RequestParser::kDirectBulkBytes;
       };
+      if (missed_) {
+        // BLOCK.MGETPREFIX past its first miss: nil, not looked up.
+        if (!part.charge.TryAdd(budget_, kEntryFramingBytes, false)) return Stop::kBudget;
+        bytes += kEntryFramingBytes;
+        part.entries.emplace_back(std::nullopt);
+        ++next_;
+        continue;
+      }
       const BlockKey& key = keys_[next_];
       Result<Buffer> value = env_.store.GetFromMemory(key);
       if (!value.ok() && env_.store.Contains(key)) {
@@ -83,11 +97,13 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
         part.entries.emplace_back(std::move(value).value());
       } else {
         part.entries.emplace_back(std::nullopt);
+        missed_ = prefix_;
       }
       ++next_;
     }
     env_.stats.keyspace_hits.Add(hits_);
-    env_.stats.keyspace_misses.Add(keys_.size() - hits_);
+    // A prefix read looks up no key after its first miss.
+    env_.stats.keyspace_misses.Add(prefix_ ? (hits_ < keys_.size() ? 1 : 0) : keys_.size() - hits_);
     return Stop::kDone;
   }
 
@@ -158,6 +174,8 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
   MemoryBudget& budget_;
   const std::vector<BlockKey> keys_;
   const bool single_;
+  const bool prefix_;     // BLOCK.MGETPREFIX: every entry after the first miss is nil
+  bool missed_ = false;   // a prefix read has met its first miss
   std::size_t next_ = 0;  // the first entry not yet in a part
   bool header_sent_ = false;
   std::uint64_t hits_ = 0;
@@ -166,9 +184,9 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
 
 }  // namespace
 
-void CommandEnv::FetchBlocks(std::vector<BlockKey> keys, bool single, CommandContext& ctx) {
+void CommandEnv::FetchBlocks(std::vector<BlockKey> keys, FetchReply reply, CommandContext& ctx) {
   CheckOwnership(keys);
-  auto stream = std::make_shared<FetchStream>(*this, ctx.memory(), std::move(keys), single);
+  auto stream = std::make_shared<FetchStream>(*this, ctx.memory(), std::move(keys), reply);
   stream->Start(ctx);
 }
 

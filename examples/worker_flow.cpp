@@ -1,7 +1,9 @@
 // worker_flow: the flow of an inference worker using the prefix cache, end to end.
-// For each prompt: tokens -> block keys (Hasher) -> Match (longest cached prefix) -> Get
-// the cached blocks into the worker's own KV buffers -> "compute" the remaining blocks
-// (here: deterministic bytes standing in for prefill) -> Put them for the next worker.
+// For each prompt: tokens -> block keys (Hasher) -> GetPrefix (the longest cached prefix,
+// fetched in one round trip straight into the worker's own KV pages: each block's K half
+// and V half live in separate pools, as in SGLang's page_first layout, and are filled as
+// the two parts of one destination) -> "compute" the remaining blocks (here: deterministic
+// bytes standing in for prefill) -> Put them from the same two parts for the next worker.
 // Two prompts share a long system prompt, so the second one reuses its blocks. Every
 // fetched block is compared with what prefill would have produced (bit-identical).
 //
@@ -23,13 +25,16 @@
 namespace {
 
 using prefixcache::BlockKey;
-using prefixcache::client::BlockRead;
-using prefixcache::client::BlockStatus;
-using prefixcache::client::Client;
+using prefixcache::BlockRead;
+using prefixcache::Client;
+using prefixcache::Destination;
+using prefixcache::Source;
 
 constexpr std::uint32_t kBlockTokens = 16;
-// KV bytes of one block: 16 tokens x 2 (K, V) x 4 layers x 8 heads x 64 dims x 2 bytes.
+// KV bytes of one block: 16 tokens x 2 (K, V) x 4 layers x 8 heads x 64 dims x 2 bytes;
+// its K half, then its V half.
 constexpr std::size_t kBlockBytes = 16 * 2 * 4 * 8 * 64 * 2;
+constexpr std::size_t kHalfBytes = kBlockBytes / 2;
 
 // Stands in for prefill: the KV bytes of a block are a function of its key (which commits
 // to the whole prefix), as real KV is a function of the prefix's tokens.
@@ -54,7 +59,7 @@ std::vector<std::uint32_t> Tokens(std::uint32_t seed, std::size_t n) {
 }
 
 struct Outcome {
-  std::size_t blocks = 0, matched = 0, fetched = 0, computed = 0, stored = 0, mismatched = 0;
+  std::size_t blocks = 0, fetched = 0, computed = 0, stored = 0, mismatched = 0;
 };
 
 Outcome Serve(Client& client, const prefixcache::Hasher& hasher,
@@ -62,31 +67,40 @@ Outcome Serve(Client& client, const prefixcache::Hasher& hasher,
   Outcome o;
   const std::vector<BlockKey> keys = hasher.Keys(tokens);
   o.blocks = keys.size();
-  // The worker's KV memory for this prompt, one buffer per block.
-  std::vector<std::vector<std::byte>> kv(keys.size(), std::vector<std::byte>(kBlockBytes));
-
-  o.matched = client.Match(keys).value();  // never an error for node failures
-  std::vector<std::span<std::byte>> dest;
-  for (std::size_t i = 0; i < o.matched; ++i) dest.push_back(kv[i]);
-  std::vector<BlockRead> reads(o.matched);
-  client.GetInto(std::span(keys).first(o.matched), dest, reads);
-  // Only an unbroken run from the start is usable: stop at the first block not fetched.
-  while (o.fetched < o.matched && reads[o.fetched].status == BlockStatus::kHit &&
-         reads[o.fetched].size == kBlockBytes) {
-    ++o.fetched;
+  // The worker's KV memory for this prompt: a pool of K pages and a pool of V pages, one
+  // page of each per block, each exactly half a block.
+  std::vector<std::byte> k_pool(keys.size() * kHalfBytes), v_pool(keys.size() * kHalfBytes);
+  std::vector<std::span<std::byte>> parts;  // block i: parts[2i] (K), parts[2i + 1] (V)
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    parts.emplace_back(k_pool.data() + i * kHalfBytes, kHalfBytes);
+    parts.emplace_back(v_pool.data() + i * kHalfBytes, kHalfBytes);
   }
+  std::vector<Destination> pages;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    pages.push_back({std::span(parts).subspan(2 * i, 2)});
+
+  // The leading cached run, fetched in one round trip; never an error for node failures.
+  std::vector<BlockRead> reads(keys.size());
+  o.fetched = client.GetPrefix(keys, pages, reads).value();
   std::vector<std::byte> expected(kBlockBytes);
   for (std::size_t i = 0; i < o.fetched; ++i) {
     ComputeBlock(keys[i], expected);
-    if (std::memcmp(expected.data(), kv[i].data(), kBlockBytes) != 0) ++o.mismatched;
+    if (std::memcmp(expected.data(), parts[2 * i].data(), kHalfBytes) != 0 ||
+        std::memcmp(expected.data() + kHalfBytes, parts[2 * i + 1].data(), kHalfBytes) != 0) {
+      ++o.mismatched;
+    }
   }
 
-  // Prefill of the rest, then store it for the next worker.
-  std::vector<std::span<const std::byte>> values;
+  // Prefill of the rest (into the same pages), then store it for the next worker.
+  std::vector<std::byte> block(kBlockBytes);
+  std::vector<std::span<const std::byte>> const_parts(parts.begin(), parts.end());
+  std::vector<Source> values;
   std::vector<std::uint32_t> depths;
   for (std::size_t i = o.fetched; i < keys.size(); ++i) {
-    ComputeBlock(keys[i], kv[i]);
-    values.push_back(kv[i]);
+    ComputeBlock(keys[i], block);
+    std::memcpy(parts[2 * i].data(), block.data(), kHalfBytes);
+    std::memcpy(parts[2 * i + 1].data(), block.data() + kHalfBytes, kHalfBytes);
+    values.push_back({std::span(const_parts).subspan(2 * i, 2)});
     depths.push_back(static_cast<std::uint32_t>(i));
     ++o.computed;
   }
@@ -104,7 +118,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s CONFIG.json\n", argv[0]);
     return 2;
   }
-  auto options = prefixcache::client::ClientOptionsFromConfigFile(argv[1]);
+  auto options = prefixcache::ClientOptionsFromConfigFile(argv[1]);
   if (!options.ok()) {
     std::fprintf(stderr, "worker_flow: %s\n", options.status().ToString().c_str());
     return 2;
@@ -145,10 +159,9 @@ int main(int argc, char** argv) {
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     std::printf(
-        "prompt %zu: %zu tokens, %zu blocks: %zu cached, %zu fetched into KV buffers "
+        "prompt %zu: %zu tokens, %zu blocks: %zu cached and fetched into KV pages "
         "(%zu not bit-identical), %zu computed, %zu stored (%.2f ms)\n",
-        i + 1, prompts[i].size(), o.blocks, o.matched, o.fetched, o.mismatched, o.computed,
-        o.stored, ms);
+        i + 1, prompts[i].size(), o.blocks, o.fetched, o.mismatched, o.computed, o.stored, ms);
     outcomes.push_back(o);
   }
   const auto stats = client.Stats();

@@ -50,6 +50,10 @@ void CommandBuilder::Arg(const Buffer& bytes) {
 }
 
 void CommandBuilder::ArgPieces(std::initializer_list<std::span<const std::byte>> pieces) {
+  ArgPieces(std::span(pieces.begin(), pieces.size()));
+}
+
+void CommandBuilder::ArgPieces(std::span<const std::span<const std::byte>> pieces) {
   std::size_t size = 0;
   for (std::span<const std::byte> piece : pieces) size += piece.size();
   ArgHeader(size);

@@ -120,6 +120,7 @@ struct RequestParser::State {
   Step ReserveArgs();
   Step StartDirect();
   void FinishDirect();
+  void DirectArrived() {}  // no sink: nothing to tell
   Step ParsePayload(std::deque<Request>& ready);
   Step Discard();
   Step ParseCrlf(std::deque<Request>& ready);
@@ -498,7 +499,7 @@ std::uint64_t RequestParser::ChargedBytes() const {
 }
 
 Status RequestParser::Commit(std::size_t n) {
-  return internal::CommitRead(*state_, n, [this] { return state_->Parse(ready_); });
+  return internal::CommitRead(*state_, n, 0, [this] { return state_->Parse(ready_); });
 }
 
 Request RequestParser::PopRequest() {

@@ -1,6 +1,7 @@
 #include "protocol/resp_reply.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -49,6 +50,9 @@ struct ReplyParser::State {
   Step ParseLength(char type, std::int64_t* value);
   Step StartBulk(std::size_t size);
   void FinishDirect();
+  void DirectArrived() {
+    if (dest_is_sink) sink->Arrived(reading.filled());
+  }
   Step ParsePayload(ReplyParser& parser);
   Step ParseCrlf(ReplyParser& parser);
   Step Complete(Reply value, ReplyParser& parser);
@@ -59,11 +63,14 @@ struct ReplyParser::State {
   Phase phase = Phase::kValue;
   std::size_t bulk_bytes = 0;
   MutableBuffer direct;          // kDirect without a sink: the payload's own buffer
-  internal::DirectRead reading;  // kDirect: filling `direct` or the sink's span
+  internal::DirectRead reading;  // kDirect: filling `direct` or the sink's parts
   bool dest_is_sink = false;
   Reply pending;
   std::vector<Frame> stack;
-  BulkSink sink;
+  BulkSink* sink = nullptr;
+  // The scatter list ReadBuffers() returned, and how much staging space it ended with.
+  std::array<std::span<std::byte>, kMaxReadBuffers> scatter;
+  std::size_t staged_room = 0;
   Status error;
 };
 
@@ -183,14 +190,21 @@ ReplyParser::State::Step ReplyParser::State::ParseValue(ReplyParser& parser) {
 
 ReplyParser::State::Step ReplyParser::State::StartBulk(std::size_t size) {
   bulk_bytes = size;
-  std::span<std::byte> target;
-  if (sink && stack.size() <= 1) {
+  std::span<const std::span<std::byte>> parts;
+  if (sink != nullptr && stack.size() <= 1) {
     const std::size_t index = stack.empty() ? 0 : stack.front().reply.elements.size();
-    target = sink(index, size);
-    PC_CHECK(target.empty() || target.size() == size);
+    parts = sink->Parts(index, size);
+    std::size_t total = 0;
+    for (const auto& part : parts) total += part.size();
+    PC_CHECK(total == 0 || total == size);
+    if (total == 0) parts = {};
   }
-  dest_is_sink = !target.empty();
-  if (!dest_is_sink) {
+  dest_is_sink = !parts.empty();
+  bool full = false;
+  if (dest_is_sink) {
+    full = reading.Start(parts, staging);
+    if (reading.filled() != 0) DirectArrived();
+  } else {
     if (size < kDirectBulkBytes) {
       phase = Phase::kPayload;
       return Step::kProgress;
@@ -201,11 +215,11 @@ ReplyParser::State::Step ReplyParser::State::StartBulk(std::size_t size) {
       return Fail(
           Status::Rejected("out of memory for a bulk reply of " + std::to_string(size) + " bytes"));
     }
-    target = direct.span();
+    // The payload bytes that came with the header are copied; the socket reads the rest
+    // straight into the buffer.
+    full = reading.Start(direct.span(), staging);
   }
-  // The payload bytes that came with the header are copied; the socket reads the rest
-  // straight into the target.
-  if (reading.Start(target, staging)) {
+  if (full) {
     FinishDirect();
   } else {
     phase = Phase::kDirect;
@@ -278,12 +292,36 @@ ReplyParser::~ReplyParser() = default;
 ReplyParser::ReplyParser(ReplyParser&&) noexcept = default;
 ReplyParser& ReplyParser::operator=(ReplyParser&&) noexcept = default;
 
-void ReplyParser::SetBulkSink(BulkSink sink) { state_->sink = std::move(sink); }
+void ReplyParser::SetBulkSink(BulkSink* sink) { state_->sink = sink; }
 
-std::span<std::byte> ReplyParser::ReadBuffer() { return internal::NextReadBuffer(*state_); }
+std::span<std::byte> ReplyParser::ReadBuffer() {
+  state_->staged_room = 0;
+  return internal::NextReadBuffer(*state_);
+}
+
+std::span<const std::span<std::byte>> ReplyParser::ReadBuffers() {
+  State& s = *state_;
+  s.staged_room = 0;
+  if (s.phase != State::Phase::kDirect) {
+    s.scatter[0] = internal::NextReadBuffer(s);
+    return std::span(s.scatter).first(1);
+  }
+  // Leave the last slot for the staging space.
+  bool to_end = false;
+  std::size_t count = s.reading.Spans(std::span(s.scatter).first(s.scatter.size() - 1), &to_end);
+  if (to_end) {
+    // No unparsed bytes are staged while a payload is received directly, so the staging
+    // space handed out here is where the bytes after the payload belong.
+    const std::span<std::byte> tail = s.staging.Tail(0);
+    s.scatter[count++] = tail.first(std::min(tail.size(), kScatterStagingBytes));
+    s.staged_room = s.scatter[count - 1].size();
+  }
+  return std::span(s.scatter).first(count);
+}
 
 Status ReplyParser::Commit(std::size_t n) {
-  return internal::CommitRead(*state_, n, [this] { return state_->Parse(*this); });
+  return internal::CommitRead(*state_, n, state_->staged_room,
+                              [this] { return state_->Parse(*this); });
 }
 
 Reply ReplyParser::PopReply() {

@@ -143,7 +143,7 @@ Status FromRocks(const rocksdb::Status& status, const std::string& what) {
 SpillDb::SpillDb(std::string path, rocksdb::Env* env)
     : path_(std::move(path)), env_(env != nullptr ? env : rocksdb::Env::Default()) {}
 
-SpillDb::~SpillDb() { Close(); }
+SpillDb::~SpillDb() { (void)Close(); }  // no one to report to; Close() callers get it
 
 Status SpillDb::Error(const std::string& what, const std::string& why) const {
   return Status::IoError("spill folder " + path_ + (what.empty() ? "" : ": " + what) + ": " + why);
@@ -209,7 +209,7 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
   std::string format;
   rocksdb::Status read = db->db_->Get({}, db->handles_[0], kFormatKey, &format);
   if (read.ok() && format != kFormat) {
-    db->Close();
+    (void)db->Close();  // the format mismatch is what is reported
     return db->Error("", "written in spill format " + format + ", this build reads format " +
                              kFormat + "; not opened");
   }

@@ -67,7 +67,7 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
     tier.reset(new SpillTier(options, std::move(db).value()));
     Status loaded = tier->LoadIndex();
     if (loaded.ok()) break;
-    tier->Close();
+    (void)tier->Close();  // the load failure is what is reported (or retried)
     if (loaded.code() != StatusCode::kCorruption || attempt > 0) return loaded;
     // A cache may forget: records RocksDB cannot read are started again, empty.
     notice(loaded.message() + "; its blocks are discarded and the tier starts empty");
@@ -77,7 +77,7 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
     tier->sealer_ = std::thread(&SpillTier::SealerLoop, tier.get());
     tier->writer_ = std::thread(&SpillTier::WriterLoop, tier.get());
   } catch (const std::system_error& e) {
-    tier->Close();
+    (void)tier->Close();  // the thread failure is what is reported
     return Status::IoError("spill folder " + options.path +
                            ": cannot start the writer: " + e.what());
   }
@@ -91,7 +91,7 @@ SpillTier::SpillTier(const SpillTierOptions& options, std::unique_ptr<SpillDb> d
                         2 * SegmentTargetBytes(options)),
       db_(std::move(db)) {}
 
-SpillTier::~SpillTier() { Close(); }
+SpillTier::~SpillTier() { (void)Close(); }  // no one to report to; Close() callers get it
 
 // Runs before the writer starts, so nothing else touches the tier yet; the locks are taken
 // for the functions that expect them.
@@ -364,7 +364,7 @@ SpillTier::ScanPage SpillTier::Scan(std::uint64_t cursor, std::size_t count) con
 Status SpillTier::Clear() {
   std::lock_guard write_lock(write_mu_);
   std::shared_lock db_lock(db_mu_);
-  if (db_) FinishSealLocked(true);  // its file is then deleted with the others
+  if (db_) (void)FinishSealLocked(true);  // its file is then deleted with the others
   {
     std::lock_guard lock(mu_);
     AbandonSegmentLocked();
@@ -391,7 +391,7 @@ Status SpillTier::Drain() {
   std::shared_lock db_lock(db_mu_);
   if (db_) {
     HandOffSegmentLocked();
-    FinishSealLocked(true);  // a failure is the tier's health from then on
+    (void)FinishSealLocked(true);  // a failure is the tier's health from then on
   }
   return Health();
 }

@@ -96,7 +96,7 @@ void SpillTier::WriteQueuedBatch() {
     victims = TakeVictimsLocked(planned);
   }
 
-  WriteLocked(deletes, victims, planned);  // a failure is the tier's health from then on
+  (void)WriteLocked(deletes, victims, planned);  // a failure is the tier's health from then on
 
   std::lock_guard lock(mu_);
   queue_bytes_.fetch_sub(popped_bytes, kRelaxed);
@@ -203,7 +203,7 @@ Status SpillTier::WriteLocked(const std::vector<BlockKey>& deletes,
     return status;
   }
   // A seal the sealer finished meanwhile: its records now, without waiting for another.
-  FinishSealLocked(false);
+  (void)FinishSealLocked(false);  // a failure is the tier's health from then on
   bool full = false;
   {
     std::lock_guard lock(mu_);
@@ -258,7 +258,7 @@ void SpillTier::SealerLoop() {
 }
 
 std::unique_ptr<SpillDb::Segment> SpillTier::StartSealLocked() {
-  FinishSealLocked(true);  // one seal at a time
+  (void)FinishSealLocked(true);  // one seal at a time; a failure is the tier's health
   if (!open_segment_) return nullptr;
   {
     std::lock_guard lock(mu_);

@@ -1,7 +1,8 @@
 // libFuzzer target for ReplyParser. Each input is parsed whole, split into pieces of varying
-// size, and split again with a bulk sink taking some payloads into separate memory; all
-// three must agree (the sunk payloads byte for byte). Every reply re-encoded with
-// ReplyBuilder must parse back to itself.
+// size, and fed again through scatter lists with a bulk sink taking some payloads into
+// separate memory in one to three parts; all three must agree (the sunk payloads byte for
+// byte, the sink told of every byte). Every reply re-encoded with ReplyBuilder must parse
+// back to itself.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -30,23 +31,59 @@ struct Sunk {
   std::uint64_t reply;
   std::size_t index;
   std::vector<std::byte> bytes;
+  std::vector<std::span<std::byte>> parts;  // views of `bytes`, some of them empty
+  std::size_t arrived = 0;                  // what Arrived() last said
+};
+
+// Takes the payloads whose (index + size) is not a multiple of 3, split in up to three parts.
+class FuzzSink final : public BulkSink {
+ public:
+  FuzzSink(const ReplyParser& parser, std::deque<Sunk>& sunk) : parser_(parser), sunk_(sunk) {}
+  ~FuzzSink() override {
+    // A payload still being received is the only one that may not have fully arrived.
+    for (std::size_t i = 0; i + 1 < sunk_.size(); ++i) {
+      PC_CHECK(sunk_[i].arrived == sunk_[i].bytes.size());
+    }
+  }
+
+  std::span<const std::span<std::byte>> Parts(std::size_t index, std::size_t size) override {
+    if (size == 0 || (index + size) % 3 == 0) return {};
+    if (!sunk_.empty()) PC_CHECK(sunk_.back().arrived == sunk_.back().bytes.size());
+    sunk_.push_back(Sunk{parser_.CompletedReplies(), index, std::vector<std::byte>(size), {}, 0});
+    Sunk& s = sunk_.back();
+    const std::span<std::byte> all(s.bytes);
+    const std::size_t cut1 = (index * 7 + size) % (size + 1);
+    const std::size_t cut2 = cut1 + (size - cut1) / 2;
+    s.parts = {all.first(cut1), all.subspan(cut1, 0), all.subspan(cut1, cut2 - cut1),
+               all.subspan(cut2)};
+    return s.parts;
+  }
+  void Arrived(std::size_t filled) override {
+    Sunk& s = sunk_.back();
+    PC_CHECK(filled > s.arrived && filled <= s.bytes.size());
+    s.arrived = filled;
+  }
+
+ private:
+  const ReplyParser& parser_;
+  std::deque<Sunk>& sunk_;
 };
 
 Outcome Parse(std::string_view input, const ReplyLimits& limits, std::uint64_t seed, bool whole,
               std::deque<Sunk>* sunk) {
   ReplyParser parser(limits);
-  if (sunk != nullptr) {
-    parser.SetBulkSink([&parser, sunk](std::size_t index, std::size_t size) {
-      // An empty span means "no sink", so a zero-size payload is never recorded.
-      if (size == 0 || (index + size) % 3 == 0) return std::span<std::byte>();
-      sunk->push_back(Sunk{parser.CompletedReplies(), index, std::vector<std::byte>(size)});
-      return std::span<std::byte>(sunk->back().bytes);
-    });
-  }
   Outcome out;
-  out.error = fuzz::FeedInPieces(parser, input, seed, whole, [&](std::size_t) {
+  auto drained = [&](std::size_t) {
     while (parser.HasReply()) out.parsed.push_back(parser.PopReply());
-  });
+  };
+  if (sunk != nullptr) {
+    FuzzSink sink(parser, *sunk);
+    parser.SetBulkSink(&sink);
+    out.error = fuzz::FeedScattered(parser, input, seed, drained);
+    parser.SetBulkSink(nullptr);
+  } else {
+    out.error = fuzz::FeedInPieces(parser, input, seed, whole, drained);
+  }
   PC_CHECK(parser.CompletedReplies() == out.parsed.size());
   return out;
 }

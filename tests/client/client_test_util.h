@@ -70,7 +70,7 @@ inline std::vector<std::uint32_t> Depths(std::size_t n) {
 }
 
 // The ring the client builds from `options`, for tests that need to know owners.
-inline cluster::Ring RingOf(const client::ClientOptions& options) {
+inline cluster::Ring RingOf(const ClientOptions& options) {
   std::vector<cluster::NodeSpec> specs;
   for (const auto& n : options.nodes) specs.push_back({n.id, n.address, n.weight});
   return cluster::Ring::Build(specs, options.virtual_nodes, options.replicas).value();
@@ -79,14 +79,14 @@ inline cluster::Ring RingOf(const client::ClientOptions& options) {
 // `options` with call and connect timeouts that only a hang reaches, for tests in which
 // no node is slow on purpose: then a slow machine cannot turn a live node's keys into
 // misses, and a node that is down shows as refused or dropped connections, not timeouts.
-inline client::ClientOptions Patient(client::ClientOptions options) {
+inline ClientOptions Patient(ClientOptions options) {
   options.timeout_ms = static_cast<std::uint32_t>(kGenerousBound.count());
   options.connect_timeout_ms = static_cast<std::uint32_t>(kGenerousBound.count());
   return options;
 }
 
-inline std::unique_ptr<client::Client> OpenClient(const client::ClientOptions& options) {
-  auto opened = client::Client::Open(options);
+inline std::unique_ptr<Client> OpenClient(const ClientOptions& options) {
+  auto opened = Client::Open(options);
   REQUIRE(opened.ok());
   return std::move(opened).value();
 }

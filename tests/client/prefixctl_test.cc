@@ -7,6 +7,7 @@
 
 #include "client_test_util.h"
 #include "local_cluster.h"
+#include "prefixcache/admin.h"
 #include "prefixcache/client.h"
 #include "prefixcache/value_format.h"
 #include "run_program.h"
@@ -43,14 +44,14 @@ TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", 
     ProgramResult ring = RunProgram({Prefixctl(), "--config", config, "ring"});
     INFO(ring.output);
     REQUIRE(ring.exit_code == 0);
-    const std::string fingerprint = Hex64(client->RingFingerprint());
-    CHECK(ring.output == client->RingJson() + "\nfingerprint " + fingerprint + "\n");
+    const std::string fingerprint = Hex64(admin::RingFingerprint(*client));
+    CHECK(ring.output == admin::RingJson(*client) + "\nfingerprint " + fingerprint + "\n");
     const std::string_view cmd[] = {"BLOCK.RING"};
     for (int i = 0; i < cluster.size(); ++i) {
-      auto daemon_ring = client->Command(cluster.id(i), cmd);
+      auto daemon_ring = admin::Command(*client, cluster.id(i), cmd);
       REQUIRE(daemon_ring.ok());
       CHECK(daemon_ring->find("\"fingerprint\":\"" + fingerprint + "\"") != std::string::npos);
-      CHECK(*daemon_ring == client->RingJson());
+      CHECK(*daemon_ring == admin::RingJson(*client));
     }
   }
 
@@ -94,12 +95,12 @@ TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", 
 
     // A value whose payload no longer matches its checksum.
     std::string bad(reinterpret_cast<const char*>(values[0].data()), values[0].size());
-    const auto trailer = client::MakeValueTrailer(keys[0], values[0]);
+    const auto trailer = MakeValueTrailer(keys[0], values[0]);
     bad.append(reinterpret_cast<const char*>(trailer.data()), trailer.size());
     bad[10] ^= 0x40;
-    const std::string owner = client->NodesFor(keys[0]).front();
+    const std::string owner = admin::NodesFor(*client, keys[0]).front();
     const std::string_view mset[] = {"BLOCK.MSET", "0", keys[0].View(), bad};
-    REQUIRE(client->Command(owner, mset).ok());
+    REQUIRE(admin::Command(*client, owner, mset).ok());
     get = Ctl(config, {"get", keys[0].ToHex()});
     INFO(get.output);
     CHECK(get.exit_code == 1);

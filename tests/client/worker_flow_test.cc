@@ -15,17 +15,16 @@ TEST_CASE("examples/worker_flow reuses a shared prefix from a real cluster", "[i
   ProgramResult run = RunProgram({program, cluster.config_path()});
   INFO(run.output);
   CHECK(run.exit_code == 0);
-  CHECK(run.output.find("prompt 1: 407 tokens, 25 blocks: 0 cached, 0 fetched into KV buffers "
+  CHECK(run.output.find("prompt 1: 407 tokens, 25 blocks: 0 cached and fetched into KV pages "
                         "(0 not bit-identical), 25 computed, 25 stored") != std::string::npos);
-  CHECK(run.output.find("prompt 2: 407 tokens, 25 blocks: 20 cached, 20 fetched into KV "
-                        "buffers (0 not bit-identical), 5 computed, 5 stored") !=
-        std::string::npos);
+  CHECK(run.output.find("prompt 2: 407 tokens, 25 blocks: 20 cached and fetched into KV "
+                        "pages (0 not bit-identical), 5 computed, 5 stored") != std::string::npos);
 
   // A second worker process finds both prompts cached.
   run = RunProgram({program, cluster.config_path()});
   INFO(run.output);
   CHECK(run.exit_code == 0);
-  CHECK(run.output.find("prompt 1: 407 tokens, 25 blocks: 25 cached, 25 fetched") !=
+  CHECK(run.output.find("prompt 1: 407 tokens, 25 blocks: 25 cached and fetched") !=
         std::string::npos);
 
   // A bad config file is reported, not crashed on.

@@ -192,11 +192,12 @@ TEST_CASE("redis-cli: INFO COMMAND CONFIG and error formats", "[integration]") {
       std::distance(std::sregex_iterator(all_commands.begin(), all_commands.end(), entry),
                     std::sregex_iterator());
   CHECK(std::to_string(entries) + "\n" == count);
-  for (const char* name :
-       {"ping",         "echo",       "auth",       "hello",       "select",    "quit",
-        "get",          "set",        "del",        "exists",      "mget",      "mset",
-        "dbsize",       "info",       "flushall",   "command",     "client",    "config",
-        "block.exists", "block.mget", "block.mset", "block.stats", "block.ring"}) {
+  for (const char* name : {"ping",       "echo",        "auth",         "hello",
+                           "select",     "quit",        "get",          "set",
+                           "del",        "exists",      "mget",         "mset",
+                           "dbsize",     "info",        "flushall",     "command",
+                           "client",     "config",      "block.exists", "block.mget",
+                           "block.mset", "block.stats", "block.ring",   "block.mgetprefix"}) {
     CHECK(("\n" + list).find("\n" + std::string(name) + "\n") != std::string::npos);
   }
   // Redis 7's 10-element layout: name, arity, flags, first/last key, step, categories,

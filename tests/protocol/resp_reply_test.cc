@@ -130,18 +130,32 @@ TEST_CASE("ReplyParser writes sunk bulks into caller memory", "[unit]") {
     std::size_t index;
     std::size_t size;
   };
+  // Element 0 and 4 of the first reply go to caller memory; the rest as usual.
+  class Sink final : public BulkSink {
+   public:
+    Sink(const ReplyParser& parser, std::size_t big_size, std::vector<Call>* calls,
+         std::vector<std::byte>* memory)
+        : parser_(parser), big_size_(big_size), calls_(calls), memory_(memory) {}
+    std::span<const std::span<std::byte>> Parts(std::size_t index, std::size_t size) override {
+      calls_->push_back({parser_.CompletedReplies(), index, size});
+      if (parser_.CompletedReplies() != 0 || (index != 0 && index != 4)) return {};
+      part_ = std::span<std::byte>(memory_->data() + (index == 0 ? 0 : big_size_), size);
+      return std::span(&part_, 1);
+    }
+    void Arrived(std::size_t) override {}
+
+   private:
+    const ReplyParser& parser_;
+    std::size_t big_size_;
+    std::vector<Call>* calls_;
+    std::vector<std::byte>* memory_;
+    std::span<std::byte> part_;
+  };
   auto run = [&](const std::vector<std::size_t>& cuts, std::vector<Call>* calls,
                  std::vector<std::byte>* memory) {
     ReplyParser parser;
-    parser.SetBulkSink([&parser, &big, calls, memory](std::size_t index, std::size_t size) {
-      calls->push_back({parser.CompletedReplies(), index, size});
-      // Element 0 and 4 of the array go to caller memory; the rest as usual.
-      if (parser.CompletedReplies() != 0 || (index != 0 && index != 4)) {
-        return std::span<std::byte>();
-      }
-      const std::size_t offset = index == 0 ? 0 : big.size();
-      return std::span<std::byte>(memory->data() + offset, size);
-    });
+    Sink sink(parser, big.size(), calls, memory);
+    parser.SetBulkSink(&sink);
     return FeedPieces(parser, input, cuts);
   };
 
@@ -176,18 +190,40 @@ TEST_CASE("ReplyParser writes sunk bulks into caller memory", "[unit]") {
   }
 }
 
+// A sink placing every payload into the parts it was given, recording what Arrived() said.
+class PartsSink final : public BulkSink {
+ public:
+  explicit PartsSink(std::vector<std::span<std::byte>> parts) : parts_(std::move(parts)) {}
+  std::span<const std::span<std::byte>> Parts(std::size_t, std::size_t size) override {
+    ++calls;
+    std::size_t total = 0;
+    for (const auto& p : parts_) total += p.size();
+    if (total != size) return {};
+    arrived.clear();
+    return parts_;
+  }
+  void Arrived(std::size_t filled) override { arrived.push_back(filled); }
+
+  int calls = 0;
+  std::vector<std::size_t> arrived;
+
+ private:
+  std::vector<std::span<std::byte>> parts_;
+};
+
 TEST_CASE("ReplyParser reads a sunk payload straight into the sink's span", "[unit]") {
   std::vector<std::byte> memory(30000);
   ReplyParser parser;
-  parser.SetBulkSink([&memory](std::size_t, std::size_t size) {
-    return std::span<std::byte>(memory.data(), size);
-  });
+  PartsSink sink({std::span(memory)});
+  parser.SetBulkSink(&sink);
   REQUIRE(parser.Feed("*1\r\n$30000\r\nab").ok());
+  CHECK(sink.arrived == std::vector<std::size_t>{2});
   std::span<std::byte> into = parser.ReadBuffer();
   CHECK(into.data() == memory.data() + 2);
   CHECK(into.size() == memory.size() - 2);
   std::memset(into.data(), 'z', into.size());
   REQUIRE(parser.Commit(into.size()).ok());
+  CHECK(sink.arrived == std::vector<std::size_t>{2, 30000});
   REQUIRE(parser.Feed("\r\n").ok());
   CHECK(Describe(parser.PopReply()) == "[sink]");
   CHECK(static_cast<char>(memory[0]) == 'a');
@@ -196,6 +232,91 @@ TEST_CASE("ReplyParser reads a sunk payload straight into the sink's span", "[un
   parser.SetBulkSink(nullptr);
   REQUIRE(parser.Feed("$2\r\nhi\r\n").ok());
   CHECK(Describe(parser.PopReply()) == "\"hi\"");
+}
+
+TEST_CASE("ReplyParser scatters a payload over parts and reads past its end in one go", "[unit]") {
+  // Two values of 40000 bytes, each landing in three parts: 25000 + 0 + 15000 bytes.
+  const std::string first = Pattern(40000, 3);
+  const std::string second = Pattern(40000, 4);
+  std::vector<std::byte> k(25000), v(15000);
+  PartsSink sink({std::span(k), std::span<std::byte>(), std::span(v)});
+  ReplyParser parser;
+  parser.SetBulkSink(&sink);
+  REQUIRE(parser.Feed("*2\r\n$40000\r\n").ok());
+  CHECK(sink.arrived.empty());
+
+  // Everything but the last 10 bytes of the first value, scattered as a readv would.
+  const std::string wire = first + "\r\n$40000\r\n" + second.substr(0, 100);
+  std::size_t at = 0;
+  auto read = [&](std::size_t n) {
+    const auto spans = parser.ReadBuffers();
+    std::size_t done = 0;
+    for (const auto& span : spans) {
+      const std::size_t step = std::min(span.size(), n - done);
+      std::memcpy(span.data(), wire.data() + at + done, step);
+      done += step;
+      if (done == n) break;
+    }
+    REQUIRE(done == n);
+    at += n;
+    return parser.Commit(n);
+  };
+  {
+    const auto spans = parser.ReadBuffers();
+    REQUIRE(spans.size() == 3);  // k, v, then staging for what follows
+    CHECK(spans[0].data() == k.data());
+    CHECK(spans[1].data() == v.data());
+    CHECK(spans[2].size() <= ReplyParser::kScatterStagingBytes);
+  }
+  REQUIRE(read(first.size() - 10).ok());
+  CHECK(sink.arrived == std::vector<std::size_t>{first.size() - 10});
+  {
+    const auto spans = parser.ReadBuffers();
+    REQUIRE(spans.size() == 2);
+    CHECK(spans[0].data() == v.data() + v.size() - 10);
+  }
+  // The first value's end, its CRLF, the next header and 100 bytes of the next value.
+  REQUIRE(read(wire.size() - at).ok());
+  CHECK(sink.calls == 2);
+  CHECK(sink.arrived == std::vector<std::size_t>{100});  // the second value has begun
+  // The first value is whole in its parts (the second one overwrites them only from here).
+  // Checked before the second value's bytes arrive: they went to the start of k.
+  CHECK(std::memcmp(v.data(), first.data() + 25000, 15000) == 0);
+  CHECK(std::memcmp(k.data() + 100, first.data() + 100, 24900) == 0);
+  CHECK(std::memcmp(k.data(), second.data(), 100) == 0);
+
+  REQUIRE(parser.Feed(second.substr(100) + "\r\n").ok());
+  REQUIRE(parser.HasReply());
+  CHECK(Describe(parser.PopReply()) == "[sink, sink]");
+  CHECK(sink.arrived.back() == 40000);
+  CHECK(std::memcmp(k.data(), second.data(), 25000) == 0);
+  CHECK(std::memcmp(v.data(), second.data() + 25000, 15000) == 0);
+}
+
+TEST_CASE("ReplyParser's scatter list is bounded and ends in staging only at a payload's end",
+          "[unit]") {
+  std::vector<std::byte> memory(ReplyParser::kMaxReadBuffers * 2 * 1024);
+  std::vector<std::span<std::byte>> parts;
+  for (std::size_t i = 0; i < ReplyParser::kMaxReadBuffers * 2; ++i) {
+    parts.push_back(std::span(memory).subspan(i * 1024, 1024));
+  }
+  PartsSink sink(parts);
+  ReplyParser parser;
+  parser.SetBulkSink(&sink);
+  REQUIRE(parser.Feed("$" + std::to_string(memory.size()) + "\r\n").ok());
+  auto spans = parser.ReadBuffers();
+  CHECK(spans.size() == ReplyParser::kMaxReadBuffers - 1);  // all parts, no staging yet
+  for (const auto& span : spans) CHECK(span.size() == 1024);
+  const std::string payload = Pattern(memory.size(), 5);
+  REQUIRE(parser.Feed(payload.substr(0, memory.size() - 3 * 1024)).ok());
+  spans = parser.ReadBuffers();
+  REQUIRE(spans.size() == 4);  // the last three parts, then staging
+  CHECK(spans[0].data() == memory.data() + memory.size() - 3 * 1024);
+  REQUIRE(parser.Feed(payload.substr(memory.size() - 3 * 1024) + "\r\n").ok());
+  CHECK(Describe(parser.PopReply()) == "sink");
+  CHECK(std::memcmp(memory.data(), payload.data(), memory.size()) == 0);
+  // Outside a payload the list is one span of staging.
+  CHECK(parser.ReadBuffers().size() == 1);
 }
 
 TEST_CASE("ReplyParser rejects malformed replies", "[unit]") {

@@ -9,7 +9,7 @@
 #include "prefixcache/client_options.h"
 #include "prefixcache/status.h"
 
-namespace prefixcache::client {
+namespace prefixcache {
 
 // Reads the config at `path` and maps cluster.nodes (id, address, weight),
 // cluster.virtual_nodes, cluster.replicas, security.password and client.* into
@@ -22,4 +22,4 @@ Result<ClientOptions> ClientOptionsFromConfigFile(const std::string& path);
 // The same from the file's text.
 Result<ClientOptions> ClientOptionsFromConfigText(std::string_view json_text);
 
-}  // namespace prefixcache::client
+}  // namespace prefixcache

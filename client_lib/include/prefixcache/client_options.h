@@ -10,7 +10,7 @@
 
 #include "prefixcache/defaults.h"
 
-namespace prefixcache::client {
+namespace prefixcache {
 
 // One member of the cluster.
 struct NodeAddress {
@@ -35,8 +35,9 @@ struct ClientOptions {
   // Sent with AUTH on every new connection when not empty.
   std::string password;
 
-  // Bound on one Match/Get/Put call, from its start to the last node's answer. A node
-  // that has not answered by then yields misses for its keys (and is marked down).
+  // Bound on one call, from its start to the last node's answer (reads may pass their own
+  // shorter or longer bound). A node that has not answered within it yields misses for its
+  // keys and is marked down.
   std::uint32_t timeout_ms = defaults::kClientTimeoutMs;
   // Bound on establishing one TCP connection (and its AUTH).
   std::uint32_t connect_timeout_ms = defaults::kClientConnectTimeoutMs;
@@ -49,7 +50,8 @@ struct ClientOptions {
   std::uint32_t backoff_max_ms = defaults::kClientBackoffMaxMs;
 
   // Verify the end-to-end checksum of every value read (see client.h for the stored
-  // layout). When false the trailer is still stripped but its checksum is not computed.
+  // layout). When false the trailer is still stripped and its magic checked, but the
+  // checksum is not computed.
   bool verify_checksums = true;
 
   // Threads running the network I/O (and checksum verification) inside the client.
@@ -60,4 +62,4 @@ struct ClientOptions {
   std::size_t async_put_max_calls = 1024;
 };
 
-}  // namespace prefixcache::client
+}  // namespace prefixcache

@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
-namespace prefixcache::client {
+namespace prefixcache {
 
-// Calls of one kind (Match, Get/GetInto, Put, PutAsync) and the wall time they took.
+// Calls of one kind (Match, GetPrefix, Get/GetInto, Put, PutAsync) and the wall time they
+// took (an asynchronous read: from its start until it finished).
 struct OperationStats {
   std::uint64_t calls = 0;
   std::uint64_t total_us = 0;  // sum of call durations, microseconds
@@ -25,17 +26,21 @@ struct NodeStats {
   std::uint64_t timeouts = 0;            // of which: a reply or connect took too long
   std::uint64_t error_replies = 0;       // RESP error replies (-ERR ...), node stays up
   std::uint64_t current_backoff_ms = 0;  // wait before the next retry while down
+  bool ring_mismatch = false;            // its BLOCK.RING fingerprint differs from ours
 };
 
 struct ClientStats {
-  // Keys asked for by Get/GetInto that were handed to the caller, and those that were not
-  // (for any reason: absent, node down, too small a destination, bad checksum).
+  // Keys asked for by GetPrefix/Get/GetInto that were handed to the caller, and those that
+  // were not (for any reason: absent, node down, too small a destination, bad checksum;
+  // for GetPrefix every key past the leading run).
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
-  // Of the misses: node down/failed/timed out, destination too small, checksum mismatch or
-  // missing trailer (the value was never handed to the caller).
+  // Of the misses: node down/failed/timed out, destination too small (for GetPrefix only
+  // the key that ended the run is classified).
   std::uint64_t unavailable_misses = 0;
   std::uint64_t too_small_misses = 0;
+  // Values received that failed their checksum or lacked the trailer (each copy read;
+  // never handed to the caller; the read then tried the next replica, if any).
   std::uint64_t checksum_failures = 0;
   // Keys Match found cached (leading run) and asked for, summed over calls.
   std::uint64_t match_keys = 0;
@@ -47,11 +52,18 @@ struct ClientStats {
   // Blocks acknowledged by at least one node, and blocks no node acknowledged.
   std::uint64_t blocks_stored = 0;
   std::uint64_t blocks_not_stored = 0;
-  // PutAsync calls dropped because the queue was full; calls waiting now.
+  // PutAsync calls refused (queue full, mismatched spans, no memory for the copy); calls
+  // waiting now.
   std::uint64_t async_puts_dropped = 0;
   std::uint64_t async_puts_pending = 0;
+  // Nodes whose ring fingerprint (BLOCK.RING) differed from the client's when first
+  // contacted (counted once per contact; NodeStats::ring_mismatch tells which).
+  std::uint64_t ring_mismatches = 0;
+  // Asynchronous reads cancelled by destroying their handle before they finished.
+  std::uint64_t reads_cancelled = 0;
 
   OperationStats match;
+  OperationStats get_prefix;
   OperationStats get;
   OperationStats put;
   OperationStats put_async;  // time to enqueue, not to store
@@ -59,4 +71,4 @@ struct ClientStats {
   std::vector<NodeStats> nodes;  // in ring order (sorted by id)
 };
 
-}  // namespace prefixcache::client
+}  // namespace prefixcache

@@ -19,8 +19,9 @@
 #include <span>
 
 #include "prefixcache/block_key.h"
+#include "prefixcache/destination.h"
 
-namespace prefixcache::client {
+namespace prefixcache {
 
 inline constexpr std::size_t kValueTrailerBytes = 12;
 inline constexpr std::array<std::byte, 4> kValueMagic = {std::byte{'P'}, std::byte{'C'},
@@ -31,11 +32,15 @@ using ValueTrailer = std::array<std::byte, kValueTrailerBytes>;
 // The XXH3-64 seed of values stored under `key`: key.High() ^ key.Low().
 inline std::uint64_t ValueChecksumSeed(const BlockKey& key) { return key.High() ^ key.Low(); }
 
-// The checksum of `payload` stored under `key`.
+// The checksum of `payload` stored under `key` (XXH3 on the widest vector unit the CPU
+// has, chosen at run time).
 std::uint64_t ValueChecksum(const BlockKey& key, std::span<const std::byte> payload);
+// The same for a payload given in parts (their concatenation).
+std::uint64_t ValueChecksum(const BlockKey& key, const Source& payload);
 
 // The 12 bytes to store after `payload` under `key`.
 ValueTrailer MakeValueTrailer(const BlockKey& key, std::span<const std::byte> payload);
+ValueTrailer MakeValueTrailer(const BlockKey& key, const Source& payload);
 
 // True when `trailer` carries the magic and the checksum of `payload` under `key`. With
 // verify_checksum false only the magic is checked.
@@ -48,4 +53,4 @@ bool CheckValueTrailer(const BlockKey& key, std::span<const std::byte> payload,
 std::optional<std::span<const std::byte>> VerifyStoredValue(const BlockKey& key,
                                                             std::span<const std::byte> stored);
 
-}  // namespace prefixcache::client
+}  // namespace prefixcache

@@ -1,6 +1,7 @@
 // Status and Result<T>: the error values of prefixcache. No exceptions cross a request
 // path; a function that can fail returns a Status, or a Result<T> holding a T or a Status.
-// Both are plain values: cheap to copy, thread-compatible (no shared state).
+// Both are plain values: cheap to copy, thread-compatible (no shared state), and
+// [[nodiscard]]: a caller that means to ignore one says so with a (void) cast and why.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ enum class StatusCode : std::uint8_t {
   kTimeout,
 };
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // Ok
 
@@ -86,7 +87,7 @@ class Status {
 
 // A T or a non-Ok Status, used like std::expected<T, Status>.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)

@@ -37,8 +37,10 @@ enum class CommandId : std::uint8_t {
   kBlockMset,
   kBlockStats,
   kBlockRing,
+  kBlockMgetPrefix,
 };
-inline constexpr std::size_t kCommandCount = static_cast<std::size_t>(CommandId::kBlockRing) + 1;
+inline constexpr std::size_t kCommandCount =
+    static_cast<std::size_t>(CommandId::kBlockMgetPrefix) + 1;
 
 struct CommandSpec {
   std::string_view name;  // lowercase, as COMMAND and error messages show it

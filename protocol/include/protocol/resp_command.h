@@ -39,6 +39,9 @@ class CommandBuilder : public SegmentList {
   // One argument whose bytes are the concatenation of `pieces` (e.g. a payload in caller
   // memory followed by its trailer), each referenced when large as by ArgRef().
   void ArgPieces(std::initializer_list<std::span<const std::byte>> pieces);
+  // The same for pieces in a span (a value given in parts, then its trailer): the caller
+  // keeps the span array alive only for the call, the pieces' bytes as for ArgRef().
+  void ArgPieces(std::span<const std::span<const std::byte>> pieces);
   // Begin(args.size()) plus one copied Arg() per argument.
   void Command(std::span<const std::string_view> args);
 

@@ -1,14 +1,14 @@
 // ReplyParser: the client side's incremental RESP2 reply parser for one connection. It
 // handles pipelined replies, nested arrays and input split at any byte. Large bulk payloads
-// are read straight into their own buffer, or into caller memory through a bulk sink (e.g.
-// pinned staging memory for a GPU copy), so a block's bytes are not copied on the way in.
-// Not thread-safe: one parser per connection, used by one thread at a time.
+// are read straight into their own buffer, or into caller memory in parts through a bulk
+// sink (an engine's KV pages, the K and V halves of a page), so a block's bytes are not
+// copied on the way in; a scatter read list lets one readv take the end of a payload and
+// what follows it. Not thread-safe: one parser per connection, used by one thread at a time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -46,38 +46,65 @@ struct ReplyLimits {
   std::size_t max_line_bytes = 64 * 1024;
 };
 
+// Where a ReplyParser puts bulk payloads instead of a Buffer of their own: caller memory
+// such as an inference engine's KV pages, in one or several parts. Called on the parsing
+// thread, from Commit()/Feed(); ReplyParser::CompletedReplies() tells which reply is being
+// parsed.
+class BulkSink {
+ public:
+  virtual ~BulkSink() = default;
+
+  // Asked for the destination of one bulk payload of `size` bytes: element `index` of a
+  // top-level array reply, or index 0 for a top-level bulk reply (bulks in nested arrays are
+  // not offered), once per bulk, in wire order. Returns spans whose sizes add up to exactly
+  // `size` (empty spans allowed), filled in order; or no span at all (or only empty ones)
+  // to have the payload stored in a Buffer as usual. The spans, and the array holding them,
+  // must stay valid and untouched until Arrived() reported `size` bytes, or the parser is
+  // destroyed, reset by assignment, or fails.
+  virtual std::span<const std::span<std::byte>> Parts(std::size_t index, std::size_t size) = 0;
+
+  // The first `filled` bytes of the payload Parts() last placed have arrived in its parts
+  // (counted across them in order); called each time the count grows, the last time with
+  // filled == size, before the parser parses any later byte.
+  virtual void Arrived(std::size_t filled) = 0;
+};
+
 class ReplyParser : public FeedByCopy<ReplyParser> {
  public:
   // Bulk payloads of at least this many bytes get a buffer of their own that the socket
   // reads into directly (when no sink takes them).
   static constexpr std::size_t kDirectBulkBytes = 16 * 1024;
-
-  // Asked for a destination for one bulk payload of `size` bytes: element `index` of a
-  // top-level array reply, or index 0 for a top-level bulk reply (bulks in nested arrays
-  // are not offered). Returns a span of exactly `size` bytes to receive the payload, or an
-  // empty span to have it stored in a Buffer as usual. Called from Commit()/Feed() on the
-  // parsing thread, once per bulk, in wire order; CompletedReplies() tells which reply is
-  // being parsed. The span must stay valid and untouched until that reply is complete
-  // (HasReply()) or the parser is destroyed or fails.
-  using BulkSink = std::function<std::span<std::byte>(std::size_t index, std::size_t size)>;
+  // Most spans ReadBuffers() returns.
+  static constexpr std::size_t kMaxReadBuffers = 16;
+  // Most staging bytes ReadBuffers() offers behind the end of a payload being received: room
+  // for the payload's CRLF and the next headers, little of the next payload (which is copied
+  // from there into its own destination).
+  static constexpr std::size_t kScatterStagingBytes = 4096;
 
   explicit ReplyParser(ReplyLimits limits = {});
   ~ReplyParser();
   ReplyParser(ReplyParser&&) noexcept;
   ReplyParser& operator=(ReplyParser&&) noexcept;
 
-  // Replaces the sink (an empty function removes it). Applies to bulks whose header is
-  // parsed from now on.
-  void SetBulkSink(BulkSink sink);
+  // Replaces the sink (nullptr removes it); not owned, it must outlive its use. Applies to
+  // bulks whose header is parsed from now on.
+  void SetBulkSink(BulkSink* sink);
 
   // Writable space for the next socket read: inside a large bulk payload, the rest of its
-  // buffer (or of the sink's span); otherwise free space in the staging buffer. Never empty.
+  // current part (or buffer); otherwise free space in the staging buffer. Never empty.
   std::span<std::byte> ReadBuffer();
 
-  // `n` bytes were written at the start of the span ReadBuffer() last returned. Parses what
-  // is complete. Malformed input returns InvalidArgument ("Protocol error: ..."), a reply
-  // beyond the limits returns Rejected; either way the connection is unusable and the
-  // parser must not be used after that.
+  // The same as a scatter list for one vectored read (readv): inside a large bulk payload,
+  // the rest of its current part, the parts after it and -- when the list reaches the
+  // payload's end -- up to kScatterStagingBytes of staging space for what follows (its CRLF,
+  // the next reply headers); otherwise one span of staging space. At most kMaxReadBuffers
+  // spans, never empty; valid until the next call of ReadBuffer(s) or Commit().
+  std::span<const std::span<std::byte>> ReadBuffers();
+
+  // `n` bytes were written in order into the span(s) ReadBuffer() or ReadBuffers() last
+  // returned. Parses what is complete. Malformed input returns InvalidArgument ("Protocol
+  // error: ..."), a reply beyond the limits returns Rejected; either way the connection is
+  // unusable and the parser must not be used after that.
   Status Commit(std::size_t n);
 
   // Feed(bytes) (FeedByCopy) copies bytes through ReadBuffer()/Commit().
