@@ -24,7 +24,6 @@ std::vector<std::string> ParseAll(std::string_view input, ParserLimits limits = 
   return Drain(parser, status);
 }
 
-
 std::string Command(const std::vector<std::string>& args) {
   std::string out = "*";
   out += std::to_string(args.size());
