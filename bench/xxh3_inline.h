@@ -1,5 +1,5 @@
 // XXH3-64 compiled inline for one vector unit, for client_bench's "best the CPU offers"
-// figure: the same functions built three times (xxh3_avx2.cc with -mavx2, xxh3_avx512.cc
+// figure: the same functions built once per unit (xxh3_unit.cc with -mavx2, and again
 // with -mavx512f), so a binary that holds them still runs on any x86-64 as long as each is
 // called only after a run-time CPU check (Xxh3InlineSupported). Thread-safe (pure).
 #pragma once

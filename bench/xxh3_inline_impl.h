@@ -1,7 +1,7 @@
-// The body of one vector unit's inline XXH3 (included by xxh3_avx2.cc and xxh3_avx512.cc,
-// each compiled for its unit): xxHash itself inlined with XXH_INLINE_ALL, so its vector
+// The body of one vector unit's inline XXH3 (included by xxh3_unit.cc, compiled once per
+// unit): xxHash itself inlined with XXH_INLINE_ALL, so its vector
 // code is chosen at compile time from the unit's compiler flag. Defines OneShotImpl and
-// StreamedImpl (file-local), which the including file exports under its unit's names.
+// StreamedImpl (file-local), which xxh3_unit.cc exports under its unit's names.
 //
 // Nothing with external linkage but the exported functions may be compiled here: an inline
 // C++ library function instantiated in this file (std::min, say) could be picked by the

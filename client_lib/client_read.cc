@@ -18,9 +18,8 @@ Status LengthMismatch(const char* call) {
                                  ": keys, destinations and reads differ in length");
 }
 
-// Starts a read of `kind` with `destinations` (Destination views or single spans), or a
-// finished one when the spans differ in length. Allocation failures throw (callers catch).
-template <typename Destinations>
+// Starts a read of `kind` with `destinations`, or a finished one when the spans differ in
+// length. Allocation failures throw (callers catch).
 std::shared_ptr<ReadCall> StartRead(client::ClientImpl& impl, Kind kind, const char* name,
                                     std::span<const BlockKey> keys, Destinations destinations,
                                     std::span<BlockRead> reads, std::uint32_t timeout_ms) {
@@ -34,7 +33,6 @@ std::shared_ptr<ReadCall> StartRead(client::ClientImpl& impl, Kind kind, const c
 }
 
 // The result of a blocking read; a lack of memory is a refused call, never an exception.
-template <typename Destinations>
 Result<std::size_t> BlockingRead(client::ClientImpl& impl, Kind kind, const char* name,
                                  std::span<const BlockKey> keys, Destinations destinations,
                                  std::span<BlockRead> reads, std::uint32_t timeout_ms) {
@@ -64,33 +62,18 @@ std::size_t Client::Match(std::span<const BlockKey> keys, std::uint32_t timeout_
   }
 }
 
-Result<std::size_t> Client::GetPrefix(std::span<const BlockKey> keys,
-                                      std::span<const Destination> destinations,
+Result<std::size_t> Client::GetPrefix(std::span<const BlockKey> keys, Destinations destinations,
                                       std::span<BlockRead> reads, std::uint32_t timeout_ms) {
   return BlockingRead(*impl_, Kind::kPrefix, "GetPrefix", keys, destinations, reads, timeout_ms);
 }
 
-Result<std::size_t> Client::GetPrefix(std::span<const BlockKey> keys,
-                                      std::span<const std::span<std::byte>> destinations,
-                                      std::span<BlockRead> reads, std::uint32_t timeout_ms) {
-  return BlockingRead(*impl_, Kind::kPrefix, "GetPrefix", keys, destinations, reads, timeout_ms);
-}
-
-Result<std::size_t> Client::GetInto(std::span<const BlockKey> keys,
-                                    std::span<const Destination> destinations,
-                                    std::span<BlockRead> reads, std::uint32_t timeout_ms) {
-  return BlockingRead(*impl_, Kind::kGet, "GetInto", keys, destinations, reads, timeout_ms);
-}
-
-Result<std::size_t> Client::GetInto(std::span<const BlockKey> keys,
-                                    std::span<const std::span<std::byte>> destinations,
+Result<std::size_t> Client::GetInto(std::span<const BlockKey> keys, Destinations destinations,
                                     std::span<BlockRead> reads, std::uint32_t timeout_ms) {
   return BlockingRead(*impl_, Kind::kGet, "GetInto", keys, destinations, reads, timeout_ms);
 }
 
 namespace {
 
-template <typename Destinations>
 std::unique_ptr<PendingRead> AsyncRead(client::ClientImpl& impl, Kind kind, const char* name,
                                        std::span<const BlockKey> keys, Destinations destinations,
                                        std::span<BlockRead> reads, std::uint32_t timeout_ms) {
@@ -105,28 +88,16 @@ std::unique_ptr<PendingRead> AsyncRead(client::ClientImpl& impl, Kind kind, cons
 }  // namespace
 
 std::unique_ptr<PendingRead> Client::GetPrefixAsync(std::span<const BlockKey> keys,
-                                                    std::span<const Destination> destinations,
+                                                    Destinations destinations,
                                                     std::span<BlockRead> reads,
                                                     std::uint32_t timeout_ms) {
   return AsyncRead(*impl_, Kind::kPrefix, "GetPrefixAsync", keys, destinations, reads, timeout_ms);
 }
 
-std::unique_ptr<PendingRead> Client::GetPrefixAsync(
-    std::span<const BlockKey> keys, std::span<const std::span<std::byte>> destinations,
-    std::span<BlockRead> reads, std::uint32_t timeout_ms) {
-  return AsyncRead(*impl_, Kind::kPrefix, "GetPrefixAsync", keys, destinations, reads, timeout_ms);
-}
-
 std::unique_ptr<PendingRead> Client::GetIntoAsync(std::span<const BlockKey> keys,
-                                                  std::span<const Destination> destinations,
+                                                  Destinations destinations,
                                                   std::span<BlockRead> reads,
                                                   std::uint32_t timeout_ms) {
-  return AsyncRead(*impl_, Kind::kGet, "GetIntoAsync", keys, destinations, reads, timeout_ms);
-}
-
-std::unique_ptr<PendingRead> Client::GetIntoAsync(
-    std::span<const BlockKey> keys, std::span<const std::span<std::byte>> destinations,
-    std::span<BlockRead> reads, std::uint32_t timeout_ms) {
   return AsyncRead(*impl_, Kind::kGet, "GetIntoAsync", keys, destinations, reads, timeout_ms);
 }
 

@@ -67,13 +67,13 @@ std::vector<Assignment> AssignRound(const Topology& topology, std::span<const Bl
 }  // namespace
 
 ReadCall::ReadCall(ClientImpl& impl, Kind kind, std::shared_ptr<const Topology> topology,
-                   std::span<const BlockKey> keys, std::span<const Destination> destinations,
+                   std::span<const BlockKey> keys, Destinations destinations,
                    std::span<BlockRead> reads, std::uint32_t timeout_ms)
     : impl_(&impl),
       kind_(kind),
       topology_(std::move(topology)),
       keys_(keys),
-      destinations_(destinations),
+      destinations_(destinations.views()),
       reads_(reads),
       start_(Clock::now()),
       deadline_(impl.Deadline(start_, timeout_ms)),
@@ -82,18 +82,14 @@ ReadCall::ReadCall(ClientImpl& impl, Kind kind, std::shared_ptr<const Topology> 
       tried_(keys.size(), 0),
       failed_(keys.size(), 1),
       assigned_(keys.size(), 0),
-      admission_(std::make_unique<Admission>(*topology_)) {}
-
-ReadCall::ReadCall(ClientImpl& impl, Kind kind, std::shared_ptr<const Topology> topology,
-                   std::span<const BlockKey> keys, std::span<const std::span<std::byte>> spans,
-                   std::span<BlockRead> reads, std::uint32_t timeout_ms)
-    : ReadCall(impl, kind, std::move(topology), keys, std::span<const Destination>(), reads,
-               timeout_ms) {
-  own_destinations_.reserve(spans.size());
-  for (const std::span<std::byte>& span : spans) {
-    own_destinations_.push_back(Destination{std::span(&span, 1)});
+      admission_(std::make_unique<Admission>(*topology_)) {
+  if (destinations.single_spans()) {
+    own_destinations_.reserve(destinations.size());
+    for (const std::span<std::byte>& span : destinations.spans()) {
+      own_destinations_.push_back(Destination{std::span(&span, 1)});
+    }
+    destinations_ = own_destinations_;
   }
-  destinations_ = own_destinations_;
 }
 
 ReadCall::ReadCall(Status status) : start_(Clock::now()), finished_(true), result_(status) {}

@@ -38,15 +38,11 @@ class ReadCall : public std::enable_shared_from_this<ReadCall> {
 
   // A read of `keys` on `topology` into `destinations` (empty: owned buffers for kGet,
   // nothing for kExists), reporting into `reads` when it finishes (may be empty). Every
-  // span is borrowed until the call finished; `impl` must outlive the call.
+  // span is borrowed until the call finished; `impl` must outlive the call. Destinations
+  // of one span each are kept as Destination views the call owns.
   ReadCall(ClientImpl& impl, Kind kind, std::shared_ptr<const Topology> topology,
-           std::span<const BlockKey> keys, std::span<const Destination> destinations,
-           std::span<BlockRead> reads, std::uint32_t timeout_ms);
-  // Destinations of one span each: the call keeps the Destination views, borrowing the
-  // spans (and so `spans` itself) until it finished.
-  ReadCall(ClientImpl& impl, Kind kind, std::shared_ptr<const Topology> topology,
-           std::span<const BlockKey> keys, std::span<const std::span<std::byte>> spans,
-           std::span<BlockRead> reads, std::uint32_t timeout_ms);
+           std::span<const BlockKey> keys, Destinations destinations, std::span<BlockRead> reads,
+           std::uint32_t timeout_ms);
   // A call finished at once with `status` (bad arguments).
   explicit ReadCall(Status status);
 

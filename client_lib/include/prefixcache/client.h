@@ -116,12 +116,8 @@ class Client {
   // fetched, are unspecified. InvalidArgument when the three spans differ in length.
   // Payloads are scattered straight from the socket into each destination's parts and
   // checksummed as they arrive. All spans are borrowed until the call returns.
-  Result<std::size_t> GetPrefix(std::span<const BlockKey> keys,
-                                std::span<const Destination> destinations,
-                                std::span<BlockRead> reads, std::uint32_t timeout_ms = 0);
-  // The same with one span per destination.
-  Result<std::size_t> GetPrefix(std::span<const BlockKey> keys,
-                                std::span<const std::span<std::byte>> destinations,
+  // `destinations`: Destination views or one span per key (destination.h).
+  Result<std::size_t> GetPrefix(std::span<const BlockKey> keys, Destinations destinations,
                                 std::span<BlockRead> reads, std::uint32_t timeout_ms = 0);
 
   // Reads the payload of keys[i] into destinations[i] and reports per key in reads[i].
@@ -133,12 +129,7 @@ class Client {
   // not a hit are unspecified. Requests to different nodes run in parallel and a node's
   // share is split over its connections; the call blocks until every node answered or
   // timeout_ms passed. All spans are borrowed until the call returns.
-  Result<std::size_t> GetInto(std::span<const BlockKey> keys,
-                              std::span<const Destination> destinations, std::span<BlockRead> reads,
-                              std::uint32_t timeout_ms = 0);
-  // The same with one span per destination.
-  Result<std::size_t> GetInto(std::span<const BlockKey> keys,
-                              std::span<const std::span<std::byte>> destinations,
+  Result<std::size_t> GetInto(std::span<const BlockKey> keys, Destinations destinations,
                               std::span<BlockRead> reads, std::uint32_t timeout_ms = 0);
 
   // GetPrefix and GetInto that return at once: the read runs on the client's threads and
@@ -148,20 +139,10 @@ class Client {
   // that is ready at once with InvalidArgument. nullptr only when no memory was left for
   // the handle itself.
   std::unique_ptr<PendingRead> GetPrefixAsync(std::span<const BlockKey> keys,
-                                              std::span<const Destination> destinations,
-                                              std::span<BlockRead> reads,
-                                              std::uint32_t timeout_ms = 0);
-  std::unique_ptr<PendingRead> GetPrefixAsync(std::span<const BlockKey> keys,
-                                              std::span<const std::span<std::byte>> destinations,
-                                              std::span<BlockRead> reads,
+                                              Destinations destinations, std::span<BlockRead> reads,
                                               std::uint32_t timeout_ms = 0);
   std::unique_ptr<PendingRead> GetIntoAsync(std::span<const BlockKey> keys,
-                                            std::span<const Destination> destinations,
-                                            std::span<BlockRead> reads,
-                                            std::uint32_t timeout_ms = 0);
-  std::unique_ptr<PendingRead> GetIntoAsync(std::span<const BlockKey> keys,
-                                            std::span<const std::span<std::byte>> destinations,
-                                            std::span<BlockRead> reads,
+                                            Destinations destinations, std::span<BlockRead> reads,
                                             std::uint32_t timeout_ms = 0);
 
   // The payload of each key as an owned buffer, nullopt for anything but a hit (the reason

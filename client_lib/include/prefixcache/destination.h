@@ -4,8 +4,10 @@
 // the spans they name; thread-compatible.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <span>
+#include <utility>
 
 namespace prefixcache {
 
@@ -23,6 +25,32 @@ struct Destination {
     for (const auto& part : parts) total += part.size();
     return total;
   }
+};
+
+// The destinations of a read, one per key, as the read calls take them: Destination views
+// (each block in parts) or one plain span per block. Converts implicitly from a span or a
+// contiguous container of either; borrows what it views (not the parts the views name).
+class Destinations {
+ public:
+  template <typename R>
+  requires std::convertible_to<R&&, std::span<const Destination>> Destinations(R&& views)
+      : views_(std::forward<R>(views)) {}  // NOLINT: implicit on purpose
+
+  template <typename R>
+  requires std::convertible_to<R&&, std::span<const std::span<std::byte>>> Destinations(
+      R&& spans)  // NOLINT: implicit on purpose
+      : spans_(std::forward<R>(spans)), single_spans_(true) {}
+
+  std::size_t size() const { return single_spans_ ? spans_.size() : views_.size(); }
+  // Whether these are plain spans (spans()) rather than Destination views (views()).
+  bool single_spans() const { return single_spans_; }
+  std::span<const Destination> views() const { return views_; }
+  std::span<const std::span<std::byte>> spans() const { return spans_; }
+
+ private:
+  std::span<const Destination> views_;
+  std::span<const std::span<std::byte>> spans_;
+  bool single_spans_ = false;
 };
 
 // What a write stores as one block's payload: the concatenation of parts, in order, sent
