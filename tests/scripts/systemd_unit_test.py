@@ -34,7 +34,7 @@ class SystemdUnitTest(unittest.TestCase):
     def test_verify_accepts_the_unit(self):
         analyze = shutil.which("systemd-analyze")
         self.assertIsNotNone(analyze, "systemd-analyze is missing: scripts/install-deps.sh")
-        daemon = os.path.join(BIN_DIR, "prefixcached")
+        daemon = os.path.abspath(os.path.join(BIN_DIR, "prefixcached"))
         self.assertTrue(os.access(daemon, os.X_OK), daemon)
         with open(UNIT) as f:
             text = f.read()
