@@ -392,13 +392,21 @@ int Stats(const GlobalOptions& options, const WatchOptions& watch, std::ostream&
 
 int ConfigCheck(const GlobalOptions& options, const std::string& path, std::ostream& out,
                 std::ostream& err) {
-  auto loaded = config::LoadConfig(path);
-  if (!loaded.ok()) {
-    const auto& s = loaded.status();
-    const std::string message = (s.code() == StatusCode::kIoError ? "" : path + ": ") + s.message();
-    if (options.json) PrintJson(out, {{"file", path}, {"valid", false}, {"errors", {message}}});
-    return Fail(err, kExitUsage, message);
+  const std::vector<prefixcache::Status> errors = config::CheckConfigFile(path);
+  if (!errors.empty()) {
+    Json messages = Json::array();
+    for (const auto& error : errors) {
+      // An unreadable file names itself; a field's error gets the file in front.
+      const std::string message =
+          (error.code() == StatusCode::kIoError ? "" : path + ": ") + error.message();
+      messages.push_back(message);
+      Fail(err, kExitUsage, message);
+    }
+    if (options.json) PrintJson(out, {{"file", path}, {"valid", false}, {"errors", messages}});
+    return kExitUsage;
   }
+  auto loaded = config::LoadConfig(path);
+  if (!loaded.ok()) return Fail(err, kExitUsage, path + ": " + loaded.status().message());
   const config::Config& c = *loaded;
   GlobalOptions global = options;
   global.config_path = path;

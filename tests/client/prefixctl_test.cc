@@ -339,6 +339,33 @@ TEST_CASE("prefixctl: config-check", "[integration]") {
   CHECK(err.exit_code == 2);
   CHECK(err.output.find("cluster.nodes[0]") != std::string::npos);
 
+  // Several mistakes: every one is reported, each with its JSON path, in text and in JSON.
+  const std::string several = dir.str() + "/several.json";
+  std::ofstream(several) << R"({"memory": {"capacity": "lots"}, "spill": {"queue": 0},
+      "cluster": {"nodes": [{"id": "a", "address": "127.0.0.1:7001", "wieght": 2}]},
+      "client": {"backoff_max_ms": true}})";
+  CapturedRun text = RunCaptured({Prefixctl(), "config-check", several});
+  INFO(text.err);
+  CHECK(text.exit_code == 2);
+  for (const char* path : {"memory.capacity: ", "spill.queue: ", "cluster.nodes[0].wieght: ",
+                           "client.backoff_max_ms: "}) {
+    CHECK(text.err.find("prefixctl: " + several + ": " + path) != std::string::npos);
+  }
+  CapturedRun json = RunCaptured({Prefixctl(), "config-check", several, "--json"});
+  CHECK(json.exit_code == 2);
+  const nlohmann::json report = nlohmann::json::parse(json.out);
+  CHECK(report["valid"] == false);
+  CHECK(report["errors"].size() == 4);
+
+  // Every example config of the repository is valid.
+  for (const char* example : {"single.json", "cluster-3.json"}) {
+    const std::string path = std::string(PREFIXCACHE_SOURCE_DIR) + "/config/examples/" + example;
+    CapturedRun checked = RunCaptured({Prefixctl(), "config-check", path, "--json"});
+    INFO(path << ": " << checked.err);
+    CHECK(checked.exit_code == 0);
+    CHECK(nlohmann::json::parse(checked.out)["valid"] == true);
+  }
+
   ProgramResult missing = RunProgram({Prefixctl(), "config-check", dir.str() + "/nope.json"});
   CHECK(missing.exit_code == 2);
   ProgramResult usage = RunProgram({Prefixctl()});

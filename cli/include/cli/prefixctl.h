@@ -79,8 +79,9 @@ int Exists(const GlobalOptions& options, const std::vector<std::string>& keys_he
 int Flush(const GlobalOptions& options, const std::string& node_id, bool yes, std::istream& in,
           std::ostream& out, std::ostream& err);
 
-// Parses and validates a config file; prints what it describes or the error (naming the
-// JSON path). 0 when valid, 2 otherwise.
+// Parses and validates a config file; prints what it describes, or every error of the file
+// (one line each on `err`, each naming its JSON path; with json also listed on `out`).
+// 0 when valid, 2 otherwise.
 int ConfigCheck(const GlobalOptions& options, const std::string& path, std::ostream& out,
                 std::ostream& err);
 
