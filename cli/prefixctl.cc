@@ -33,8 +33,8 @@ Result<cluster::Ring> LocalRing(const Client& client, std::uint32_t replicas) {
                               replicas);
 }
 
-// A PING (the first connects; a second is timed when `timed`): the round trip in ms, or
-// why the node did not answer.
+// Two PINGs (the first connects, the second is timed): the round trip in ms, or why the
+// node did not answer.
 Result<double> Ping(Client& client, const std::string& id) {
   const std::string_view ping[] = {"PING"};
   auto pong = admin::Command(client, id, ping);
