@@ -35,13 +35,27 @@ std::string Hex64(std::uint64_t v) {
   return buf;
 }
 
-TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", "[integration]") {
+// A started three-node cluster holding six blocks of `value_bytes` each under keys drawn
+// from `seed`, with a patient client to it.
+struct FilledCluster {
+  FilledCluster(std::uint64_t seed, std::size_t value_bytes)
+      : keys(RandomKeys(6, seed)), values(ValuesFor(keys, value_bytes)) {
+    REQUIRE(cluster.Start());
+    client = OpenClient(Patient(cluster.ClientOptions()));
+    REQUIRE(client->Put(keys, ConstSpans(values), Depths(6))->stored == 6);
+  }
   LocalCluster cluster;
-  REQUIRE(cluster.Start());
-  auto client = OpenClient(Patient(cluster.ClientOptions()));
-  const auto keys = RandomKeys(6, 77);
-  const auto values = ValuesFor(keys, 3000);
-  REQUIRE(client->Put(keys, ConstSpans(values), Depths(6))->stored == 6);
+  std::unique_ptr<Client> client;
+  const std::vector<BlockKey> keys;
+  const std::vector<std::vector<std::byte>> values;
+};
+
+TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", "[integration]") {
+  FilledCluster filled(77, 3000);
+  LocalCluster& cluster = filled.cluster;
+  Client* client = filled.client.get();
+  const auto& keys = filled.keys;
+  const auto& values = filled.values;
   const std::string config = cluster.config_path();
 
   SECTION("the daemons, the client and prefixctl compute the same ring") {
@@ -158,12 +172,10 @@ std::uint64_t TotalBlocks(const std::string& config) {
 
 TEST_CASE("prefixctl --json: every command's output parses and says what the text says",
           "[integration]") {
-  LocalCluster cluster;
-  REQUIRE(cluster.Start());
-  auto client = OpenClient(Patient(cluster.ClientOptions()));
-  const auto keys = RandomKeys(6, 91);
-  const auto values = ValuesFor(keys, 2000);
-  REQUIRE(client->Put(keys, ConstSpans(values), Depths(6))->stored == 6);
+  FilledCluster filled(91, 2000);
+  LocalCluster& cluster = filled.cluster;
+  Client* client = filled.client.get();
+  const auto& keys = filled.keys;
   const std::string config = cluster.config_path();
 
   nlohmann::json ring = ParseOne(CtlJson(config, {"ring"}));
