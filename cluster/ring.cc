@@ -156,6 +156,22 @@ std::size_t Ring::PointOf(const BlockKey& key) const {
   return it == positions_.end() ? 0 : static_cast<std::size_t>(it - positions_.begin());
 }
 
+std::vector<double> Ring::OwnerShares() const {
+  std::vector<double> shares(nodes_.size(), 0.0);
+  if (positions_.size() == 1) {
+    shares[point_nodes_[0]] = 1.0;
+    return shares;
+  }
+  // Point i owns the positions in (positions_[i-1], positions_[i]]; point 0 also the wrap
+  // past the last point. Unsigned subtraction is that count modulo 2^64 in both cases.
+  constexpr double kPositions = 18446744073709551616.0;  // 2^64
+  for (std::size_t i = 0; i < positions_.size(); ++i) {
+    const std::uint64_t previous = positions_[i == 0 ? positions_.size() - 1 : i - 1];
+    shares[point_nodes_[i]] += static_cast<double>(positions_[i] - previous) / kPositions;
+  }
+  return shares;
+}
+
 std::size_t Ring::Owner(const BlockKey& key) const { return point_nodes_[PointOf(key)]; }
 
 template <typename Visit>

@@ -96,6 +96,23 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// The errors of one parse, in the order they are met: parsing goes on after an error so
+// that every bad field is reported, and the first is what ParseConfig returns.
+class Errors {
+ public:
+  // Records `status` unless it is Ok; returns whether it was Ok.
+  bool Add(Status status) {
+    if (status.ok()) return true;
+    list_.push_back(std::move(status));
+    return false;
+  }
+  std::size_t size() const { return list_.size(); }
+  const std::vector<Status>& list() const { return list_; }
+
+ private:
+  std::vector<Status> list_;
+};
+
 // One JSON object of the file at a JSON path ("" for the top level), read key by key.
 // Each Read* leaves *out unchanged when the key is absent.
 class Object {
@@ -106,11 +123,13 @@ class Object {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
   }
 
-  // Checks that this is an object and that it has no key outside `known`.
-  Status CheckKeys(std::initializer_list<std::string_view> known) const {
+  // Checks that this is an object (false, with the error recorded, if not) and records an
+  // error for each key outside `known`.
+  bool CheckKeys(std::initializer_list<std::string_view> known, Errors& errors) const {
     if (!json_.is_object()) {
-      return Status::InvalidArgument((path_.empty() ? "top level" : path_) +
-                                     ": expected an object, got " + Describe(json_));
+      errors.Add(Status::InvalidArgument((path_.empty() ? "top level" : path_) +
+                                         ": expected an object, got " + Describe(json_)));
+      return false;
     }
     for (const auto& [key, value] : json_.items()) {
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
@@ -126,9 +145,9 @@ class Object {
         }
       }
       if (!guess.empty()) message += " (did you mean \"" + std::string(guess) + "\"?)";
-      return Status::InvalidArgument(message);
+      errors.Add(Status::InvalidArgument(message));
     }
-    return Status::Ok();
+    return true;
   }
 
   const Json* Find(std::string_view key) const {
@@ -233,130 +252,152 @@ struct Given {
   bool metrics_listen = false;
 };
 
-Status ParseNode(const Json& json, NodeConfig* node, Given* given) {
+// Each Parse* below records every error of its section in `e` and goes on reading; a check
+// across fields runs only when the fields it compares were read without error (else it
+// would report a consequence of an error already recorded).
+void ParseNode(const Json& json, NodeConfig* node, Given* given, Errors& e) {
   Object o(json, "node");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"id", "listen", "io_threads", "send_lowat"}));
-  PC_RETURN_IF_ERROR(o.ReadId("id", &node->id));
-  PC_RETURN_IF_ERROR(o.ReadHostPort("listen", true, &node->listen));
+  if (!o.CheckKeys({"id", "listen", "io_threads", "send_lowat"}, e)) return;
+  e.Add(o.ReadId("id", &node->id));
+  e.Add(o.ReadHostPort("listen", true, &node->listen));
   given->node_listen = o.Find("listen") != nullptr;
-  PC_RETURN_IF_ERROR(o.ReadUint("io_threads", 0, 1024, &node->io_threads));
-  return o.ReadSize("send_lowat", 0, 64 * kMiB, &node->send_lowat_bytes);
+  e.Add(o.ReadUint("io_threads", 0, 1024, &node->io_threads));
+  e.Add(o.ReadSize("send_lowat", 0, 64 * kMiB, &node->send_lowat_bytes));
 }
 
-Status ParseMemory(const Json& json, MemoryConfig* memory) {
+void ParseMemory(const Json& json, MemoryConfig* memory, Errors& e) {
   Object o(json, "memory");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"capacity", "eviction_policy", "shards"}));
-  PC_RETURN_IF_ERROR(o.ReadSize("capacity", 1, kMaxU64, &memory->capacity_bytes));
+  if (!o.CheckKeys({"capacity", "eviction_policy", "shards"}, e)) return;
+  e.Add(o.ReadSize("capacity", 1, kMaxU64, &memory->capacity_bytes));
   const std::string expected = "expected " + std::string(defaults::kEvictionPoliciesText);
-  PC_RETURN_IF_ERROR(o.ReadString("eviction_policy", expected, &memory->eviction_policy));
-  if (std::find(defaults::kEvictionPolicies.begin(), defaults::kEvictionPolicies.end(),
+  if (e.Add(o.ReadString("eviction_policy", expected, &memory->eviction_policy)) &&
+      std::find(defaults::kEvictionPolicies.begin(), defaults::kEvictionPolicies.end(),
                 memory->eviction_policy) == defaults::kEvictionPolicies.end()) {
-    return o.Error("eviction_policy", expected, Json(memory->eviction_policy));
+    e.Add(o.Error("eviction_policy", expected, Json(memory->eviction_policy)));
   }
-  return o.ReadUint("shards", 1, 1024, &memory->shards);
+  e.Add(o.ReadUint("shards", 1, 1024, &memory->shards));
 }
 
-Status ParseSpill(const Json& json, SpillConfig* spill) {
+void ParseSpill(const Json& json, SpillConfig* spill, Errors& e) {
   Object o(json, "spill");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"enabled", "path", "capacity", "queue", "flush_on_shutdown"}));
-  PC_RETURN_IF_ERROR(o.ReadBool("enabled", &spill->enabled));
-  PC_RETURN_IF_ERROR(o.ReadString("path", "expected a folder path", &spill->path));
-  if (spill->enabled && spill->path.empty()) {
-    return o.Error("path", "expected a folder path (spill.enabled is true)", Json(spill->path));
+  if (!o.CheckKeys({"enabled", "path", "capacity", "queue", "flush_on_shutdown"}, e)) return;
+  const bool enabled_ok = e.Add(o.ReadBool("enabled", &spill->enabled));
+  const bool path_ok = e.Add(o.ReadString("path", "expected a folder path", &spill->path));
+  if (enabled_ok && path_ok && spill->enabled && spill->path.empty()) {
+    e.Add(o.Error("path", "expected a folder path (spill.enabled is true)", Json(spill->path)));
   }
-  PC_RETURN_IF_ERROR(o.ReadSize("capacity", 1, kMaxU64, &spill->capacity_bytes));
-  PC_RETURN_IF_ERROR(o.ReadSize("queue", 1, kMaxU64, &spill->queue_bytes));
-  return o.ReadBool("flush_on_shutdown", &spill->flush_on_shutdown);
+  e.Add(o.ReadSize("capacity", 1, kMaxU64, &spill->capacity_bytes));
+  e.Add(o.ReadSize("queue", 1, kMaxU64, &spill->queue_bytes));
+  e.Add(o.ReadBool("flush_on_shutdown", &spill->flush_on_shutdown));
 }
 
-Status ParseLimits(const Json& json, LimitsConfig* limits) {
+void ParseLimits(const Json& json, LimitsConfig* limits, Errors& e) {
   Object o(json, "limits");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"max_value", "max_request_elements", "max_request",
-                                  "max_connections", "idle_timeout_ms", "client_output_buffer",
-                                  "inflight_memory", "request_timeout_ms"}));
-  PC_RETURN_IF_ERROR(o.ReadSize("max_value", 1, 4 * kGiB, &limits->max_value_bytes));
-  PC_RETURN_IF_ERROR(o.ReadUint("max_request_elements", 1, kMaxU64, &limits->max_request_elements));
-  PC_RETURN_IF_ERROR(o.ReadSize("max_request", 1, kMaxU64, &limits->max_request_bytes));
-  PC_RETURN_IF_ERROR(o.ReadUint("max_connections", 1, 1000000, &limits->max_connections));
-  PC_RETURN_IF_ERROR(o.ReadUint("idle_timeout_ms", 0, kMaxU64, &limits->idle_timeout_ms));
-  PC_RETURN_IF_ERROR(
-      o.ReadSize("client_output_buffer", 1, kMaxU64, &limits->client_output_buffer_bytes));
-  PC_RETURN_IF_ERROR(o.ReadSize("inflight_memory", 1, kMaxU64, &limits->inflight_memory_bytes));
-  PC_RETURN_IF_ERROR(o.ReadUint("request_timeout_ms", 0, kMaxU64, &limits->request_timeout_ms));
-  if (limits->inflight_memory_bytes < limits->max_request_bytes) {
-    // A request as large as max_request must be able to fit in the budget.
-    return Status::InvalidArgument(o.PathOf("inflight_memory") +
-                                   ": expected a size of at least limits.max_request (" +
-                                   FormatSize(limits->max_request_bytes) + "), got " +
-                                   Describe(Json(FormatSize(limits->inflight_memory_bytes))));
+  if (!o.CheckKeys(
+          {"max_value", "max_request_elements", "max_request", "max_connections", "idle_timeout_ms",
+           "client_output_buffer", "inflight_memory", "request_timeout_ms"},
+          e)) {
+    return;
   }
-  return Status::Ok();
+  e.Add(o.ReadSize("max_value", 1, 4 * kGiB, &limits->max_value_bytes));
+  e.Add(o.ReadUint("max_request_elements", 1, kMaxU64, &limits->max_request_elements));
+  const bool request_ok = e.Add(o.ReadSize("max_request", 1, kMaxU64, &limits->max_request_bytes));
+  e.Add(o.ReadUint("max_connections", 1, 1000000, &limits->max_connections));
+  e.Add(o.ReadUint("idle_timeout_ms", 0, kMaxU64, &limits->idle_timeout_ms));
+  e.Add(o.ReadSize("client_output_buffer", 1, kMaxU64, &limits->client_output_buffer_bytes));
+  const bool inflight_ok =
+      e.Add(o.ReadSize("inflight_memory", 1, kMaxU64, &limits->inflight_memory_bytes));
+  e.Add(o.ReadUint("request_timeout_ms", 0, kMaxU64, &limits->request_timeout_ms));
+  if (request_ok && inflight_ok && limits->inflight_memory_bytes < limits->max_request_bytes) {
+    // A request as large as max_request must be able to fit in the budget.
+    e.Add(Status::InvalidArgument(o.PathOf("inflight_memory") +
+                                  ": expected a size of at least limits.max_request (" +
+                                  FormatSize(limits->max_request_bytes) + "), got " +
+                                  Describe(Json(FormatSize(limits->inflight_memory_bytes)))));
+  }
 }
 
-Status ParseSecurity(const Json& json, SecurityConfig* security) {
+void ParseSecurity(const Json& json, SecurityConfig* security, Errors& e) {
   Object o(json, "security");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"password", "allow_remote_without_password"}));
+  if (!o.CheckKeys({"password", "allow_remote_without_password"}, e)) return;
   if (const Json* password = o.Find("password")) {
     // The value is never quoted back, whatever its type: it is a secret.
     if (!password->is_string()) {
-      return Status::InvalidArgument(o.PathOf("password") + ": expected a string");
+      e.Add(Status::InvalidArgument(o.PathOf("password") + ": expected a string"));
+    } else {
+      security->password = password->get<std::string>();
     }
-    security->password = password->get<std::string>();
   }
-  return o.ReadBool("allow_remote_without_password", &security->allow_remote_without_password);
+  e.Add(o.ReadBool("allow_remote_without_password", &security->allow_remote_without_password));
 }
 
-Status ParseClusterNode(const Json& json, const std::string& path, ClusterNode* node) {
+// False when the entry had an error (all of them recorded).
+bool ParseClusterNode(const Json& json, const std::string& path, ClusterNode* node, Errors& e) {
   Object o(json, path);
-  PC_RETURN_IF_ERROR(o.CheckKeys({"id", "address", "weight", "metrics_address"}));
-  if (o.Find("id") == nullptr) return Status::InvalidArgument(o.PathOf("id") + ": missing");
-  PC_RETURN_IF_ERROR(o.ReadId("id", &node->id));
-  if (o.Find("address") == nullptr) {
-    return Status::InvalidArgument(o.PathOf("address") + ": missing");
+  const std::size_t before = e.size();
+  if (!o.CheckKeys({"id", "address", "weight", "metrics_address"}, e)) return false;
+  if (o.Find("id") == nullptr) {
+    e.Add(Status::InvalidArgument(o.PathOf("id") + ": missing"));
+  } else {
+    e.Add(o.ReadId("id", &node->id));
   }
-  PC_RETURN_IF_ERROR(o.ReadHostPort("address", false, &node->address));
-  PC_RETURN_IF_ERROR(o.ReadUint("weight", 1, 1000, &node->weight));
-  return o.ReadHostPort("metrics_address", false, &node->metrics_address);
+  if (o.Find("address") == nullptr) {
+    e.Add(Status::InvalidArgument(o.PathOf("address") + ": missing"));
+  } else {
+    e.Add(o.ReadHostPort("address", false, &node->address));
+  }
+  e.Add(o.ReadUint("weight", 1, 1000, &node->weight));
+  e.Add(o.ReadHostPort("metrics_address", false, &node->metrics_address));
+  return e.size() == before;
 }
 
-Status ParseCluster(const Json& json, ClusterConfig* cluster) {
+void ParseCluster(const Json& json, ClusterConfig* cluster, Errors& e) {
   Object o(json, "cluster");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"nodes", "virtual_nodes", "replicas"}));
+  if (!o.CheckKeys({"nodes", "virtual_nodes", "replicas"}, e)) return;
+  bool nodes_ok = true;
   if (const Json* nodes = o.Find("nodes")) {
-    if (!nodes->is_array()) return o.Error("nodes", "expected an array of nodes", *nodes);
-    std::map<std::string, std::size_t> index_of_id;
-    std::map<std::string, std::size_t> index_of_address;
-    for (std::size_t i = 0; i < nodes->size(); ++i) {
-      const std::string path = "cluster.nodes[" + std::to_string(i) + "]";
-      ClusterNode node;
-      PC_RETURN_IF_ERROR(ParseClusterNode((*nodes)[i], path, &node));
-      if (auto [it, fresh] = index_of_id.emplace(node.id, i); !fresh) {
-        return Status::InvalidArgument(path + ".id: duplicate node id " + Quote(node.id) +
-                                       " (also cluster.nodes[" + std::to_string(it->second) + "])");
+    if (!nodes->is_array()) {
+      nodes_ok = e.Add(o.Error("nodes", "expected an array of nodes", *nodes));
+    } else {
+      std::map<std::string, std::size_t> index_of_id;
+      std::map<std::string, std::size_t> index_of_address;
+      for (std::size_t i = 0; i < nodes->size(); ++i) {
+        const std::string path = "cluster.nodes[" + std::to_string(i) + "]";
+        ClusterNode node;
+        if (!ParseClusterNode((*nodes)[i], path, &node, e)) {
+          nodes_ok = false;
+          continue;
+        }
+        if (auto [it, fresh] = index_of_id.emplace(node.id, i); !fresh) {
+          nodes_ok = e.Add(Status::InvalidArgument(path + ".id: duplicate node id " +
+                                                   Quote(node.id) + " (also cluster.nodes[" +
+                                                   std::to_string(it->second) + "])"));
+        }
+        if (auto [it, fresh] = index_of_address.emplace(node.address, i); !fresh) {
+          nodes_ok = e.Add(Status::InvalidArgument(path + ".address: duplicate address " +
+                                                   Quote(node.address) + " (also cluster.nodes[" +
+                                                   std::to_string(it->second) + "])"));
+        }
+        cluster->nodes.push_back(std::move(node));
       }
-      if (auto [it, fresh] = index_of_address.emplace(node.address, i); !fresh) {
-        return Status::InvalidArgument(path + ".address: duplicate address " + Quote(node.address) +
-                                       " (also cluster.nodes[" + std::to_string(it->second) + "])");
-      }
-      cluster->nodes.push_back(std::move(node));
     }
   }
-  PC_RETURN_IF_ERROR(o.ReadUint("virtual_nodes", 1, 10000, &cluster->virtual_nodes));
-  PC_RETURN_IF_ERROR(o.ReadUint("replicas", 1, kMaxU32, &cluster->replicas));
-  if (!cluster->nodes.empty() && cluster->replicas > cluster->nodes.size()) {
-    return o.Error(
+  e.Add(o.ReadUint("virtual_nodes", 1, 10000, &cluster->virtual_nodes));
+  const bool replicas_ok = e.Add(o.ReadUint("replicas", 1, kMaxU32, &cluster->replicas));
+  if (nodes_ok && replicas_ok && !cluster->nodes.empty() &&
+      cluster->replicas > cluster->nodes.size()) {
+    e.Add(o.Error(
         "replicas",
         "expected " + RangeText(1, cluster->nodes.size()) + " (the number of cluster.nodes)",
-        Json(cluster->replicas));
+        Json(cluster->replicas)));
   }
-  return Status::Ok();
 }
 
-Status ParseMetrics(const Json& json, MetricsConfig* metrics, Given* given) {
+void ParseMetrics(const Json& json, MetricsConfig* metrics, Given* given, Errors& e) {
   Object o(json, "metrics");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"enabled", "listen", "bearer_token"}));
-  PC_RETURN_IF_ERROR(o.ReadBool("enabled", &metrics->enabled));
-  PC_RETURN_IF_ERROR(o.ReadHostPort("listen", true, &metrics->listen));
+  if (!o.CheckKeys({"enabled", "listen", "bearer_token"}, e)) return;
+  e.Add(o.ReadBool("enabled", &metrics->enabled));
+  e.Add(o.ReadHostPort("listen", true, &metrics->listen));
   if (const Json* token = o.Find("bearer_token")) {
     // The value itself is never quoted back: it is a secret.
     const bool valid =
@@ -364,35 +405,38 @@ Status ParseMetrics(const Json& json, MetricsConfig* metrics, Given* given) {
                                           token->get_ref<const std::string&>().end(),
                                           [](char c) { return c > ' ' && c <= '~'; });
     if (!valid) {
-      return Status::InvalidArgument(o.PathOf("bearer_token") +
-                                     ": expected a string of printable ASCII without spaces");
+      e.Add(Status::InvalidArgument(o.PathOf("bearer_token") +
+                                    ": expected a string of printable ASCII without spaces"));
+    } else {
+      metrics->bearer_token = token->get<std::string>();
     }
-    metrics->bearer_token = token->get<std::string>();
   }
   given->metrics_listen = o.Find("listen") != nullptr;
-  return Status::Ok();
 }
 
-Status ParseClient(const Json& json, ClientConfig* client) {
+void ParseClient(const Json& json, ClientConfig* client, Errors& e) {
   Object o(json, "client");
-  PC_RETURN_IF_ERROR(o.CheckKeys({"timeout_ms", "connect_timeout_ms", "connections_per_node",
-                                  "backoff_initial_ms", "backoff_max_ms"}));
-  PC_RETURN_IF_ERROR(o.ReadUint("timeout_ms", 1, kMaxU32, &client->timeout_ms));
-  PC_RETURN_IF_ERROR(o.ReadUint("connect_timeout_ms", 1, kMaxU32, &client->connect_timeout_ms));
-  PC_RETURN_IF_ERROR(o.ReadUint("connections_per_node", 1, 1024, &client->connections_per_node));
-  PC_RETURN_IF_ERROR(o.ReadUint("backoff_initial_ms", 1, kMaxU32, &client->backoff_initial_ms));
-  PC_RETURN_IF_ERROR(o.ReadUint("backoff_max_ms", 1, kMaxU32, &client->backoff_max_ms));
-  if (client->backoff_max_ms < client->backoff_initial_ms) {
-    return o.Error("backoff_max_ms",
-                   "expected " + RangeText(client->backoff_initial_ms, kMaxU32) +
-                       " (at least client.backoff_initial_ms)",
-                   Json(client->backoff_max_ms));
+  if (!o.CheckKeys({"timeout_ms", "connect_timeout_ms", "connections_per_node",
+                    "backoff_initial_ms", "backoff_max_ms"},
+                   e)) {
+    return;
   }
-  return Status::Ok();
+  e.Add(o.ReadUint("timeout_ms", 1, kMaxU32, &client->timeout_ms));
+  e.Add(o.ReadUint("connect_timeout_ms", 1, kMaxU32, &client->connect_timeout_ms));
+  e.Add(o.ReadUint("connections_per_node", 1, 1024, &client->connections_per_node));
+  const bool initial_ok =
+      e.Add(o.ReadUint("backoff_initial_ms", 1, kMaxU32, &client->backoff_initial_ms));
+  const bool max_ok = e.Add(o.ReadUint("backoff_max_ms", 1, kMaxU32, &client->backoff_max_ms));
+  if (initial_ok && max_ok && client->backoff_max_ms < client->backoff_initial_ms) {
+    e.Add(o.Error("backoff_max_ms",
+                  "expected " + RangeText(client->backoff_initial_ms, kMaxU32) +
+                      " (at least client.backoff_initial_ms)",
+                  Json(client->backoff_max_ms)));
+  }
 }
 
-// nlohmann's parser keeps the last of two equal keys; this callback records the first
-// duplicate with its JSON path so that ParseConfig can refuse it.
+// nlohmann's parser keeps the last of two equal keys; this callback records every
+// duplicate with its JSON path so that ParseConfig can refuse them.
 class DuplicateKeyFinder {
  public:
   bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
@@ -411,7 +455,7 @@ class DuplicateKeyFinder {
         if (!stack_.empty() && parsed.is_string()) {
           Frame& frame = stack_.back();
           frame.key = parsed.get<std::string>();
-          if (!frame.keys.insert(frame.key).second && first_.empty()) first_ = Path();
+          if (!frame.keys.insert(frame.key).second) paths_.push_back(Path());
         }
         break;
       case Event::value:
@@ -421,8 +465,8 @@ class DuplicateKeyFinder {
     return true;
   }
 
-  // The path of the first repeated key, or empty.
-  const std::string& first() const { return first_; }
+  // The paths of the repeated keys, in file order.
+  const std::vector<std::string>& paths() const { return paths_; }
 
  private:
   struct Frame {
@@ -449,7 +493,7 @@ class DuplicateKeyFinder {
   }
 
   std::vector<Frame> stack_;
-  std::string first_;
+  std::vector<std::string> paths_;
 };
 
 // nlohmann's "[json.exception.parse_error.101] parse error at line 3, column 5: ..." as
@@ -464,25 +508,21 @@ std::string SyntaxErrorMessage(const Json::parse_error& error) {
   return "invalid JSON" + std::string(text);
 }
 
-Status ParseRoot(const Json& json, Config* config) {
+void ParseRoot(const Json& json, Config* config, Errors& e) {
   Object root(json, "");
-  PC_RETURN_IF_ERROR(root.CheckKeys(
-      {"node", "memory", "spill", "limits", "security", "cluster", "metrics", "client"}));
+  if (!root.CheckKeys(
+          {"node", "memory", "spill", "limits", "security", "cluster", "metrics", "client"}, e)) {
+    return;
+  }
   Given given;
-  if (const Json* j = root.Find("node")) PC_RETURN_IF_ERROR(ParseNode(*j, &config->node, &given));
-  if (const Json* j = root.Find("memory")) PC_RETURN_IF_ERROR(ParseMemory(*j, &config->memory));
-  if (const Json* j = root.Find("spill")) PC_RETURN_IF_ERROR(ParseSpill(*j, &config->spill));
-  if (const Json* j = root.Find("limits")) PC_RETURN_IF_ERROR(ParseLimits(*j, &config->limits));
-  if (const Json* j = root.Find("security")) {
-    PC_RETURN_IF_ERROR(ParseSecurity(*j, &config->security));
-  }
-  if (const Json* j = root.Find("cluster")) {
-    PC_RETURN_IF_ERROR(ParseCluster(*j, &config->cluster));
-  }
-  if (const Json* j = root.Find("metrics")) {
-    PC_RETURN_IF_ERROR(ParseMetrics(*j, &config->metrics, &given));
-  }
-  if (const Json* j = root.Find("client")) PC_RETURN_IF_ERROR(ParseClient(*j, &config->client));
+  if (const Json* j = root.Find("node")) ParseNode(*j, &config->node, &given, e);
+  if (const Json* j = root.Find("memory")) ParseMemory(*j, &config->memory, e);
+  if (const Json* j = root.Find("spill")) ParseSpill(*j, &config->spill, e);
+  if (const Json* j = root.Find("limits")) ParseLimits(*j, &config->limits, e);
+  if (const Json* j = root.Find("security")) ParseSecurity(*j, &config->security, e);
+  if (const Json* j = root.Find("cluster")) ParseCluster(*j, &config->cluster, e);
+  if (const Json* j = root.Find("metrics")) ParseMetrics(*j, &config->metrics, &given, e);
+  if (const Json* j = root.Find("client")) ParseClient(*j, &config->client, e);
 
   for (const ClusterNode& node : config->cluster.nodes) {
     if (node.id != config->node.id) continue;
@@ -497,31 +537,33 @@ Status ParseRoot(const Json& json, Config* config) {
     spill.path_template = spill.path;
     spill.path = ExpandNodeId(spill.path_template, config->node.id);
   }
-  return Status::Ok();
 }
 
 }  // namespace
 
-Result<Config> ParseConfig(std::string_view json_text) {
+namespace {
+
+// ParseConfig, recording every error in `e`.
+Config Parse(std::string_view json_text, Errors& e) {
+  Config config;
   try {
     DuplicateKeyFinder duplicates;
     const Json json = Json::parse(json_text.begin(), json_text.end(), std::ref(duplicates),
                                   /*allow_exceptions=*/true, /*ignore_comments=*/true);
-    if (!duplicates.first().empty()) {
-      return Status::InvalidArgument(duplicates.first() + ": duplicate key");
+    for (const std::string& path : duplicates.paths()) {
+      e.Add(Status::InvalidArgument(path + ": duplicate key"));
     }
-    Config config;
-    PC_RETURN_IF_ERROR(ParseRoot(json, &config));
-    return config;
+    ParseRoot(json, &config, e);
   } catch (const Json::parse_error& error) {
-    return Status::InvalidArgument(SyntaxErrorMessage(error));
+    e.Add(Status::InvalidArgument(SyntaxErrorMessage(error)));
   } catch (const Json::exception& error) {
     // Not expected: every access above checks the type first.
-    return Status::InvalidArgument(std::string("invalid config: ") + error.what());
+    e.Add(Status::InvalidArgument(std::string("invalid config: ") + error.what()));
   }
+  return config;
 }
 
-Result<Config> LoadConfig(const std::string& path) {
+Result<std::string> ReadConfigFile(const std::string& path) {
   auto io_error = [&](int error) {
     return Status::IoError("cannot read " + Quote(path) + ": " +
                            std::generic_category().message(error));
@@ -545,7 +587,34 @@ Result<Config> LoadConfig(const std::string& path) {
   }
   std::fclose(file);
   if (error != 0) return io_error(error);
-  return ParseConfig(text);
+  return text;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view json_text) {
+  Errors errors;
+  Config config = Parse(json_text, errors);
+  if (errors.size() != 0) return errors.list().front();
+  return config;
+}
+
+std::vector<Status> CheckConfig(std::string_view json_text) {
+  Errors errors;
+  (void)Parse(json_text, errors);
+  return errors.list();
+}
+
+std::vector<Status> CheckConfigFile(const std::string& path) {
+  Result<std::string> text = ReadConfigFile(path);
+  if (!text.ok()) return {text.status()};
+  return CheckConfig(*text);
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  Result<std::string> text = ReadConfigFile(path);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text);
 }
 
 Config DefaultConfig() {

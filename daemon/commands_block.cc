@@ -2,6 +2,7 @@
 // writes of raw 16-byte block keys, and the JSON views of the store's counters and of the
 // ring.
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -125,6 +126,10 @@ void BlockStats(CommandEnv& env, Args&, CommandContext& ctx) {
   for (const CounterField& field : CounterFields()) {
     if (field.in_block_stats) json[std::string(field.info)] = field.read(sources);
   }
+  json["version"] = PREFIXCACHE_VERSION;
+  json["uptime_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now() - env.server_stats.started_at)
+                               .count();
   const std::string text = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   ctx.reply().Bulk(std::string_view(text));
 }

@@ -38,16 +38,21 @@ Status Daemon::Start() {
   auto ring = BuildRingView(options_, server_.address());
   if (!ring.ok()) {
     spdlog::error("ring: {}", ring.status().message());
+    ring_problem_ = "ring not loaded: " + ring.status().message();
   } else {
+    ring_problem_.clear();
     if (ring->clustered && !ring->self) {
       spdlog::warn("node {} is not in cluster.nodes: every key counts as misrouted",
                    options_.handler.node_id);
+      ring_problem_ = "node " + options_.handler.node_id + " is not in cluster.nodes";
     }
     handler_.SetRing(std::move(ring).value());
   }
+  serving_ = true;
   if (options_.metrics_enabled) {
     metrics_ = std::make_unique<MetricsServer>(
-        MetricsSources{server_stats_, handler_.stats(), *store_, options_.handler.node_id},
+        MetricsSources{server_stats_, handler_.stats(), *store_, options_.handler.node_id,
+                       [this] { return NotReady(); }},
         options_.metrics_bearer_token);
     if (Status s = metrics_->Start(options_.metrics_host, options_.metrics_port); !s.ok()) {
       spdlog::error("metrics disabled: {}", s.message());
@@ -57,9 +62,23 @@ Status Daemon::Start() {
   return Status::Ok();
 }
 
+std::string Daemon::NotReady() const {
+  if (!serving_) return "not listening (starting or shutting down)";
+  std::string reason = ring_problem_;
+  if (options_.store.spill.enabled) {
+    if (Status s = store_->SpillStatus(); !s.ok())
+      reason = "spill tier unavailable: " + s.ToString();
+  }
+  for (char& c : reason) {  // one line
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return reason;
+}
+
 Status Daemon::Stop(std::chrono::milliseconds grace) {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  serving_ = false;
   server_.Shutdown(grace);
   if (metrics_) metrics_->Stop();
   handler_.Shutdown();

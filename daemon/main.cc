@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
   for (const daemon::OverrideFlag& flag : daemon::OverrideFlags()) {
     app.add_option(flag.name, overrides.*flag.field, flag.help);
   }
+  app.set_version_flag("--version", "prefixcached " PREFIXCACHE_VERSION,
+                       "Print \"prefixcached VERSION\" and exit");
   app.add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -111,6 +113,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

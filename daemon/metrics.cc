@@ -188,7 +188,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response->set(http::field::server, "prefixcached");
     const auto target = request_.target();
     const bool metrics_path = target == "/metrics" || target.starts_with("/metrics?");
-    if (!Authorized()) {
+    // Supervisors and load balancers probe without credentials; the probes tell only
+    // whether the node serves (docs/security.md).
+    const bool probe = target == "/healthz" || target == "/readyz";
+    if (!probe && !Authorized()) {
       response->result(http::status::unauthorized);
       response->set(http::field::www_authenticate, "Bearer realm=\"prefixcached\"");
       response->set(http::field::content_type, "text/plain; charset=utf-8");
@@ -198,6 +201,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       response->set(http::field::allow, "GET, HEAD");
       response->set(http::field::content_type, "text/plain; charset=utf-8");
       response->body() = "method not allowed\n";
+    } else if (target == "/healthz") {
+      response->result(http::status::ok);
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+      response->body() = "ok\n";
+    } else if (target == "/readyz") {
+      std::string reason = sources_.not_ready ? sources_.not_ready() : std::string();
+      response->result(reason.empty() ? http::status::ok : http::status::service_unavailable);
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+      response->body() = reason.empty() ? "ready\n" : "not ready: " + reason + "\n";
     } else if (metrics_path) {
       response->result(http::status::ok);
       response->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -205,7 +217,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     } else if (target == "/") {
       response->result(http::status::ok);
       response->set(http::field::content_type, "text/plain; charset=utf-8");
-      response->body() = "prefixcached: Prometheus metrics at /metrics\n";
+      response->body() =
+          "prefixcached: Prometheus metrics at /metrics, probes at /healthz and /readyz\n";
     } else {
       response->result(http::status::not_found);
       response->set(http::field::content_type, "text/plain; charset=utf-8");

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   redis-server redis-tools python3 python3-redis
   procps coreutils util-linux
+  systemd
 )
 
 missing=()

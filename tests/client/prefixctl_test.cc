@@ -1,11 +1,15 @@
 // prefixctl (the built binary) against a real three-daemon cluster: its ring agrees with
-// the daemons' and the client's, and status, stats, get, exists and config-check report
-// what the cluster holds.
+// the daemons' and the client's; status, stats, ring locate, get, put, del, exists, flush and
+// config-check report what the cluster holds, in text and as JSON that parses; a stopped node
+// shows as down with exit status 1; flush asks unless --yes.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "client_test_util.h"
+#include "daemon_test_util.h"
 #include "local_cluster.h"
 #include "prefixcache/admin.h"
 #include "prefixcache/client.h"
@@ -31,13 +35,27 @@ std::string Hex64(std::uint64_t v) {
   return buf;
 }
 
-TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", "[integration]") {
+// A started three-node cluster holding six blocks of `value_bytes` each under keys drawn
+// from `seed`, with a patient client to it.
+struct FilledCluster {
+  FilledCluster(std::uint64_t seed, std::size_t value_bytes)
+      : keys(RandomKeys(6, seed)), values(ValuesFor(keys, value_bytes)) {
+    REQUIRE(cluster.Start());
+    client = OpenClient(Patient(cluster.ClientOptions()));
+    REQUIRE(client->Put(keys, ConstSpans(values), Depths(6))->stored == 6);
+  }
   LocalCluster cluster;
-  REQUIRE(cluster.Start());
-  auto client = OpenClient(Patient(cluster.ClientOptions()));
-  const auto keys = RandomKeys(6, 77);
-  const auto values = ValuesFor(keys, 3000);
-  REQUIRE(client->Put(keys, ConstSpans(values), Depths(6))->stored == 6);
+  std::unique_ptr<Client> client;
+  const std::vector<BlockKey> keys;
+  const std::vector<std::vector<std::byte>> values;
+};
+
+TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", "[integration]") {
+  FilledCluster filled(77, 3000);
+  LocalCluster& cluster = filled.cluster;
+  Client* client = filled.client.get();
+  const auto& keys = filled.keys;
+  const auto& values = filled.values;
   const std::string config = cluster.config_path();
 
   SECTION("the daemons, the client and prefixctl compute the same ring") {
@@ -45,7 +63,12 @@ TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", 
     INFO(ring.output);
     REQUIRE(ring.exit_code == 0);
     const std::string fingerprint = Hex64(admin::RingFingerprint(*client));
-    CHECK(ring.output == admin::RingJson(*client) + "\nfingerprint " + fingerprint + "\n");
+    CHECK(
+        ring.output.starts_with(admin::RingJson(*client) + "\nfingerprint " + fingerprint + "\n"));
+    for (int i = 0; i < cluster.size(); ++i) {
+      CHECK(ring.output.find("\nshare " + cluster.id(i) + " " + cluster.address(i) +
+                             " weight 1 ") != std::string::npos);
+    }
     const std::string_view cmd[] = {"BLOCK.RING"};
     for (int i = 0; i < cluster.size(); ++i) {
       auto daemon_ring = admin::Command(*client, cluster.id(i), cmd);
@@ -71,8 +94,9 @@ TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", 
                                       std::to_string(kGenerousBound.count()), "stats"});
     INFO(stats.output);
     CHECK(stats.exit_code == 0);
-    CHECK(stats.output.find("n1 {\"node_id\":\"n1\"") != std::string::npos);
-    CHECK(stats.output.find("n3 {\"node_id\":\"n3\"") != std::string::npos);
+    CHECK(stats.output.find("\nn1 ") != std::string::npos);
+    CHECK(stats.output.find("\nn3 ") != std::string::npos);
+    CHECK(stats.output.find("\ntotal       6 ") != std::string::npos);
 
     cluster.StopNode(1);
     status = Ctl(config, {"status"});  // n2's port refuses at once
@@ -119,6 +143,195 @@ TEST_CASE("prefixctl: ring, status, stats, get, exists against a real cluster", 
   }
 }
 
+// prefixctl --json `args...` with `stdin_data`: its exit status, stdout and stderr apart.
+CapturedRun CtlJson(const std::string& config, std::vector<std::string> args,
+                    const std::string& stdin_data = {}) {
+  std::vector<std::string> argv = {Prefixctl(), "--config", config, "--timeout-ms",
+                                   std::to_string(kGenerousBound.count())};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--json");
+  return RunCaptured(argv, stdin_data);
+}
+
+// The one JSON document of a --json run's stdout (a failed check, not an exception, when
+// it is not exactly one line of JSON).
+nlohmann::json ParseOne(const CapturedRun& run) {
+  INFO("stdout: " << run.out << "\nstderr: " << run.err);
+  REQUIRE(!run.out.empty());
+  REQUIRE(run.out.find('\n') == run.out.size() - 1);
+  nlohmann::json doc = nlohmann::json::parse(run.out, nullptr, false);
+  REQUIRE(!doc.is_discarded());
+  return doc;
+}
+
+std::uint64_t TotalBlocks(const std::string& config) {
+  CapturedRun stats = CtlJson(config, {"stats"});
+  REQUIRE(stats.exit_code == 0);
+  return ParseOne(stats)["total"]["blocks"].get<std::uint64_t>();
+}
+
+TEST_CASE("prefixctl --json: every command's output parses and says what the text says",
+          "[integration]") {
+  FilledCluster filled(91, 2000);
+  LocalCluster& cluster = filled.cluster;
+  Client* client = filled.client.get();
+  const auto& keys = filled.keys;
+  const std::string config = cluster.config_path();
+
+  nlohmann::json ring = ParseOne(CtlJson(config, {"ring"}));
+  CHECK(ring["fingerprint"] == Hex64(admin::RingFingerprint(*client)));
+  CHECK(ring["ring"]["nodes"].size() == 3);
+  double shares = 0;
+  for (const auto& [id, share] : ring["shares"].items()) shares += share.get<double>();
+  CHECK(shares == Approx(1.0));
+
+  CapturedRun run = CtlJson(config, {"status"});
+  CHECK(run.exit_code == 0);
+  nlohmann::json status = ParseOne(run);
+  CHECK(status["ok"] == true);
+  REQUIRE(status["nodes"].size() == 3);
+  std::uint64_t entries = 0;
+  for (const auto& node : status["nodes"]) {
+    INFO(node.dump());
+    CHECK(node["up"] == true);
+    CHECK(node["ring"] == "ok");
+    CHECK(node["version"].is_string());
+    CHECK(node["uptime_seconds"].is_number_unsigned());
+    CHECK(node["memory"]["capacity_bytes"].get<std::uint64_t>() > 0);
+    CHECK(node["memory"]["bytes"].get<std::uint64_t>() <=
+          node["memory"]["capacity_bytes"].get<std::uint64_t>());
+    entries += node["memory"]["entries"].get<std::uint64_t>();
+  }
+  CHECK(entries == 6);
+
+  nlohmann::json stats = ParseOne(CtlJson(config, {"stats"}));
+  CHECK(stats["nodes"].size() == 3);
+  CHECK(stats["down"].empty());
+  CHECK(stats["total"]["blocks"] == 6);
+  CHECK(stats["nodes"]["n1"]["node_id"] == "n1");
+
+  // Two samples a second apart: the second carries rates, here of the reads in between.
+  run = CtlJson(config, {"stats", "--watch", "1", "--count", "2"});
+  CHECK(run.exit_code == 0);
+  std::istringstream lines(run.out);
+  std::string first, second, extra;
+  REQUIRE(std::getline(lines, first));
+  REQUIRE(std::getline(lines, second));
+  CHECK(!std::getline(lines, extra));
+  CHECK(!nlohmann::json::parse(first).contains("rates"));
+  const nlohmann::json watched = nlohmann::json::parse(second);
+  CHECK(watched["interval_seconds"].get<double>() > 0);
+  CHECK(watched["rates"]["total"].contains("keyspace_hits"));
+  CHECK(watched["rates"].contains("n2"));
+
+  const std::string owner = admin::NodesFor(*client, keys[1]).front();
+  nlohmann::json located = ParseOne(CtlJson(config, {"ring", "locate", keys[1].ToHex()}));
+  CHECK(located["key"] == keys[1].ToHex());
+  CHECK(located["replicas"][0]["id"] == owner);
+  CHECK(located["replicas"][0]["up"] == true);
+  CHECK(located["stand_in"].is_null());
+
+  nlohmann::json got = ParseOne(CtlJson(config, {"get", keys[1].ToHex()}));
+  CHECK(got["hit"] == true);
+  CHECK(got["bytes"] == 2000);
+  CHECK(got["nodes"][0] == owner);
+
+  TempDir dir("prefixctl-put");
+  const std::string value_file = dir.str() + "/value.bin";
+  std::ofstream(value_file, std::ios::binary) << "a block of forty-two bytes, more or less!!";
+  const BlockKey fresh = RandomKeys(1, 92)[0];
+  run = CtlJson(config, {"put", fresh.ToHex(), "--file", value_file, "--depth", "3"});
+  CHECK(run.exit_code == 0);
+  nlohmann::json put = ParseOne(run);
+  CHECK(put["stored"] == true);
+  CHECK(put["bytes"] == 42);
+  // From stdin, through the text form.
+  const BlockKey piped = RandomKeys(1, 93)[0];
+  CapturedRun piped_put = RunCaptured({Prefixctl(), "-c", config, "put", piped.ToHex(), "-f", "-"},
+                                      std::string(100, 'z'));
+  CHECK(piped_put.exit_code == 0);
+  CHECK(piped_put.out.find(": 100 bytes stored on ") != std::string::npos);
+
+  nlohmann::json exists =
+      ParseOne(CtlJson(config, {"exists", fresh.ToHex(), piped.ToHex(), keys[0].ToHex()}));
+  CHECK(exists["leading_cached_run"] == 3);
+  CHECK(exists["keys"][0]["cached"] == true);
+
+  run = CtlJson(config, {"del", fresh.ToHex(), piped.ToHex()});
+  CHECK(run.exit_code == 0);
+  CHECK(ParseOne(run)["removed"] == 2);
+  exists = ParseOne(CtlJson(config, {"exists", fresh.ToHex()}));
+  CHECK(exists["keys"][0]["cached"] == false);
+  got = ParseOne(CtlJson(config, {"get", fresh.ToHex()}));
+  CHECK(got["hit"] == false);
+
+  nlohmann::json checked = ParseOne(CtlJson(config, {"config-check", config}));
+  CHECK(checked["valid"] == true);
+  CHECK(checked["ring_fingerprint"] == ring["fingerprint"]);
+
+  SECTION("a stopped node: status exits 1 and shows it down; locate names the stand-in") {
+    std::size_t down_index = 0;
+    for (int i = 0; i < cluster.size(); ++i) {
+      if (cluster.id(i) == owner) down_index = static_cast<std::size_t>(i);
+    }
+    cluster.StopNode(static_cast<int>(down_index));
+    run = CtlJson(config, {"status"});
+    CHECK(run.exit_code == 1);
+    status = ParseOne(run);
+    CHECK(status["ok"] == false);
+    for (const auto& node : status["nodes"]) {
+      INFO(node.dump());
+      CHECK(node["up"] == (node["id"] != owner));
+      if (node["id"] == owner) CHECK(!node["error"].get<std::string>().empty());
+    }
+    ProgramResult text = Ctl(config, {"status"});
+    CHECK(text.exit_code == 1);
+    CHECK(text.output.find(owner + " ") != std::string::npos);
+    CHECK(text.output.find("down (") != std::string::npos);
+
+    run = CtlJson(config, {"ring", "locate", keys[1].ToHex()});
+    CHECK(run.exit_code == 1);
+    located = ParseOne(run);
+    CHECK(located["replicas"][0]["up"] == false);
+    CHECK(located["stand_in"].is_string());
+    CHECK(located["stand_in"] != owner);
+
+    run = CtlJson(config, {"stats"});
+    CHECK(run.exit_code == 1);
+    CHECK(ParseOne(run)["down"].contains(owner));
+  }
+
+  SECTION("flush asks unless --yes") {
+    run = CtlJson(config, {"flush"}, "n\n");
+    CHECK(run.exit_code == 1);
+    CHECK(run.err.find("remove every block on n1 n2 n3? [y/N]") != std::string::npos);
+    CHECK(run.err.find("nothing flushed") != std::string::npos);
+    CHECK(run.out.empty());
+    run = CtlJson(config, {"flush"});  // end of input is no
+    CHECK(run.exit_code == 1);
+    CHECK(TotalBlocks(config) == 6);
+
+    run = CtlJson(config, {"flush", "--node", "nope", "--yes"});
+    CHECK(run.exit_code == 2);
+
+    const std::string_view dbsize[] = {"DBSIZE"};
+    auto n1_before = admin::Command(*client, "n1", dbsize);
+    REQUIRE(n1_before.ok());
+    run = CtlJson(config, {"flush", "--node", "n2", "--yes"});
+    CHECK(run.exit_code == 0);
+    CHECK(run.err.find("[y/N]") == std::string::npos);
+    nlohmann::json flushed = ParseOne(run);
+    CHECK(flushed["flushed"] == nlohmann::json::array({"n2"}));
+    CHECK(*admin::Command(*client, "n2", dbsize) == "0");
+    CHECK(*admin::Command(*client, "n1", dbsize) == *n1_before);
+
+    run = CtlJson(config, {"flush"}, "yes\n");
+    CHECK(run.exit_code == 0);
+    CHECK(ParseOne(run)["flushed"].size() == 3);
+    CHECK(TotalBlocks(config) == 0);
+  }
+}
+
 TEST_CASE("prefixctl: config-check", "[integration]") {
   TempDir dir("prefixctl");
   const std::string good = dir.str() + "/good.json";
@@ -137,6 +350,33 @@ TEST_CASE("prefixctl: config-check", "[integration]") {
   INFO(err.output);
   CHECK(err.exit_code == 2);
   CHECK(err.output.find("cluster.nodes[0]") != std::string::npos);
+
+  // Several mistakes: every one is reported, each with its JSON path, in text and in JSON.
+  const std::string several = dir.str() + "/several.json";
+  std::ofstream(several) << R"({"memory": {"capacity": "lots"}, "spill": {"queue": 0},
+      "cluster": {"nodes": [{"id": "a", "address": "127.0.0.1:7001", "wieght": 2}]},
+      "client": {"backoff_max_ms": true}})";
+  CapturedRun text = RunCaptured({Prefixctl(), "config-check", several});
+  INFO(text.err);
+  CHECK(text.exit_code == 2);
+  for (const char* path : {"memory.capacity: ", "spill.queue: ", "cluster.nodes[0].wieght: ",
+                           "client.backoff_max_ms: "}) {
+    CHECK(text.err.find("prefixctl: " + several + ": " + path) != std::string::npos);
+  }
+  CapturedRun json = RunCaptured({Prefixctl(), "config-check", several, "--json"});
+  CHECK(json.exit_code == 2);
+  const nlohmann::json report = nlohmann::json::parse(json.out);
+  CHECK(report["valid"] == false);
+  CHECK(report["errors"].size() == 4);
+
+  // Every example config of the repository is valid.
+  for (const char* example : {"single.json", "cluster-3.json"}) {
+    const std::string path = std::string(PREFIXCACHE_SOURCE_DIR) + "/config/examples/" + example;
+    CapturedRun checked = RunCaptured({Prefixctl(), "config-check", path, "--json"});
+    INFO(path << ": " << checked.err);
+    CHECK(checked.exit_code == 0);
+    CHECK(nlohmann::json::parse(checked.out)["valid"] == true);
+  }
 
   ProgramResult missing = RunProgram({Prefixctl(), "config-check", dir.str() + "/nope.json"});
   CHECK(missing.exit_code == 2);

@@ -346,3 +346,23 @@ TEST_CASE("A shared ring can be swapped while readers route keys", "[unit]") {
   CHECK(routed.load() >= 3 * keys.size());
   CHECK(misrouted.load() == 0);
 }
+
+TEST_CASE("OwnerShares sum to 1 and match the fraction of random keys each node owns", "[unit]") {
+  const std::vector<BlockKey> keys = RandomKeys(kKeyCount, 44);
+  std::vector<NodeSpec> nodes = Nodes(4);
+  nodes[2].weight = 3;
+  const Ring ring = MustBuild(nodes, 64);
+  const std::vector<double> shares = ring.OwnerShares();
+  REQUIRE(shares.size() == 4);
+  double sum = 0;
+  for (double share : shares) sum += share;
+  CHECK(sum == Approx(1.0).epsilon(1e-9));
+  const std::vector<std::size_t> loads = Loads(ring, keys);
+  for (std::size_t i = 0; i < shares.size(); ++i) {
+    INFO("node " << i << " share " << shares[i] << " keys " << loads[i]);
+    // 200k keys: the sampled fraction is within ~1% (absolute) of the exact share.
+    CHECK(static_cast<double>(loads[i]) / keys.size() == Approx(shares[i]).margin(0.01));
+  }
+  CHECK(shares[2] > shares[0]);
+  CHECK(MustBuild(Nodes(1), 1).OwnerShares() == std::vector<double>{1.0});
+}

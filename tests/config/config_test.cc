@@ -623,3 +623,47 @@ TEST_CASE("The example configs parse", "[unit]") {
     CHECK(member.spill.path == "./prefixcache-spill/" + id);
   }
 }
+
+TEST_CASE("CheckConfig reports every error with its JSON path, the first being ParseConfig's",
+          "[unit]") {
+  const std::string text = R"({
+    "node": {"id": "bad id", "io_threads": -1},
+    "memory": {"capcity": "1GiB", "eviction_policy": "fifo"},
+    "spill": {"enabled": "yes"},
+    "limits": {"max_request": "2GiB", "inflight_memory": "1GiB"},
+    "cluster": {"nodes": [{"id": "a", "address": "nohost"}, {"address": "127.0.0.1:2"},
+                          {"id": "c", "address": "127.0.0.1:3"}], "replicas": 9},
+    "client": {"timeout_ms": 5, "timeout_ms": 0}
+  })";
+  const std::vector<prefixcache::Status> errors = cfg::CheckConfig(text);
+  std::vector<std::string> messages;
+  for (const auto& error : errors) {
+    CHECK(error.code() == StatusCode::kInvalidArgument);
+    messages.push_back(error.message());
+  }
+  INFO(Catch::Detail::stringify(messages));
+  REQUIRE(messages.size() == 10);
+  CHECK(messages[0] == "client.timeout_ms: duplicate key");
+  CHECK(messages[0] == ErrorOf(text));
+  CHECK(messages[1].starts_with("node.id: expected 1 to 64 letters"));
+  CHECK(messages[2].starts_with("node.io_threads: expected an integer from 0 to 1024, got -1"));
+  CHECK(messages[3] == "memory.capcity: unknown key (did you mean \"capacity\"?)");
+  CHECK(messages[4].starts_with("memory.eviction_policy: expected "));
+  CHECK(messages[5] == "spill.enabled: expected true or false, got \"yes\"");
+  CHECK(messages[6].starts_with("limits.inflight_memory: expected a size of at least"));
+  CHECK(messages[7].starts_with("cluster.nodes[0].address: expected host:port"));
+  CHECK(messages[8] == "cluster.nodes[1].id: missing");
+  // replicas against the node count is not judged while a node entry is bad.
+  CHECK(messages[9] == "client.timeout_ms: expected an integer from 1 to 4294967295, got 0");
+
+  CHECK(cfg::CheckConfig("{}").empty());
+  CHECK(cfg::CheckConfig(R"({"cluster": {"nodes": [{"id": "a", "address": "127.0.0.1:1"}],
+                                         "replicas": 2}})")
+            .size() == 1);
+  const auto syntax = cfg::CheckConfig("{\"memory\": ");
+  REQUIRE(syntax.size() == 1);
+  CHECK(syntax[0].message().starts_with("invalid JSON"));
+  const auto missing = cfg::CheckConfigFile("/nonexistent/prefixcache.json");
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].code() == StatusCode::kIoError);
+}

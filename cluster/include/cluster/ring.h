@@ -63,6 +63,10 @@ class Ring {
   // The position of virtual node `index` of node `id` (step 2 above).
   static std::uint64_t PointPosition(std::string_view id, std::uint32_t index);
 
+  // Each node's share of the key space (indexed like nodes(), summing to 1): the fraction of
+  // the 2^64 key positions (step 4 above) whose owner it is. Computed exactly from the points.
+  std::vector<double> OwnerShares() const;
+
   // Index (into nodes()) of the node owning `key`.
   std::size_t Owner(const BlockKey& key) const;
 

@@ -200,6 +200,17 @@ Result<Config> ParseConfig(std::string_view json_text);
 // directory.
 Result<Config> LoadConfig(const std::string& path);
 
+// Every error of a config's text, each a Status as ParseConfig would return it (its
+// message starting with the field's JSON path), in the order ParseConfig meets them: the
+// first is ParseConfig's error. Parsing goes on past a bad field, so a file with several
+// mistakes shows them all; a check across fields (replicas against the node count, ...)
+// is reported only when the fields it compares are valid, and text that is not JSON gives
+// the syntax error alone. Empty when the text is a valid config.
+std::vector<Status> CheckConfig(std::string_view json_text);
+
+// CheckConfig of the file at `path`, or LoadConfig's IoError alone when it cannot be read.
+std::vector<Status> CheckConfigFile(const std::string& path);
+
 // The built-in defaults as ParseConfig("{}") gives them ("{node_id}" replaced).
 Config DefaultConfig();
 

@@ -4,6 +4,7 @@
 // (main, or a test); the parts run on their own threads meanwhile.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -49,6 +50,11 @@ class Daemon {
 
   static constexpr std::chrono::milliseconds kShutdownGrace = std::chrono::seconds(5);
 
+  // Why the node should not take traffic, or "" when it should: it listens (Start succeeded
+  // and Stop has not begun), its spill tier is open and writing (or configured off) and its
+  // ring is loaded with this node in it. What GET /readyz reports. Thread-safe.
+  std::string NotReady() const;
+
   const DaemonOptions& options() const { return options_; }
   const ServerStats& server_stats() const { return server_stats_; }
   const CommandStats& command_stats() const { return handler_.stats(); }
@@ -63,6 +69,10 @@ class Daemon {
   Server server_;
   std::unique_ptr<MetricsServer> metrics_;
   bool stopped_ = false;
+  std::atomic<bool> serving_{false};
+  // Why the ring is not usable ("" when it is); written in Start before the metrics thread
+  // starts, read-only afterwards.
+  std::string ring_problem_ = "not started";
 };
 
 }  // namespace prefixcache::daemon

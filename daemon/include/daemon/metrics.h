@@ -1,11 +1,13 @@
 // Metrics: the Prometheus text page of the daemon's counters (RenderMetrics, thread-safe)
 // and the small Boost.Beast HTTP server serving it at GET /metrics on its own thread, behind
-// a bearer token when one is configured.
+// a bearer token when one is configured, with the probes of supervisors beside it:
+// GET /healthz (the process serves) and GET /readyz (ready to take traffic), both open.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +27,9 @@ struct MetricsSources {
   const CommandStats& commands;
   const storage::BlockStore& store;
   std::string node_id;
+  // Why the node should not take traffic ("" when it should), for GET /readyz. Called on
+  // the metrics thread; empty function: always ready.
+  std::function<std::string()> not_ready;
 };
 
 // The text format 0.0.4 page, every metric prefixed "prefixcache_".
@@ -33,7 +38,9 @@ std::string RenderMetrics(const MetricsSources& sources);
 class MetricsServer {
  public:
   // `sources` must stay valid until Stop() or destruction. With a non-empty `bearer_token`
-  // every request must carry "Authorization: Bearer <token>"; others get 401.
+  // every request but /healthz and /readyz must carry "Authorization: Bearer <token>";
+  // others get 401. /healthz answers 200 "ok"; /readyz 200 "ready", or 503 with
+  // sources.not_ready()'s reason on one line.
   explicit MetricsServer(MetricsSources sources, std::string_view bearer_token = {});
   ~MetricsServer();
 
