@@ -10,6 +10,7 @@ packages=(
   librocksdb-dev libxxhash-dev nlohmann-json3-dev catch2
   libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   redis-server redis-tools python3 python3-redis
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
   procps coreutils util-linux
   systemd
 )
