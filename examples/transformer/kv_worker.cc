@@ -29,8 +29,8 @@ Namespace DemoNamespace(const Config& config) {
   return ns;
 }
 
-RunOutcome RunPrompt(Transformer& model, Client* client, const Hasher& hasher,
-                     std::span<const std::uint32_t> tokens, int decode) {
+RunOutcome RunPrompt(Transformer& model, Client& client, const Hasher& hasher,
+                     std::span<const std::uint32_t> tokens, int decode, CacheUse use) {
   const std::size_t block = model.config().block_tokens;
   const std::size_t vocab = model.config().vocab;
   model.ClearCache();
@@ -55,14 +55,14 @@ RunOutcome RunPrompt(Transformer& model, Client* client, const Hasher& hasher,
   const auto start = std::chrono::steady_clock::now();  // the tokens are handed over
   std::size_t hits = 0;
   std::vector<BlockKey> keys;
-  if (client != nullptr) {
-    keys = hasher.Keys(tokens);
+  if (use != CacheUse::kNone) keys = hasher.Keys(tokens);
+  if (use == CacheUse::kFetchAndStore) {
     // The block holding the last token is always computed: its logits are the output.
     const std::size_t lookup = std::min(keys.size(), (tokens.size() - 1) / block);
     const auto fetch_start = std::chrono::steady_clock::now();
-    auto got = client->GetPrefix(std::span(keys).first(lookup),
-                                 std::span<const Destination>(pages).first(lookup),
-                                 std::span(reads).first(lookup));
+    auto got = client.GetPrefix(std::span(keys).first(lookup),
+                                std::span<const Destination>(pages).first(lookup),
+                                std::span(reads).first(lookup));
     hits = got.ok() ? *got : 0;
     out.fetch_ms = MsSince(fetch_start);
   }
@@ -76,12 +76,12 @@ RunOutcome RunPrompt(Transformer& model, Client* client, const Hasher& hasher,
   out.logits.assign(model.logits().begin(), model.logits().end());
 
   out.computed_blocks = full_blocks - hits;
-  if (client != nullptr && out.computed_blocks > 0) {
+  if (use != CacheUse::kNone && out.computed_blocks > 0) {
     std::vector<std::uint32_t> depths(out.computed_blocks);
     for (std::size_t i = 0; i < depths.size(); ++i)
       depths[i] = static_cast<std::uint32_t>(hits + i);
-    out.put_queued = client->PutAsync(std::span(keys).subspan(hits, out.computed_blocks),
-                                      std::span<const Source>(sources).subspan(hits), depths);
+    out.put_queued = client.PutAsync(std::span(keys).subspan(hits, out.computed_blocks),
+                                     std::span<const Source>(sources).subspan(hits), depths);
   }
 
   out.logits.reserve(vocab * (decode + 1));

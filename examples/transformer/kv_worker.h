@@ -37,14 +37,20 @@ struct RunOutcome {
   double suffix_compute_ms = 0;          // prefill of the rest and the first token's logits
 };
 
-// Runs `tokens` (at least one) on `model` and decodes `decode` more tokens. With a client:
-// fetches the leading cached blocks (all but the block holding the last token, whose
-// logits must be computed), computes the rest and queues the full blocks it computed with
-// PutAsync (after the first token; the caller flushes). Without one (nullptr): computes
-// everything and stores nothing. The KV cache is cleared first. REQUIRES: tokens.size() +
-// decode <= model.capacity_tokens(), every token < vocab.
-RunOutcome RunPrompt(Transformer& model, Client* client, const Hasher& hasher,
-                     std::span<const std::uint32_t> tokens, int decode);
+// How a run uses the cache.
+enum class CacheUse {
+  kNone,           // computes everything, stores nothing (the run to compare with)
+  kStore,          // computes everything, stores every full block (the demo's writer)
+  kFetchAndStore,  // fetches the leading cached blocks, computes and stores the rest
+};
+
+// Runs `tokens` (at least one) on `model` and decodes `decode` more tokens. kFetchAndStore
+// fetches the leading cached blocks (all but the block holding the last token, whose logits
+// must be computed). kStore and kFetchAndStore queue the full blocks they computed with
+// PutAsync after the first token was chosen (the caller flushes). The KV cache is cleared
+// first. REQUIRES: tokens.size() + decode <= model.capacity_tokens(), every token < vocab.
+RunOutcome RunPrompt(Transformer& model, Client& client, const Hasher& hasher,
+                     std::span<const std::uint32_t> tokens, int decode, CacheUse use);
 
 // One fetch of a few random keys that reaches every node, to open connections before any
 // clock starts (as an engine does at start-up).

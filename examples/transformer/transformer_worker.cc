@@ -89,29 +89,18 @@ int main(int argc, char** argv) {
   model.Prefill(std::span(*tokens).first(1), 0);
 
   if (mode == "store") {
-    RunOutcome run = RunPrompt(model, nullptr, *hasher, *tokens, 0);
-    const auto keys = hasher->Keys(*tokens);
-    std::vector<prefixcache::Source> sources;
-    std::vector<std::vector<std::span<const std::byte>>> parts;
-    std::vector<std::uint32_t> depths;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      const auto block = model.BlockParts(i);
-      parts.emplace_back(block.begin(), block.end());
-      depths.push_back(static_cast<std::uint32_t>(i));
-    }
-    for (const auto& p : parts) sources.push_back({p});
-    const bool queued = client.PutAsync(keys, sources, depths);
+    RunOutcome run = RunPrompt(model, client, *hasher, *tokens, 0, CacheUse::kStore);
     const bool flushed = client.FlushAsync(120000);
     const auto stats = client.Stats();
-    const bool all =
-        queued && flushed && stats.blocks_stored == keys.size() && stats.blocks_not_stored == 0;
-    std::printf("{\"blocks\": %zu, \"stored\": %llu, \"ttft_ms\": %.3f}\n", keys.size(),
+    const bool all = run.put_queued && flushed && stats.blocks_stored == run.computed_blocks &&
+                     stats.blocks_not_stored == 0;
+    std::printf("{\"blocks\": %zu, \"stored\": %llu, \"ttft_ms\": %.3f}\n", run.computed_blocks,
                 static_cast<unsigned long long>(stats.blocks_stored), run.ttft_ms);
     return all ? 0 : 1;
   }
 
-  RunOutcome uncached = RunPrompt(model, nullptr, *hasher, *tokens, decode);
-  RunOutcome cached = RunPrompt(model, &client, *hasher, *tokens, decode);
+  RunOutcome uncached = RunPrompt(model, client, *hasher, *tokens, decode, CacheUse::kNone);
+  RunOutcome cached = RunPrompt(model, client, *hasher, *tokens, decode, CacheUse::kFetchAndStore);
   const bool flushed = client.FlushAsync(120000);
   const auto stats = client.Stats();
   const bool tokens_identical = uncached.generated == cached.generated;
