@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev clang-format
   libboost-dev libboost-system-dev
-  librocksdb-dev libxxhash-dev nlohmann-json3-dev catch2
+  librocksdb-dev libxxhash-dev nlohmann-json3-dev catch2 libopenblas-dev
   libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   redis-server redis-tools python3 python3-redis
   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
