@@ -13,8 +13,6 @@ std::string Where(const char* name, std::size_t i) {
   return std::string(name) + "[" + std::to_string(i) + "]";
 }
 
-std::string TypeName(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
-
 bool IsPartList(py::handle obj) {
   return py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj);
 }
@@ -98,6 +96,8 @@ py::sequence SequenceOfLength(py::handle obj, const char* name, std::size_t n) {
 }
 
 }  // namespace
+
+std::string TypeName(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
 
 Borrowed::~Borrowed() {
   for (Py_buffer* view : views) {
@@ -216,25 +216,25 @@ BlockParts PartsFromPointers(py::handle ptrs, py::handle sizes, std::size_t n) {
   return out;
 }
 
-DestinationSet::DestinationSet(const BlockParts& parts) {
-  spans_.reserve(parts.parts.size());
-  for (const RawPart& part : parts.parts) spans_.emplace_back(part.data, part.size);
-  views_.reserve(parts.blocks());
+namespace {
+// Fills `spans` with one span per part and `views` with one view (Destination or Source)
+// per block over its run of `spans`.
+template <typename View, typename Byte>
+void MakeViews(const BlockParts& parts, std::vector<std::span<Byte>>& spans,
+               std::vector<View>& views) {
+  spans.reserve(parts.parts.size());
+  for (const RawPart& part : parts.parts) spans.emplace_back(part.data, part.size);
+  views.reserve(parts.blocks());
   for (std::size_t i = 0; i < parts.blocks(); ++i) {
-    views_.push_back({std::span<const std::span<std::byte>>(spans_).subspan(
+    views.push_back({std::span<const std::span<Byte>>(spans).subspan(
         parts.first[i], parts.first[i + 1] - parts.first[i])});
   }
 }
+}  // namespace
 
-SourceSet::SourceSet(const BlockParts& parts) {
-  spans_.reserve(parts.parts.size());
-  for (const RawPart& part : parts.parts) spans_.emplace_back(part.data, part.size);
-  views_.reserve(parts.blocks());
-  for (std::size_t i = 0; i < parts.blocks(); ++i) {
-    views_.push_back({std::span<const std::span<const std::byte>>(spans_).subspan(
-        parts.first[i], parts.first[i + 1] - parts.first[i])});
-  }
-}
+DestinationSet::DestinationSet(const BlockParts& parts) { MakeViews(parts, spans_, views_); }
+
+SourceSet::SourceSet(const BlockParts& parts) { MakeViews(parts, spans_, views_); }
 
 namespace {
 // The members of prefixcache.BlockStatus by value; made at import and kept for the life of

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "prefixcache/block_key.h"
@@ -23,6 +24,9 @@
 namespace prefixcache::python {
 
 namespace py = pybind11;
+
+// The name of obj's type, for error messages.
+std::string TypeName(py::handle obj);
 
 // Each entry of `keys` (a sequence) must be a bytes-like object of exactly 16 bytes.
 std::vector<BlockKey> KeysFrom(py::handle keys, const char* name = "keys");

@@ -87,7 +87,7 @@ std::vector<std::uint32_t> TokensFrom(py::handle tokens, const char* name) {
   if (!py::isinstance<py::sequence>(tokens) || py::isinstance<py::str>(tokens) ||
       py::isinstance<py::bytes>(tokens) || py::isinstance<py::bytearray>(tokens)) {
     throw py::type_error(std::string(name) + ": expected a list of ints or an integer array, got " +
-                         std::string(py::str(py::type::handle_of(tokens).attr("__name__"))));
+                         TypeName(tokens));
   }
   py::sequence seq = py::reinterpret_borrow<py::sequence>(tokens);
   out.reserve(seq.size());
@@ -96,8 +96,7 @@ std::vector<std::uint32_t> TokensFrom(py::handle tokens, const char* name) {
     // An integer of any kind (int, NumPy scalars) but not a bool or a float.
     if (py::isinstance<py::bool_>(item) || !PyIndex_Check(item.ptr())) {
       throw py::type_error(std::string(name) + "[" + std::to_string(i) +
-                           "]: expected an int, got " +
-                           std::string(py::str(py::type::handle_of(item).attr("__name__"))));
+                           "]: expected an int, got " + TypeName(item));
     }
     const py::int_ value(item);
     if (value < py::int_(0) || value > py::int_(std::numeric_limits<std::uint32_t>::max())) {
