@@ -29,6 +29,9 @@ constexpr TierField kTierFields[] = {
      "Evicted blocks dropped instead of demoted (queue full or spill failing).",
      &TierStats::demotion_drops},
     {"io_errors", kCounter, kSpillOnly, "Failed disk reads and writes.", &TierStats::io_errors},
+    {"reopens", kCounter, kSpillOnly,
+     "Times the spill tier reopened its folder and resumed writing after a failed write.",
+     &TierStats::reopens},
     {"queue_bytes", kGauge, kSpillOnly, "Evicted bytes waiting to be written to the spill tier.",
      &TierStats::queue_bytes},
 };

@@ -49,6 +49,7 @@ Status SpillTier::ValidateOptions(const SpillTierOptions& options) {
   if (options.segment_bytes == 0) {
     return Status::InvalidArgument("spill.segment_bytes: must be > 0");
   }
+  if (options.retry_min_ms == 0) return Status::InvalidArgument("spill.retry_min_ms: must be > 0");
   return Status::Ok();
 }
 
@@ -64,8 +65,13 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
   for (int attempt = 0;; ++attempt) {
     auto db = SpillDb::Open(options.path, env, notice);
     if (!db.ok()) return db.status();
-    tier.reset(new SpillTier(options, std::move(db).value()));
-    Status loaded = tier->LoadIndex();
+    tier.reset(new SpillTier(options, env, notice, std::move(db).value()));
+    Status loaded;
+    {
+      std::lock_guard write_lock(tier->write_mu_);
+      std::shared_lock db_lock(tier->db_mu_);
+      loaded = tier->LoadIndexLocked();
+    }
     if (loaded.ok()) break;
     (void)tier->Close();  // the load failure is what is reported (or retried)
     if (loaded.code() != StatusCode::kCorruption || attempt > 0) return loaded;
@@ -84,8 +90,11 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
   return tier;
 }
 
-SpillTier::SpillTier(const SpillTierOptions& options, std::unique_ptr<SpillDb> db)
+SpillTier::SpillTier(const SpillTierOptions& options, rocksdb::Env* env, SpillDb::Notice notice,
+                     std::unique_ptr<SpillDb> db)
     : options_(options),
+      env_(env),
+      notice_(std::move(notice)),
       segment_target_bytes_(SegmentTargetBytes(options)),
       disk_limit_bytes_(options.capacity_bytes + options.capacity_bytes / 8 +
                         2 * SegmentTargetBytes(options)),
@@ -93,11 +102,7 @@ SpillTier::SpillTier(const SpillTierOptions& options, std::unique_ptr<SpillDb> d
 
 SpillTier::~SpillTier() { (void)Close(); }  // no one to report to; Close() callers get it
 
-// Runs before the writer starts, so nothing else touches the tier yet; the locks are taken
-// for the functions that expect them.
-Status SpillTier::LoadIndex() {
-  std::lock_guard write_lock(write_mu_);
-  std::shared_lock db_lock(db_mu_);
+Status SpillTier::LoadIndexLocked() {
   std::vector<BlockKey> broken;
   std::vector<BlockKey> deletes;
   std::vector<std::pair<BlockKey, SpillRecord>> loaded;
@@ -374,6 +379,15 @@ Status SpillTier::Clear() {
     done_op_id_ = last_op_id_;
     drain_cv_.notify_all();
   }
+  {
+    std::lock_guard lock(mu_);
+    if (!health_.ok()) {
+      // The folder is cleared when the tier reopens it (see Health): nothing comes back.
+      clear_on_reopen_ = true;
+      erased_while_failed_.clear();
+      return Status::Ok();
+    }
+  }
   if (!db_) return Status::Ok();
   Status cleared = db_->Clear();
   if (!cleared.ok()) Add(io_errors_);
@@ -399,7 +413,7 @@ Status SpillTier::Drain() {
 Status SpillTier::Flush() {
   Status drained = Drain();
   std::shared_lock db_lock(db_mu_);
-  if (!db_) return Status::Unavailable("spill tier closed");
+  if (!db_) return Health();  // closed, or a reopen failed
   Status flushed = FlushLocked();
   return drained.ok() ? flushed : drained;
 }
@@ -474,6 +488,7 @@ TierStats SpillTier::Stats() const {
   stats.checksum_failures = checksum_failures_.load(kRelaxed);
   stats.demotion_drops = demotion_drops_.load(kRelaxed);
   stats.io_errors = io_errors_.load(kRelaxed);
+  stats.reopens = reopens_.load(kRelaxed);
   stats.queue_bytes = queue_bytes_.load(kRelaxed);
   return stats;
 }

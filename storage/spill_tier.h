@@ -180,10 +180,15 @@ class SpillTier {
   Status Flush();
 
   // Ok while open and writing; IoError with the failed write's text once a write has
-  // failed; Unavailable once closed. A failed write is final for this object: from then on
-  // every demotion is dropped (the queued ones at once), Put returns that error and Erase
-  // no longer reaches the disk, while reads go on. Nothing here clears it; a new Open of
-  // the folder (a restart) starts healthy.
+  // failed, until the tier has recovered; Unavailable once closed. While unhealthy every
+  // demotion is dropped (the queued ones at once) and Put returns that error, while reads
+  // of what is on disk go on. The writer thread then retries: retry_min_ms after the
+  // failure (doubling after each failed attempt, up to retry_max_ms) it closes RocksDB,
+  // opens the folder again and rebuilds the index from its records, as Open does, and the
+  // tier is healthy again (counted in `reopens`, one line to options.notice). Erase and
+  // Clear made while unhealthy are applied to the folder at that point, so nothing erased
+  // comes back (past 65,536 erased keys the folder is cleared instead: a cache may
+  // forget). While a reopen fails, the tier holds nothing (reads miss).
   Status Health() const;
 
   // Drains the queue, completes the segment, stops the writer, flushes and closes RocksDB.
@@ -227,9 +232,18 @@ class SpillTier {
     std::uint64_t seq = 0;
   };
 
-  SpillTier(const SpillTierOptions& options, std::unique_ptr<SpillDb> db);
+  SpillTier(const SpillTierOptions& options, rocksdb::Env* env, SpillDb::Notice notice,
+            std::unique_ptr<SpillDb> db);
 
-  Status LoadIndex();
+  // Rebuilds the index from db_'s records. Caller holds write_mu_ and db_mu_, not mu_.
+  Status LoadIndexLocked();
+  // After a failed write: reopens the folder (see Health). Runs on the writer thread.
+  Status Recover();
+  // Reopens db_ and rebuilds the index, then applies the erases made while unhealthy.
+  // Caller holds write_mu_ and db_mu_ exclusively, not mu_.
+  Status ReopenLocked();
+  // Notes a key erased while unhealthy (see Health). Caller holds mu_.
+  void RememberErasedLocked(const BlockKey& key);
   // Every change to queued_ and index_ after LoadIndex goes through these, which keep
   // queued_only_ and in_memory_ in step. Caller holds mu_. A key moving from the queue to
   // the index is indexed first, then unqueued, so it never looks gone in between.
@@ -304,6 +318,8 @@ class SpillTier {
   Status FlushLocked();
 
   const SpillTierOptions options_;
+  rocksdb::Env* const env_;  // not owned; nullptr: the default environment
+  const SpillDb::Notice notice_;
   const std::uint64_t segment_target_bytes_;
   const std::uint64_t disk_limit_bytes_;
 
@@ -350,6 +366,12 @@ class SpillTier {
   std::uint64_t last_op_id_ = 0;  // the newest queued op
   std::uint64_t done_op_id_ = 0;  // every op up to this one is written or dropped
   Status health_;
+  // While unhealthy: the keys erased (to delete from the folder at the next reopen), or
+  // clear_on_reopen_ once Clear was called or too many keys were erased to list.
+  std::unordered_set<BlockKey, BlockKeyHash> erased_while_failed_;
+  bool clear_on_reopen_ = false;
+  bool failure_reported_ = false;  // the notice line of the current failure is written
+  bool reopen_failed_ = false;     // db_ is closed by a failed reopen; the index is empty
   bool stopping_ = false;
   bool closed_ = false;
   std::thread writer_;
@@ -361,6 +383,7 @@ class SpillTier {
   std::atomic<std::uint64_t> checksum_failures_{0};
   std::atomic<std::uint64_t> demotion_drops_{0};
   std::atomic<std::uint64_t> io_errors_{0};
+  std::atomic<std::uint64_t> reopens_{0};
   std::atomic<std::uint64_t> queue_bytes_{0};
 };
 

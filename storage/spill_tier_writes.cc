@@ -4,6 +4,7 @@
 #include <xxh_x86dispatch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <new>
 #include <utility>
 
@@ -32,15 +33,143 @@ Status Seal(SpillDb& db, std::unique_ptr<SpillDb::Segment> segment) {
 void SpillTier::WriterLoop() {
   // Named for top -H and for storage_bench's CPU split (at most 15 characters).
   pthread_setname_np(pthread_self(), "spill-writer");
+  const std::chrono::milliseconds longest(std::max(options_.retry_min_ms, options_.retry_max_ms));
+  std::chrono::milliseconds backoff(options_.retry_min_ms);
   for (;;) {
+    std::string failure;  // a failure not reported yet
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything is written
+      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !health_.ok(); });
+      if (health_.ok()) {
+        if (queue_.empty()) return;  // stopping, and everything is written
+      } else {
+        if (!failure_reported_) failure = health_.message();
+        failure_reported_ = true;
+      }
     }
-    std::lock_guard write_lock(write_mu_);
-    WriteQueuedBatch();
+    if (!failure.empty()) {
+      notice_(failure + "; spill writes stop (reads go on), reopening the folder in " +
+              std::to_string(backoff.count()) + " ms");
+    }
+    if (Health().ok()) {
+      {
+        std::lock_guard write_lock(write_mu_);
+        WriteQueuedBatch();
+      }
+      // The wait starts short again only once writes succeed: a disk that is still full
+      // lets the folder reopen and fails the next write.
+      if (Health().ok()) backoff = std::chrono::milliseconds(options_.retry_min_ms);
+      continue;
+    }
+    {
+      // An unhealthy tier queues nothing (Enqueue drops), so only Close ends the wait.
+      std::unique_lock lock(mu_);
+      if (work_cv_.wait_for(lock, backoff, [this] { return stopping_; })) return;
+    }
+    Status recovered = Recover();
+    backoff = std::min(backoff * 2, longest);
+    if (recovered.ok()) {
+      notice_("spill tier " + options_.path + ": reopened, writing again");
+    } else {
+      notice_("spill tier " + options_.path + ": reopen failed: " + recovered.message() +
+              "; next attempt in " + std::to_string(backoff.count()) + " ms");
+    }
   }
+}
+
+Status SpillTier::Recover() {
+  std::lock_guard write_lock(write_mu_);
+  {
+    std::shared_lock db_lock(db_mu_);
+    if (db_) {
+      (void)FinishSealLocked(true);  // the seal in flight; its result no longer matters
+      std::lock_guard lock(mu_);
+      AbandonSegmentLocked();
+    }
+  }
+  std::unique_lock db_lock(db_mu_);  // waits for the reads in flight
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || closed_) return Status::Unavailable("spill tier closed");
+  }
+  return ReopenLocked();
+}
+
+Status SpillTier::ReopenLocked() {
+  std::unordered_set<BlockKey, BlockKeyHash> in_memory;
+  {
+    std::lock_guard lock(mu_);
+    in_memory = std::move(in_memory_);
+    ForgetAllLocked();
+    reopen_failed_ = true;  // until the folder is open and indexed again
+  }
+  if (db_) (void)db_->Close();  // the tier failed already; the reopen tells what works
+  db_.reset();
+  auto fail = [&](Status status) {
+    Add(io_errors_);
+    std::lock_guard lock(mu_);
+    health_ = Status::IoError(status.message());
+    return status;
+  };
+  Status loaded;
+  for (int attempt = 0;; ++attempt) {
+    auto opened = SpillDb::Open(options_.path, env_, notice_);
+    if (!opened.ok()) return fail(opened.status());
+    db_ = std::move(opened).value();
+    loaded = LoadIndexLocked();
+    if (loaded.code() != StatusCode::kCorruption || attempt > 0) break;
+    // As Open does: records RocksDB cannot read are started again, empty.
+    notice_(loaded.message() + "; its blocks are discarded and the tier starts empty");
+    (void)db_->Close();  // the folder is destroyed next
+    db_.reset();
+    {
+      std::lock_guard lock(mu_);
+      ForgetAllLocked();
+    }
+    if (Status destroyed = SpillDb::Destroy(options_.path, env_); !destroyed.ok()) {
+      return fail(destroyed);
+    }
+  }
+  std::vector<BlockKey> erased;
+  bool clear = false;
+  {
+    std::lock_guard lock(mu_);
+    clear = clear_on_reopen_;
+    erased.assign(erased_while_failed_.begin(), erased_while_failed_.end());
+    for (const BlockKey& key : erased) UnindexLocked(key);
+  }
+  if (loaded.ok() && clear) loaded = db_->Clear();
+  if (loaded.ok() && !clear) loaded = db_->WriteRecords({}, erased);
+  if (!loaded.ok()) {
+    (void)db_->Close();  // reported through `loaded`
+    db_.reset();
+    std::lock_guard lock(mu_);
+    ForgetAllLocked();
+    return fail(loaded);
+  }
+  std::lock_guard lock(mu_);
+  if (clear) ForgetAllLocked();
+  for (const BlockKey& key : in_memory) {
+    if (index_.Find(key) != nullptr) in_memory_.insert(key);
+  }
+  erased_while_failed_.clear();
+  clear_on_reopen_ = false;
+  reopen_failed_ = false;
+  failure_reported_ = false;
+  health_ = Status::Ok();
+  Add(reopens_);
+  return Status::Ok();
+}
+
+void SpillTier::RememberErasedLocked(const BlockKey& key) {
+  constexpr std::size_t kMostErased = 65536;
+  if (clear_on_reopen_) return;
+  if (erased_while_failed_.size() >= kMostErased) {
+    clear_on_reopen_ = true;
+    erased_while_failed_.clear();
+    return;
+  }
+  erased_while_failed_.insert(key);
 }
 
 void SpillTier::WriteQueuedBatch() {
@@ -78,7 +207,10 @@ void SpillTier::WriteQueuedBatch() {
     for (std::size_t i = 0; i < ops.size(); ++i) {
       Op& op = ops[i];
       if (!op.block) {
-        deletes.push_back(op.key);
+        // Put again since the Erase (Put runs under write_mu_ too, so it indexed before this
+        // batch began): its record replaces the erased one when its segment is ingested,
+        // and deleting now could remove that new record, leaving a held key without one.
+        if (index_.Find(op.key) == nullptr) deletes.push_back(op.key);
         continue;
       }
       auto queued = queued_.find(op.key);
@@ -358,6 +490,7 @@ void SpillTier::DeleteEmptySegmentsLocked() {
 void SpillTier::FailLocked(const std::string& error) {
   Add(io_errors_);
   if (health_.ok()) health_ = Status::IoError(error);
+  work_cv_.notify_all();  // the writer starts the wait before reopening (WriterLoop)
   std::uint64_t dropped_bytes = 0;
   for (const Op& op : queue_) {
     if (!op.block) continue;
@@ -411,10 +544,16 @@ void SpillTier::Erase(const BlockKey& key) {
   std::lock_guard lock(mu_);
   const bool queued = UnqueueLocked(key);
   const bool indexed = UnindexLocked(key);
+  if (!health_.ok() && !closed_) {
+    // Deleted from the folder when the tier reopens it (see Health). With the folder
+    // closed by a failed reopen the index is empty, so any key may be on disk.
+    if (indexed || reopen_failed_) RememberErasedLocked(key);
+    return;
+  }
   // A queued block may be in the writer's hands already, so its record is deleted too.
-  // Past stopping_ the writer may be gone, and an unhealthy tier writes nothing: the
-  // delete is then lost (see Erase in spill_tier.h).
-  if (!(queued || indexed) || closed_ || stopping_ || !health_.ok()) return;
+  // Past stopping_ the writer may be gone: the delete is then lost (see Erase in
+  // spill_tier.h).
+  if (!(queued || indexed) || closed_ || stopping_) return;
   queue_.push_back(Op{key, std::nullopt, ++last_op_id_});
   work_cv_.notify_one();
 }
@@ -429,7 +568,7 @@ Status SpillTier::Put(const BlockKey& key, Block block) {
   const std::uint64_t checksum = Checksum(block.value);
   std::lock_guard write_lock(write_mu_);
   std::shared_lock db_lock(db_mu_);
-  if (!db_) return Status::Unavailable("spill tier closed");
+  if (!db_) return Health();  // closed, or a reopen failed
   std::vector<PlannedPut> planned;
   std::vector<BlockKey> victims;
   {

@@ -8,14 +8,17 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "spill_index.h"
@@ -47,7 +50,18 @@ SpillTierOptions Options(const TempDir& dir, std::uint64_t capacity_blocks = 100
   options.capacity_bytes = capacity_blocks * kBlockBytes;
   options.queue_bytes = 64 * kMiB;
   options.batch_bytes = 4 * kMiB;
+  // No reopen after a failed write unless a test asks for one (retry_min_ms).
+  options.retry_min_ms = 3'600'000;
+  options.retry_max_ms = 3'600'000;
   return options;
+}
+
+// Waits (bounded) until the tier's health is Ok again; whether it got there is the caller's
+// to check.
+void AwaitHealthy(const SpillTier& tier) {
+  for (int i = 0; i < 3000 && !tier.Health().ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::unique_ptr<SpillTier> OpenTier(const SpillTierOptions& options) {
@@ -490,6 +504,37 @@ TEST_CASE("SpillTier Erase and Clear reach the disk", "[integration]") {
   CHECK(tier->Contains(Key(20)));
 }
 
+// An Erase queues the delete of the key's record for the writer; a Put right after it
+// must not have its new record removed by that delete when the writer gets to it after
+// the Put's segment is ingested (then the key would be held until a restart forgot it).
+TEST_CASE("SpillTier keeps a block put right after its key was erased", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  options.segment_bytes = kBlockBytes;  // each Put completes a segment for the sealer
+  constexpr std::uint64_t kKeys = 200;
+  {
+    auto tier = OpenTier(options);
+    for (std::uint64_t i = 0; i < kKeys; ++i) {
+      REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
+      REQUIRE(tier->Drain().ok());
+      tier->Erase(Key(i));
+      REQUIRE(tier->Put(Key(i), MakeBlock(i, 0, kBlockBytes, 1)).ok());
+      REQUIRE(tier->Put(Key(1000 + i), MakeBlock(1000 + i)).ok());  // ingests the one before
+    }
+    REQUIRE(tier->Flush().ok());
+    for (std::uint64_t i = 0; i < kKeys; ++i) REQUIRE(tier->Contains(Key(i)));
+  }
+  auto tier = OpenTier(options);
+  std::uint64_t held = 0;
+  for (std::uint64_t i = 0; i < kKeys; ++i) {
+    auto got = tier->Get(Key(i));
+    if (!got.ok()) continue;
+    ++held;
+    CHECK(SameBytes(got->value, MakeBlock(i, 0, kBlockBytes, 1).value));
+  }
+  CHECK(held == kKeys);
+}
+
 TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir);
@@ -526,7 +571,8 @@ TEST_CASE("SpillTier::Open names the path and the reason when it fails", "[integ
   CHECK(SpillTier::Open(options).status().code() == StatusCode::kInvalidArgument);
 }
 
-// Fails the creation of table files once `full` is set, as a full disk would.
+// Fails the creation of table files once `full` is set, as a full disk would, and of every
+// file (the logs and manifest RocksDB opens with) while `everything` is set too.
 class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
  public:
   FullDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
@@ -535,10 +581,13 @@ class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
                                     std::unique_ptr<rocksdb::FSWritableFile>* file,
                                     rocksdb::IODebugContext* debug) override {
     const bool data_file = name.ends_with(".sst");
-    if (full && data_file) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    if (full && (data_file || everything)) {
+      return rocksdb::IOStatus::NoSpace("injected: no space left");
+    }
     return target()->NewWritableFile(name, options, file, debug);
   }
   std::atomic<bool> full{false};
+  std::atomic<bool> everything{false};
 };
 
 TEST_CASE("SpillTier turns unhealthy when its writes fail and drops demotions", "[integration]") {
@@ -658,6 +707,88 @@ TEST_CASE("SpillTier loses only the segment that a full disk cut short", "[integ
   tier->Enqueue(Key(9), MakeBlock(9));
   REQUIRE(tier->Drain().ok());
   CHECK(tier->Get(Key(9)).ok());
+}
+
+TEST_CASE("SpillTier reopens its folder after a failed write and writes again", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  options.retry_min_ms = 20;
+  options.retry_max_ms = 40;
+  std::vector<std::string> notices;
+  std::mutex notices_mu;
+  options.notice = [&](const std::string& line) {
+    std::lock_guard lock(notices_mu);
+    notices.push_back(line);
+  };
+  auto file_system = std::make_shared<FullDiskFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  {
+    auto tier = RequireValue(SpillTier::Open(options, env.get()));
+    for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
+    REQUIRE(tier->Flush().ok());
+
+    file_system->everything = true;
+    file_system->full = true;
+    CHECK(tier->Put(Key(10), MakeBlock(10)).code() == StatusCode::kIoError);
+    // Reopens fail while the disk is full (RocksDB cannot create its logs).
+    tier->Erase(Key(1));  // to be deleted from the folder once it is reopened
+    CHECK_FALSE(tier->Contains(Key(1)));
+    file_system->full = false;
+    AwaitHealthy(*tier);
+    REQUIRE(tier->Health().ok());
+    CHECK(tier->Stats().reopens >= 1);
+    // Rebuilt from the folder: what was written before the failure, without the erased key.
+    for (std::uint64_t i : {0, 2, 3}) {
+      auto got = tier->Get(Key(i));
+      REQUIRE(got.ok());
+      CHECK(SameBytes(got->value, MakeBlock(i).value));
+    }
+    CHECK_FALSE(tier->Contains(Key(1)));
+    CHECK_FALSE(tier->Contains(Key(10)));
+    // Writing again.
+    tier->Enqueue(Key(20), MakeBlock(20));
+    REQUIRE(tier->Drain().ok());
+    CHECK(tier->NeedsDiskRead(Key(20)));
+    CHECK(tier->Get(Key(20)).ok());
+    REQUIRE(tier->Close().ok());
+  }
+  {
+    std::lock_guard lock(notices_mu);
+    REQUIRE(notices.size() >= 2);
+    CHECK_THAT(notices.front(), Catch::Contains("injected: no space left"));
+    CHECK_THAT(notices.front(), Catch::Contains("spill writes stop"));
+    CHECK_THAT(notices.back(), Catch::Contains("reopened, writing again"));
+  }
+  // The erase made while unhealthy reached the disk: a restart does not bring it back.
+  auto tier = OpenTier(options);
+  CHECK(tier->Contains(Key(0)));
+  CHECK(tier->Contains(Key(20)));
+  CHECK_FALSE(tier->Contains(Key(1)));
+}
+
+TEST_CASE("SpillTier applies a Clear made while unhealthy when it reopens", "[integration]") {
+  TempDir dir("spill");
+  SpillTierOptions options = Options(dir);
+  auto file_system = std::make_shared<FullDiskFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  options.retry_min_ms = 20;
+  options.retry_max_ms = 40;
+  options.notice = [](const std::string&) {};
+  auto tier = RequireValue(SpillTier::Open(options, env.get()));
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
+  REQUIRE(tier->Flush().ok());
+  file_system->everything = true;
+  file_system->full = true;
+  CHECK(tier->Put(Key(10), MakeBlock(10)).code() == StatusCode::kIoError);
+  REQUIRE(tier->Clear().ok());
+  file_system->full = false;
+  AwaitHealthy(*tier);
+  REQUIRE(tier->Health().ok());
+  CHECK(tier->Stats().entries == 0);
+  for (std::uint64_t i = 0; i < 4; ++i) CHECK_FALSE(tier->Contains(Key(i)));
+  REQUIRE(tier->Close().ok());
+  auto reopened = OpenTier(options);
+  CHECK(reopened->Stats().entries == 0);
 }
 
 }  // namespace

@@ -65,6 +65,10 @@ struct SpillTierOptions {
   std::uint64_t segment_bytes = 64 * kMiB;
   // On a clean Close(), write the memory tier's blocks to the spill tier first.
   bool flush_on_close = true;
+  // After a failed write the tier stops writing and reopens its folder retry_min_ms later,
+  // doubling the wait after each failed attempt up to retry_max_ms (see SpillTier::Health).
+  std::uint32_t retry_min_ms = 1000;
+  std::uint32_t retry_max_ms = 60000;
   // Receives the one line Open writes when it discards what a folder held (a folder of an
   // earlier spill format, or one RocksDB reports corrupt). Empty: the line goes to stderr.
   // Called on the thread that opens the tier, before Open returns.

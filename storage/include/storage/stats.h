@@ -20,6 +20,7 @@ struct TierStats {
   std::uint64_t demotion_drops = 0;     // evicted blocks never written (queue full, too
                                         // large, spill tier failing or closed)
   std::uint64_t io_errors = 0;          // failed RocksDB reads/writes
+  std::uint64_t reopens = 0;            // spill: folder reopened after a failed write
   std::uint64_t queue_bytes = 0;        // spill: evicted bytes waiting to be written
 };
 
