@@ -2,11 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
 #include <utility>
 
 namespace prefixcache::daemon {
 
 Result<std::unique_ptr<Daemon>> Daemon::Open(DaemonOptions options) {
+  // The spill tier's lines (a discarded folder, a failed write and its recovery, blocks
+  // that failed verification) go to the daemon's log.
+  if (!options.store.spill.notice) {
+    options.store.spill.notice = [](const std::string& line) { spdlog::warn("{}", line); };
+  }
   auto opened = storage::BlockStore::Open(options.store);
   if (!opened.ok()) return Status::InvalidArgument("storage: " + opened.status().message());
   std::unique_ptr<storage::BlockStore> store = std::move(opened).value();

@@ -53,6 +53,9 @@ int Run(const std::string& config_file, const daemon::ConfigOverrides& overrides
   boost::asio::io_context signal_context(1);
   boost::asio::signal_set signals(signal_context, SIGINT, SIGTERM);
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (RLIMIT_FSIZE) a write fails with EFBIG, which the spill tier
+  // handles as a full disk, instead of the signal ending the process.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   spdlog::info("prefixcached {} starting: node {}, memory {} ({}), spill {}", PREFIXCACHE_VERSION,
                config.node.id, config::FormatSize(config.memory.capacity_bytes),

@@ -380,12 +380,12 @@ Status SpillDb::ReadValue(const BlockKey& key, std::uint64_t seq,
                           std::span<std::byte> value) const {
   rocksdb::ReadOptions read;
   read.fill_cache = false;
-  // The tier checks its own XXH3 of the whole value after the read, so RocksDB's XXH3 of
-  // each data block would only read the bytes once more (a third of the read's CPU). A
-  // damaged data block is still parsed safely: entries are bounds-checked against a block
-  // whose place and size come from the index block, which RocksDB checked when it opened
-  // the table.
-  read.verify_checksums = false;
+  // RocksDB's XXH3 of each data block is checked before the block is parsed: Debian's
+  // librocksdb asserts on some damaged blocks (tests/faults/spill_fault_test.cc ended the
+  // daemon with an assertion in DataBlockHashIndex::Initialize when this was off), so a
+  // damaged disk must be caught here and not in the parser. The tier then checks its own
+  // XXH3 of the whole value after the read.
+  read.verify_checksums = true;
   const std::string what = "spill read of " + key.ToHex();
   for (std::uint64_t chunk = 0; chunk < Chunks(value.size()); ++chunk) {
     const std::size_t at = chunk * kChunkBytes;

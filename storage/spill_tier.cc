@@ -228,8 +228,12 @@ Result<Block> SpillTier::ReadFromDisk(const BlockKey& key, const SpillRecord& re
     }
   }
   DropCorrupt(key, record.seq);
-  Add(checksum_failures_);
+  const std::uint64_t failures = checksum_failures_.fetch_add(1, kRelaxed) + 1;
   Add(misses_);
+  if ((failures & (failures - 1)) == 0) {  // the 1st, 2nd, 4th, 8th...: a damaged disk is heard
+    notice_("spill block " + key.ToHex() + ": " + why + "; deleted (" + std::to_string(failures) +
+            " spilled blocks failed verification so far)");
+  }
   return Status::Corruption("spill block " + key.ToHex() + ": " + why + "; deleted");
 }
 
