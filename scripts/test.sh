@@ -44,10 +44,10 @@ fi
 if [ -z "${SKIP_FUZZ:-}" ]; then
   # Every <folder>/fuzz/<name>_fuzz.cc is a target; each runs FUZZ_SECONDS (default 20) from
   # its committed seed corpus (<folder>/fuzz/corpus/, copied so the run adds nothing to it).
-  echo "== libFuzzer: short runs of the RESP parsers, the config loader and the command handler"
+  echo "== libFuzzer: short runs of the RESP parsers, the config loader, the command handler and the client's chunk reader"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPREFIXCACHE_FUZZ=ON >/dev/null
-  fuzz_dirs=(protocol/fuzz config/fuzz daemon/fuzz)
+  fuzz_dirs=(protocol/fuzz config/fuzz daemon/fuzz client_lib/fuzz)
   targets=()
   for dir in "${fuzz_dirs[@]}"; do
     for source in "$dir"/*_fuzz.cc; do targets+=("$(basename "$source" .cc):$dir"); done
