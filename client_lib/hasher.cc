@@ -107,6 +107,14 @@ BlockKey Hasher::Next(const BlockKey& prev, std::span<const std::uint32_t> block
   return FromHash(XXH3_128bits_digest(&state));
 }
 
+BlockKey Hasher::KeyOf(std::span<const std::byte> name) const {
+  XXH3_state_t state;
+  XXH3_128bits_reset(&state);
+  XXH3_128bits_update_dispatch(&state, seed_.bytes.data(), BlockKey::kSize);
+  XXH3_128bits_update_dispatch(&state, name.data(), name.size());
+  return FromHash(XXH3_128bits_digest(&state));
+}
+
 std::vector<BlockKey> Hasher::Keys(std::span<const std::uint32_t> tokens) const {
   const std::size_t blocks = tokens.size() / block_size_;
   std::vector<BlockKey> keys;

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   redis-server redis-tools python3 python3-redis
   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
+  python3-venv python3-pip python3-setuptools python3-wheel
   procps coreutils util-linux
   systemd
 )

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 #include <type_traits>
 
@@ -193,7 +194,27 @@ void BindHasher(py::module_& m) {
           },
           py::arg("prev_key"), py::arg("block_tokens"),
           "The key of the block block_tokens (exactly block_size tokens) following the block "
-          "whose key is prev_key (pass seed for the first block).");
+          "whose key is prev_key (pass seed for the first block).")
+      .def(
+          "key_of",
+          [](const Hasher& h, py::handle name) {
+            std::string bytes;
+            if (py::isinstance<py::str>(name)) {
+              bytes = name.cast<std::string>();  // UTF-8
+            } else if (py::isinstance<py::bytes>(name)) {
+              bytes = py::reinterpret_borrow<py::bytes>(name);
+            } else if (py::isinstance<py::bytearray>(name)) {
+              bytes.assign(PyByteArray_AsString(name.ptr()),
+                           static_cast<std::size_t>(PyByteArray_Size(name.ptr())));
+            } else {
+              throw py::type_error("name: expected str or bytes, got " + TypeName(name));
+            }
+            return KeyBytes(h.KeyOf(std::as_bytes(std::span(bytes.data(), bytes.size()))));
+          },
+          py::arg("name"),
+          "The 16-byte key of a block the engine names itself instead of by its tokens (a "
+          "str, hashed as UTF-8, or bytes): XXH3-128 of seed || the name's bytes. SGLang's "
+          "page-hash strings become keys this way.");
 }
 
 }  // namespace prefixcache::python

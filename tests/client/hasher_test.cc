@@ -3,9 +3,11 @@
 #include <xxhash.h>
 
 #include <catch2/catch.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -112,6 +114,22 @@ TEST_CASE("Hasher test vector (pinned: other implementations must reproduce it)"
   CHECK(h16.Keys(tokens) == ReferenceKeys(ns16, tokens));
   CHECK(h64.seed() == ReferenceSeed(ns64));
   CHECK(h64.Keys(long_tokens) == ReferenceKeys(ns64, long_tokens));
+}
+
+TEST_CASE("KeyOf: a block named by the engine's own bytes (pinned test vector)", "[unit]") {
+  const Hasher h16 = MustCreate(TestNamespace(16));
+  // A 64-hex page-hash string as SGLang names pages: sha256("prefixcache").
+  const std::string name = "3259e89487b828fc8dfb923321202a78f2c3675e1407816e28449036d693cc5c";
+  const auto bytes = [](const std::string& s) {
+    return std::as_bytes(std::span(s.data(), s.size()));
+  };
+  CHECK(h16.KeyOf(bytes(name)).ToHex() == "f78c3746cacf27a7b7839052e7c9f62b");
+  CHECK(h16.KeyOf(bytes(name)) == Canonical(std::string(h16.seed().View()) + name));
+  CHECK(h16.KeyOf({}) == Canonical(std::string(h16.seed().View())));
+  // The namespace separates equal names.
+  CHECK(h16.KeyOf(bytes(name)) != MustCreate(TestNamespace(64)).KeyOf(bytes(name)));
+  const std::string long_name(1000, 'x');  // past XXH3's short-input paths
+  CHECK(h16.KeyOf(bytes(long_name)) == Canonical(std::string(h16.seed().View()) + long_name));
 }
 
 TEST_CASE("Hasher matches the documented layout on both sides of the one-shot limit", "[unit]") {

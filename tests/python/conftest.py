@@ -73,14 +73,16 @@ class Daemon:
 
 
 class Cluster:
-    """`size` daemons of one JSON config (cluster.nodes n1..nN on free loopback ports)."""
+    """`size` daemons of one JSON config (cluster.nodes n1..nN on free loopback ports);
+    `settings` adds or replaces top-level sections of the config (e.g. "security")."""
 
-    def __init__(self, folder, size):
+    def __init__(self, folder, size, settings=None):
         self.nodes = [(f"n{i + 1}", f"127.0.0.1:{free_port()}") for i in range(size)]
         self.config_path = os.path.join(folder, "cluster.json")
         config = {
             "cluster": {"nodes": [{"id": i, "address": a} for i, a in self.nodes]},
             "memory": {"capacity": "64MiB"},
+            **(settings or {}),
         }
         with open(self.config_path, "w") as f:
             json.dump(config, f)

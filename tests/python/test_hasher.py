@@ -92,3 +92,16 @@ def test_misuse_raises_clear_errors():
         hasher.keys("not tokens")
     with pytest.raises(TypeError):
         prefixcache.Namespace(model_id="m")
+
+
+def test_key_of_names_a_block_by_bytes():
+    # The KeyOf vector of tests/client/hasher_test.cc.
+    hasher = prefixcache.Hasher(namespace(16))
+    name = "3259e89487b828fc8dfb923321202a78f2c3675e1407816e28449036d693cc5c"
+    assert hasher.key_of(name).hex() == "f78c3746cacf27a7b7839052e7c9f62b"
+    assert hasher.key_of(name.encode()) == hasher.key_of(bytearray(name.encode())) == \
+        hasher.key_of(name)
+    assert hasher.key_of(name) != prefixcache.Hasher(namespace(64)).key_of(name)
+    assert len(hasher.key_of("")) == 16
+    with pytest.raises(TypeError, match="str or bytes"):
+        hasher.key_of(12)

@@ -18,12 +18,15 @@
 //       where B = block_size_tokens and canonical(h) is the 16 bytes of
 //       XXH128_canonicalFromHash: h.high64 big-endian, then h.low64 big-endian -- the byte
 //       order of BlockKey::FromHalves(h.high64, h.low64).
+//   name key = canonical(XXH3_128(seed || the name's bytes))
+//       for a block the engine names itself (KeyOf: SGLang's page-hash strings, say).
 //
 // Every field is hashed, empty or not, so ("ab", "") and ("a", "b") differ. No randomness
 // enters: the same namespace and tokens give the same keys in every process, on every
 // host and in every version using "prefixcache/ns/v1".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -66,6 +69,11 @@ class Hasher {
   // seed() for the first block). REQUIRES: block_tokens.size() == block_size() (CHECKed:
   // aborts otherwise).
   BlockKey Next(const BlockKey& prev, std::span<const std::uint32_t> block_tokens) const;
+
+  // The key of a block the engine names itself instead of by its tokens (e.g. SGLang's
+  // page-hash strings): canonical(XXH3_128(seed() || name)). Any bytes, empty too; the
+  // namespace keeps equal names of different namespaces apart.
+  BlockKey KeyOf(std::span<const std::byte> name) const;
 
  private:
   Hasher(BlockKey seed, std::uint32_t block_size) : seed_(seed), block_size_(block_size) {}
