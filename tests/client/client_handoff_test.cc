@@ -56,16 +56,34 @@ void RestartAndNotice(LocalCluster& cluster, Client& client, std::span<const Blo
   }));
 }
 
+// A started three-node cluster, a client, and `count` keys with values of kSize bytes.
+struct HandoffSetup {
+  HandoffSetup(std::size_t count, std::uint64_t seed)
+      : options(Start(cluster)),
+        client(OpenClient(options)),
+        ring(RingOf(options)),
+        keys(RandomKeys(count, seed)),
+        values(ValuesFor(keys, kSize)),
+        victim(KeysOn(ring, keys)) {}
+
+  static ClientOptions Start(LocalCluster& cluster) {
+    REQUIRE(cluster.Start());
+    return Patient(cluster.ClientOptions());
+  }
+
+  LocalCluster cluster;
+  const ClientOptions options;
+  std::unique_ptr<Client> client;
+  const cluster::Ring ring;
+  const std::vector<BlockKey> keys;
+  const std::vector<std::vector<std::byte>> values;
+  const VictimKeys victim;
+};
+
 TEST_CASE("client: a down owner's keys are written to and read from its stand-in, then go back",
           "[integration]") {
-  LocalCluster cluster;
-  REQUIRE(cluster.Start());
-  const ClientOptions options = Patient(cluster.ClientOptions());
-  auto client = OpenClient(options);
-  const cluster::Ring ring = RingOf(options);
-  const auto keys = RandomKeys(60, 31);
-  const auto values = ValuesFor(keys, kSize);
-  const VictimKeys victim = KeysOn(ring, keys);
+  HandoffSetup setup(60, 31);
+  auto& [cluster, options, client, ring, keys, values, victim] = setup;
   REQUIRE(victim.index.size() > 5);
 
   KillAndNotice(cluster, *client, keys);
@@ -117,14 +135,8 @@ TEST_CASE("client: a down owner's keys are written to and read from its stand-in
 }
 
 TEST_CASE("client: an erase during an outage leaves no copy behind", "[integration]") {
-  LocalCluster cluster;
-  REQUIRE(cluster.Start());
-  const ClientOptions options = Patient(cluster.ClientOptions());
-  auto client = OpenClient(options);
-  const cluster::Ring ring = RingOf(options);
-  const auto keys = RandomKeys(40, 33);
-  const auto values = ValuesFor(keys, kSize);
-  const VictimKeys victim = KeysOn(ring, keys);
+  HandoffSetup setup(40, 33);
+  auto& [cluster, options, client, ring, keys, values, victim] = setup;
   REQUIRE(victim.index.size() > 3);
 
   KillAndNotice(cluster, *client, keys);
