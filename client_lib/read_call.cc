@@ -60,7 +60,7 @@ std::vector<Assignment> AssignRound(const Topology& topology, std::span<const Bl
     }
     if (chosen == SIZE_MAX && tried[i] == replicas) {
       tried[i] = static_cast<std::uint16_t>(replicas + 1);
-      if (handoff_window.count() > 0 && topology.MayBeHandedOff(keys[i], now, handoff_window)) {
+      if (topology.MayBeHandedOff(keys[i], now, handoff_window)) {
         const std::optional<std::size_t> stand_in = topology.StandIn(keys[i]);
         if (stand_in && admission.Admits(*stand_in)) {
           chosen = *stand_in;

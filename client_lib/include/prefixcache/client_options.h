@@ -51,7 +51,8 @@ struct ClientOptions {
   // Dead-node routing: while no replica of a key is up, its reads and writes go to its
   // stand-in (cluster::Ring::StandIn: the first node past the replicas that is up). For
   // handoff_window_ms after a replica returns, a miss there is still asked of the stand-in,
-  // and a block found there is copied back (PutAsync) to the returned node. 0: never.
+  // and a block found there is copied back (PutAsync) to the returned node. 0: no reads
+  // from the stand-in once the replica is back (during the outage they still go there).
   std::uint32_t handoff_window_ms = defaults::kClientHandoffWindowMs;
 
   // Verify the end-to-end checksum of every value read (see client.h for the stored
