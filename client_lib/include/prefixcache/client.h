@@ -82,8 +82,8 @@ struct PutResult {
 // The outcome of an Erase.
 struct EraseResult {
   std::size_t removed = 0;      // stored copies removed, counted over every node asked
-  std::size_t unreachable = 0;  // keys with a replica that was down or did not answer:
-                                // copies may remain there
+  std::size_t unreachable = 0;  // keys with a node to ask (a replica, the stand-in) that
+                                // was down or did not answer: copies may remain there
 };
 
 class Client {
