@@ -2,7 +2,8 @@
 // GetInto/Get (BLOCK.MGET) -- driven in rounds by its own completions on the client's
 // threads, so a caller may block on it (the blocking calls) or poll it (PendingRead).
 // Round 1 sends every node its share of the keys at once, split over its connections;
-// later rounds send keys that are not settled to their next replica: for GetInto/Get
+// later rounds send keys that are not settled to their next node -- the next replica, then
+// the key's stand-in while a copy may be there (dead-node routing, client.h): for GetInto/Get
 // every key whose node failed, answered nil or sent a corrupt value; for Match and
 // GetPrefix the keys from the first one missing from the leading run on. A key is settled
 // once its value fully arrived (hit, corrupt, too small) or its node answered, so a reply
