@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
                                   "node's share of the key space");
   std::string locate_key;
   auto* locate = ring->add_subcommand(
-      "locate", "The nodes of a key, whether they are up, and the stand-in of a down owner");
+      "locate",
+      "The nodes of a key, whether they are up, and the stand-in while all its replicas are down");
   locate->add_option("key", locate_key, "Block key, 32 hex digits")->required();
 
   auto* status = app.add_subcommand(

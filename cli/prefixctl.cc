@@ -275,13 +275,10 @@ int RingLocate(const GlobalOptions& options, const std::string& key_hex, std::os
   if (!key) return kExitUsage;
   auto client = OpenClient(options, err);
   if (!client) return kExitUsage;
-  const std::size_t node_count = admin::Nodes(*client).size();
-  auto walk_ring = LocalRing(*client, static_cast<std::uint32_t>(node_count));
-  if (!walk_ring.ok()) return Fail(err, kExitUsage, walk_ring.status().ToString());
-  // Every node in the order met clockwise from the key: its replica set comes first.
-  const std::vector<std::size_t> walk = walk_ring->Replicas(*key);
-  const auto& nodes = walk_ring->nodes();
-  const std::vector<std::string> replicas = admin::NodesFor(*client, *key);
+  auto ring = LocalRing(*client, 0);
+  if (!ring.ok()) return Fail(err, kExitUsage, ring.status().ToString());
+  const std::vector<std::size_t> replicas = ring->Replicas(*key);
+  const auto& nodes = ring->nodes();
 
   std::map<std::size_t, bool> up;
   auto is_up = [&](std::size_t i) {
@@ -291,20 +288,17 @@ int RingLocate(const GlobalOptions& options, const std::string& key_hex, std::os
   };
   Json doc = {{"key", key->ToHex()}, {"position", Hex64(key->High())}, {"replicas", Json::array()}};
   bool any_down = false;
-  for (std::size_t r = 0; r < replicas.size(); ++r) {
-    const bool node_up = is_up(walk[r]);
+  for (std::size_t r : replicas) {
+    const bool node_up = is_up(r);
     any_down |= !node_up;
     doc["replicas"].push_back(
-        {{"id", nodes[walk[r]].id}, {"address", nodes[walk[r]].address}, {"up", node_up}});
+        {{"id", nodes[r].id}, {"address", nodes[r].address}, {"up", node_up}});
   }
+  // The clients' rule (Ring::StandIn): a stand-in serves the key while no replica is up.
+  const bool all_down = std::none_of(replicas.begin(), replicas.end(), is_up);
   doc["stand_in"] = nullptr;
-  if (!is_up(walk[0])) {
-    for (std::size_t i = 1; i < walk.size(); ++i) {
-      if (is_up(walk[i])) {
-        doc["stand_in"] = nodes[walk[i]].id;
-        break;
-      }
-    }
+  if (all_down) {
+    if (auto stand_in = ring->StandIn(*key, is_up)) doc["stand_in"] = nodes[*stand_in].id;
   }
   if (options.json) {
     PrintJson(out, doc);
@@ -318,8 +312,9 @@ int RingLocate(const GlobalOptions& options, const std::string& key_hex, std::os
     }
     if (!doc["stand_in"].is_null()) {
       out << "stand-in " << doc["stand_in"].get<std::string>()
-          << " (the first live node after the owner: its keys go there while it is down)\n";
-    } else if (!is_up(walk[0])) {
+          << " (the first live node after the replicas: clients send the key there while "
+             "they are down)\n";
+    } else if (all_down) {
       out << "stand-in none: no node answers\n";
     }
   }

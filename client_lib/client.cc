@@ -77,6 +77,33 @@ OperationStats OperationCounters::Snapshot() const {
           max_us.load(std::memory_order_relaxed)};
 }
 
+// ---- Topology ----
+
+bool Topology::ReplicasDown(const BlockKey& key) const {
+  if (ring.replicas() == 1) return !Up(ring.Owner(key));
+  for (std::size_t node : ring.Replicas(key)) {
+    if (Up(node)) return false;
+  }
+  return true;
+}
+
+bool Topology::MayBeHandedOff(const BlockKey& key, Clock::time_point now,
+                              std::chrono::milliseconds window) const {
+  auto handed_off = [&](std::size_t node) {
+    const NodeHealth& health = nodes[node]->context().health;
+    return !health.up() || health.ReturnedWithin(now, window);
+  };
+  if (ring.replicas() == 1) return handed_off(ring.Owner(key));
+  for (std::size_t node : ring.Replicas(key)) {
+    if (!handed_off(node)) return false;
+  }
+  return true;
+}
+
+std::optional<std::size_t> Topology::StandIn(const BlockKey& key) const {
+  return ring.StandIn(key, [this](std::size_t node) { return Up(node); });
+}
+
 // ---- Admission ----
 
 bool Admission::Admits(std::size_t node) {
@@ -284,7 +311,8 @@ ClientStats Client::Stats() const {
       {&C::match_hits, &S::match_hits},             {&C::bytes_read, &S::bytes_read},
       {&C::bytes_written, &S::bytes_written},       {&C::blocks_stored, &S::blocks_stored},
       {&C::blocks_not_stored, &S::blocks_not_stored}, {&C::async_dropped, &S::async_puts_dropped},
-      {&C::reads_cancelled, &S::reads_cancelled}};
+      {&C::reads_cancelled, &S::reads_cancelled},   {&C::stand_in_hits, &S::stand_in_hits},
+      {&C::stand_in_writes, &S::stand_in_writes},   {&C::copied_back, &S::copied_back}};
   // clang-format on
   for (const auto& [counter, field] : kCounters) {
     s.*field = (c.*counter).load(std::memory_order_relaxed);

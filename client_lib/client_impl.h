@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -24,9 +25,21 @@
 
 namespace prefixcache::client {
 
-// A ring and the node handles it routes to (nodes[i] is ring.nodes()[i]). Immutable.
+// A ring and the node handles it routes to (nodes[i] is ring.nodes()[i]). Immutable; the
+// routing questions read the nodes' health as it is when asked.
 struct Topology {
   explicit Topology(cluster::Ring r) : ring(std::move(r)) {}
+
+  bool Up(std::size_t node) const { return nodes[node]->context().health.up(); }
+  // Whether no replica of `key` is up.
+  bool ReplicasDown(const BlockKey& key) const;
+  // Whether a copy of `key` may be on its stand-in rather than its replicas: each replica is
+  // down, or returned less than `window` before `now`.
+  bool MayBeHandedOff(const BlockKey& key, Clock::time_point now,
+                      std::chrono::milliseconds window) const;
+  // ring.StandIn(key) with the nodes that are up counted as live.
+  std::optional<std::size_t> StandIn(const BlockKey& key) const;
+
   cluster::Ring ring;
   std::vector<std::shared_ptr<Node>> nodes;
 };
@@ -133,6 +146,7 @@ class ClientImpl {
     std::atomic<std::uint64_t> bytes_read{0}, bytes_written{0};
     std::atomic<std::uint64_t> blocks_stored{0}, blocks_not_stored{0};
     std::atomic<std::uint64_t> async_dropped{0}, reads_cancelled{0};
+    std::atomic<std::uint64_t> stand_in_hits{0}, stand_in_writes{0}, copied_back{0};
     OperationCounters match, get_prefix, get, put, put_async;
   };
 
@@ -143,6 +157,13 @@ class ClientImpl {
   Clock::time_point Deadline(Clock::time_point start, std::uint32_t timeout_ms = 0) const {
     return start + std::chrono::milliseconds(timeout_ms ? timeout_ms : options_.timeout_ms);
   }
+  std::chrono::milliseconds handoff_window() const {
+    return std::chrono::milliseconds(options_.handoff_window_ms);
+  }
+  // Stores blocks a read found on a stand-in on their returned owners, in the background
+  // (PutAsync's queue, so it may be dropped): keys[i] with values[i] at depths[i].
+  void CopyBack(std::span<const BlockKey> keys, std::span<const Source> values,
+                std::span<const std::uint32_t> depths);
 
  private:
   friend class prefixcache::Client;

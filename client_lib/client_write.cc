@@ -41,29 +41,42 @@ bool IsOk(const protocol::Reply& reply) {
   return reply.type == Type::kSimple && reply.text == "OK";
 }
 
-// The keys each node holds (per_node[n] lists indices into `keys`, in order): every
-// replica of each key that `admission` admits. Keys with a replica it refuses are marked
-// in `refused` when given.
-std::vector<std::vector<std::size_t>> AssignWrite(const Topology& topology,
-                                                  std::span<const BlockKey> keys,
-                                                  Admission& admission,
-                                                  std::vector<std::uint8_t>* refused = nullptr) {
-  std::vector<std::vector<std::size_t>> per_node(topology.nodes.size());
+// What a write (or an erase) of `keys` sends to each node.
+struct WritePlan {
+  std::vector<std::vector<std::size_t>> per_node;  // indices into `keys`, in order
+  std::size_t to_stand_ins = 0;                    // keys sent to a stand-in
+};
+
+// Which keys go to which node: every replica of each key that `admission` admits, and its
+// stand-in (Topology::StandIn) when no replica is up -- for an erase (`erase`) always, since
+// a copy may have been left there during an earlier outage. Keys with a replica it refuses
+// are marked in `refused` when given.
+WritePlan AssignWrite(const Topology& topology, std::span<const BlockKey> keys,
+                      Admission& admission, bool erase = false,
+                      std::vector<std::uint8_t>* refused = nullptr) {
+  WritePlan plan;
+  plan.per_node.resize(topology.nodes.size());
+  const bool handoff = topology.nodes.size() > topology.ring.replicas();
   for (std::size_t i = 0; i < keys.size(); ++i) {
     auto add = [&](std::size_t node) {
       if (admission.Admits(node)) {
-        per_node[node].push_back(i);
-      } else if (refused != nullptr) {
-        (*refused)[i] = 1;
+        plan.per_node[node].push_back(i);
+        return true;
       }
+      if (refused != nullptr) (*refused)[i] = 1;
+      return false;
     };
     if (topology.ring.replicas() == 1) {
       add(topology.ring.Owner(keys[i]));
     } else {
       for (std::size_t node : topology.ring.Replicas(keys[i])) add(node);
     }
+    if (handoff && (erase || topology.ReplicasDown(keys[i]))) {
+      const std::optional<std::size_t> stand_in = topology.StandIn(keys[i]);
+      if (stand_in && add(*stand_in)) ++plan.to_stand_ins;
+    }
   }
-  return per_node;
+  return plan;
 }
 
 }  // namespace
@@ -94,7 +107,9 @@ void ClientImpl::SendPut(const std::shared_ptr<PutCall>& call, const Topology& t
     call->acked[i].store(0, std::memory_order_relaxed);
   }
   Admission admission(topology);
-  const std::vector<std::vector<std::size_t>> per_node = AssignWrite(topology, keys, admission);
+  const WritePlan plan = AssignWrite(topology, keys, admission);
+  const std::vector<std::vector<std::size_t>>& per_node = plan.per_node;
+  counters_.stand_in_writes.fetch_add(plan.to_stand_ins, std::memory_order_relaxed);
   for (std::size_t node_index = 0; node_index < per_node.size(); ++node_index) {
     if (per_node[node_index].empty()) continue;
     Node& node = *topology.nodes[node_index];
@@ -213,6 +228,13 @@ bool ClientImpl::PutAsync(std::span<const BlockKey> keys, std::span<const Source
   return true;
 }
 
+void ClientImpl::CopyBack(std::span<const BlockKey> keys, std::span<const Source> values,
+                          std::span<const std::uint32_t> depths) {
+  if (PutAsync(keys, values, {}, depths)) {
+    counters_.copied_back.fetch_add(keys.size(), std::memory_order_relaxed);
+  }
+}
+
 }  // namespace client
 
 Result<PutResult> Client::Put(std::span<const BlockKey> keys, std::span<const Source> values,
@@ -297,7 +319,8 @@ EraseResult Client::Erase(std::span<const BlockKey> keys) {
     std::shared_ptr<const client::Topology> topology = impl_->topology();
     client::Admission admission(*topology);
     std::vector<std::uint8_t> unreachable(keys.size(), 0);
-    const auto per_node = client::AssignWrite(*topology, keys, admission, &unreachable);
+    const auto per_node =
+        client::AssignWrite(*topology, keys, admission, /*erase=*/true, &unreachable).per_node;
     client::Waiter waiter;
     std::mutex mu;  // guards result and unreachable against the connections' strands
     const client::Clock::time_point deadline = impl_->Deadline(client::Clock::now());

@@ -20,6 +20,10 @@ bool NodeHealth::Admit(Clock::time_point now) {
 
 void NodeHealth::OnSuccess() {
   std::lock_guard lock(mu_);
+  if (!up_) {
+    returned_ = true;
+    returned_at_ = Clock::now();
+  }
   up_ = true;
   probing_ = false;
   next_wait_ = initial_;
@@ -39,6 +43,11 @@ void NodeHealth::OnFailure(Clock::time_point now) {
 bool NodeHealth::up() const {
   std::lock_guard lock(mu_);
   return up_;
+}
+
+bool NodeHealth::ReturnedWithin(Clock::time_point now, std::chrono::milliseconds window) const {
+  std::lock_guard lock(mu_);
+  return up_ && returned_ && now - returned_at_ < window;
 }
 
 std::chrono::milliseconds NodeHealth::current_backoff() const {

@@ -22,7 +22,8 @@ class NodeHealth {
   // one call probes a recovering node at a time.
   bool Admit(Clock::time_point now);
 
-  // The node answered: it is up and the wait is back at `initial`.
+  // The node answered: it is up and the wait is back at `initial`. An answer while down
+  // (a probe's) is the node's return, at Clock::now().
   void OnSuccess();
   // The node failed (refused, dropped, timed out) at `now`: it goes down until now + wait,
   // and the wait doubles (bounded by `max`) for the next failure. Failures reported while
@@ -31,6 +32,9 @@ class NodeHealth {
   void OnFailure(Clock::time_point now);
 
   bool up() const;
+  // Whether the node is up and returned from being down less than `window` before `now`
+  // (false for a node that was never down).
+  bool ReturnedWithin(Clock::time_point now, std::chrono::milliseconds window) const;
   // The wait applied at the last failure that counted (0 while up): a node that went down
   // at `t` admits its next probe at t + current_backoff().
   std::chrono::milliseconds current_backoff() const;
@@ -46,6 +50,8 @@ class NodeHealth {
   // Set when a probe was admitted; a failure after that is a new failure even if it
   // comes before retry_at_.
   bool probing_ = false;
+  bool returned_ = false;            // it was down once and came back
+  Clock::time_point returned_at_{};  // when it last came back
 };
 
 }  // namespace prefixcache::client

@@ -26,31 +26,45 @@ struct Assignment {
   std::vector<std::size_t> keys;
 };
 
-// Groups keys[i] for i in `todo` (in order) by the first replica of each key that
-// `admission` admits and that was not yet tried for that key (tried[i] counts replicas
-// tried, in ring order). Keys with no such replica are left out.
+// Groups keys[i] for i in `todo` (in order) by the first node of each key that `admission`
+// admits and that was not yet tried for that key. A key's nodes, in order, are its replicas
+// and then its stand-in, asked only while a copy may be there (Topology::MayBeHandedOff);
+// tried[i] counts how many of them were tried, and via_stand_in[i] says whether the one
+// chosen is the stand-in. Keys with no such node are left out.
 std::vector<Assignment> AssignRound(const Topology& topology, std::span<const BlockKey> keys,
                                     std::span<const std::size_t> todo,
-                                    std::vector<std::uint8_t>& tried, Admission& admission) {
+                                    std::vector<std::uint16_t>& tried,
+                                    std::vector<std::uint8_t>& via_stand_in, Admission& admission,
+                                    std::chrono::milliseconds handoff_window) {
   std::vector<Assignment> out;
   std::vector<int> slot(topology.nodes.size(), -1);
   const std::uint32_t replicas = topology.ring.replicas();
+  const Clock::time_point now = Clock::now();
   std::vector<std::size_t> candidates;
   for (std::size_t i : todo) {
     std::size_t chosen = SIZE_MAX;
-    if (replicas == 1) {
-      if (tried[i] == 0) {
-        tried[i] = 1;
-        const std::size_t owner = topology.ring.Owner(keys[i]);
-        if (admission.Admits(owner)) chosen = owner;
+    via_stand_in[i] = 0;
+    if (tried[i] < replicas) {
+      if (replicas == 1) {
+        candidates.assign(1, topology.ring.Owner(keys[i]));
+      } else {
+        candidates = topology.ring.Replicas(keys[i]);
       }
-    } else {
-      candidates = topology.ring.Replicas(keys[i]);
-      while (tried[i] < candidates.size()) {
+      while (tried[i] < replicas) {
         const std::size_t node = candidates[tried[i]++];
         if (admission.Admits(node)) {
           chosen = node;
           break;
+        }
+      }
+    }
+    if (chosen == SIZE_MAX && tried[i] == replicas) {
+      tried[i] = static_cast<std::uint16_t>(replicas + 1);
+      if (topology.MayBeHandedOff(keys[i], now, handoff_window)) {
+        const std::optional<std::size_t> stand_in = topology.StandIn(keys[i]);
+        if (stand_in && admission.Admits(*stand_in)) {
+          chosen = *stand_in;
+          via_stand_in[i] = 1;
         }
       }
     }
@@ -81,6 +95,7 @@ ReadCall::ReadCall(ClientImpl& impl, Kind kind, std::shared_ptr<const Topology> 
       outcomes_(keys.size()),
       tried_(keys.size(), 0),
       failed_(keys.size(), 1),
+      via_stand_in_(keys.size(), 0),
       assigned_(keys.size(), 0),
       admission_(std::make_unique<Admission>(*topology_)) {
   if (destinations.single_spans()) {
@@ -166,7 +181,8 @@ void ReadCall::PlanRoundLocked(const std::vector<std::size_t>& todo) {
   // Nodes that failed during the last round are not offered again in this call.
   if (rounds_ > 0) admission_->WithdrawFailed();
   ++rounds_;
-  std::vector<Assignment> assignments = AssignRound(*topology_, keys_, todo, tried_, *admission_);
+  std::vector<Assignment> assignments = AssignRound(*topology_, keys_, todo, tried_, via_stand_in_,
+                                                    *admission_, impl_->handoff_window());
   round_keys_.clear();
   in_flight_.clear();
   const std::size_t max_parts = kind_ == Kind::kExists ? 1 : impl_->options().connections_per_node;
@@ -211,9 +227,10 @@ std::size_t ReadCall::LeadingHitsLocked() const {
 
 void ReadCall::OnRoundDoneLocked() {
   in_flight_.clear();
-  const std::uint32_t replicas = topology_->ring.replicas();
+  // Each key's replicas, then its stand-in (AssignRound decides whether it is asked).
+  const std::uint32_t nodes_per_key = topology_->ring.replicas() + 1;
   std::vector<std::size_t> next;
-  auto untried = [&](std::size_t i) { return tried_[i] < replicas; };
+  auto untried = [&](std::size_t i) { return tried_[i] < nodes_per_key; };
   if (kind_ == Kind::kGet) {
     for (std::size_t i = 0; i < keys_.size(); ++i) {
       const BlockStatus s = outcomes_[i].status;
@@ -295,8 +312,53 @@ void ReadCall::FinishLocked() {
       break;
     }
   }
+  if (kind_ != Kind::kExists) {
+    try {
+      CopyBackLocked(kind_ == Kind::kPrefix ? LeadingHitsLocked() : n);
+    } catch (const std::bad_alloc&) {
+      // The copy back is an optimisation: without memory the blocks stay on the stand-in.
+    }
+  }
   finished_ = true;
   cv_.notify_all();
+}
+
+void ReadCall::CopyBackLocked(std::size_t upto) {
+  std::vector<BlockKey> keys;
+  std::vector<std::span<const std::byte>> spans;  // parts of every copied value, in order
+  std::vector<std::size_t> ends;                  // spans of value j end at ends[j]
+  std::vector<std::uint32_t> depths;
+  std::uint64_t stand_in_hits = 0;
+  for (std::size_t i = 0; i < upto; ++i) {
+    if (!via_stand_in_[i] || outcomes_[i].status != BlockStatus::kHit) continue;
+    ++stand_in_hits;
+    if (topology_->ReplicasDown(keys_[i])) continue;  // its stand-in is still the place
+    keys.push_back(keys_[i]);
+    // The key's index in the call is its depth in the chain for a prompt read from its first
+    // block, which is how GetPrefix is used.
+    depths.push_back(static_cast<std::uint32_t>(i));
+    if (destinations_.empty()) {
+      spans.push_back(outcomes_[i].owned.span());
+    } else {
+      std::size_t left = outcomes_[i].size;  // the payload fills the parts in order
+      for (const std::span<std::byte>& part : destinations_[i].parts) {
+        if (left == 0) break;
+        const std::size_t take = std::min(left, part.size());
+        spans.emplace_back(part.data(), take);
+        left -= take;
+      }
+    }
+    ends.push_back(spans.size());
+  }
+  impl_->counters().stand_in_hits.fetch_add(stand_in_hits, std::memory_order_relaxed);
+  if (keys.empty()) return;
+  std::vector<Source> values;
+  values.reserve(keys.size());
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    const std::size_t begin = j == 0 ? 0 : ends[j - 1];
+    values.push_back(Source{std::span(spans).subspan(begin, ends[j] - begin)});
+  }
+  impl_->CopyBack(keys, values, depths);
 }
 
 void ReadCall::Cancel() {

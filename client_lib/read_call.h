@@ -2,7 +2,8 @@
 // GetInto/Get (BLOCK.MGET) -- driven in rounds by its own completions on the client's
 // threads, so a caller may block on it (the blocking calls) or poll it (PendingRead).
 // Round 1 sends every node its share of the keys at once, split over its connections;
-// later rounds send keys that are not settled to their next replica: for GetInto/Get
+// later rounds send keys that are not settled to their next node -- the next replica, then
+// the key's stand-in while a copy may be there (dead-node routing, client.h): for GetInto/Get
 // every key whose node failed, answered nil or sent a corrupt value; for Match and
 // GetPrefix the keys from the first one missing from the leading run on. A key is settled
 // once its value fully arrived (hit, corrupt, too small) or its node answered, so a reply
@@ -79,6 +80,9 @@ class ReadCall : public std::enable_shared_from_this<ReadCall> {
   // The length of the leading run of hits.
   std::size_t LeadingHitsLocked() const;
   void FinishLocked();
+  // (Under mu_.) Counts the hits among keys [0, upto) that a stand-in served and copies
+  // those whose replicas are up again back to them (ClientImpl::CopyBack).
+  void CopyBackLocked(std::size_t upto);
 
   ClientImpl* impl_ = nullptr;
   const Kind kind_ = Kind::kGet;
@@ -94,9 +98,10 @@ class ReadCall : public std::enable_shared_from_this<ReadCall> {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<KeyOutcome> outcomes_;
-  std::vector<std::uint8_t> tried_;     // replicas tried per key, in ring order
-  std::vector<std::uint8_t> failed_;    // the key's last attempt got no answer (or none yet)
-  std::vector<std::uint8_t> assigned_;  // scratch of StartRoundLocked
+  std::vector<std::uint16_t> tried_;  // nodes tried per key: replicas in ring order, then stand-in
+  std::vector<std::uint8_t> failed_;  // the key's last attempt got no answer (or none yet)
+  std::vector<std::uint8_t> via_stand_in_;  // the key's last attempt went to its stand-in
+  std::vector<std::uint8_t> assigned_;      // scratch of StartRoundLocked
   std::unique_ptr<Admission> admission_;
   // The current round: its key chunks (the requests' spans point into them) and requests.
   std::vector<std::vector<std::size_t>> round_keys_;

@@ -175,14 +175,14 @@ std::vector<double> Ring::OwnerShares() const {
 std::size_t Ring::Owner(const BlockKey& key) const { return point_nodes_[PointOf(key)]; }
 
 template <typename Visit>
-void Ring::ForEachReplica(std::size_t first, Visit&& visit) const {
+void Ring::ForEachNode(std::size_t first, std::size_t limit, Visit&& visit) const {
   // Build guarantees replicas_ <= nodes_.size() and every node has a point, so the walk
-  // finds replicas_ distinct nodes within one turn of the ring.
+  // finds `limit` distinct nodes within one turn of the ring.
   std::array<std::uint32_t, kInlineReplicas> inline_seen;
   std::vector<std::uint32_t> heap_seen;
   std::uint32_t* seen = inline_seen.data();
-  if (replicas_ > kInlineReplicas) {
-    heap_seen.resize(replicas_);
+  if (limit > kInlineReplicas) {
+    heap_seen.resize(limit);
     seen = heap_seen.data();
   }
   std::size_t found = 0;
@@ -191,21 +191,43 @@ void Ring::ForEachReplica(std::size_t first, Visit&& visit) const {
     const std::uint32_t node = point_nodes_[p];
     if (std::find(seen, seen + found, node) == seen + found) {
       seen[found++] = node;
-      if (!visit(static_cast<std::size_t>(node)) || found == replicas_) return;
+      if (!visit(static_cast<std::size_t>(node)) || found == limit) return;
     }
     if (++p == positions_.size()) p = 0;
   }
-  PC_CHECK(false && "ring walk found fewer distinct nodes than replicas");
+  PC_CHECK(false && "ring walk found fewer distinct nodes than asked for");
 }
 
 std::vector<std::size_t> Ring::Replicas(const BlockKey& key) const {
   std::vector<std::size_t> out;
   out.reserve(replicas_);
-  ForEachReplica(PointOf(key), [&](std::size_t node) {
+  ForEachNode(PointOf(key), replicas_, [&](std::size_t node) {
     out.push_back(node);
     return true;
   });
   return out;
+}
+
+std::vector<std::size_t> Ring::Walk(const BlockKey& key) const {
+  std::vector<std::size_t> out;
+  out.reserve(nodes_.size());
+  ForEachNode(PointOf(key), nodes_.size(), [&](std::size_t node) {
+    out.push_back(node);
+    return true;
+  });
+  return out;
+}
+
+std::optional<std::size_t> Ring::StandIn(const BlockKey& key,
+                                         const std::function<bool(std::size_t)>& is_live) const {
+  std::optional<std::size_t> stand_in;
+  std::size_t met = 0;
+  ForEachNode(PointOf(key), nodes_.size(), [&](std::size_t node) {
+    if (met++ < replicas_) return true;  // the replica set comes first in the walk
+    if (is_live(node)) stand_in = node;
+    return !stand_in;
+  });
+  return stand_in;
 }
 
 bool Ring::OwnsKey(std::size_t node, const BlockKey& key) const {
@@ -213,7 +235,7 @@ bool Ring::OwnsKey(std::size_t node, const BlockKey& key) const {
   const std::size_t first = PointOf(key);
   if (replicas_ == 1) return point_nodes_[first] == node;
   bool owns = false;
-  ForEachReplica(first, [&](std::size_t n) {
+  ForEachNode(first, replicas_, [&](std::size_t n) {
     owns = n == node;
     return !owns;
   });

@@ -20,19 +20,6 @@
 namespace prefixcache::bench {
 namespace {
 
-// splitmix64's finaliser: trace ids become uniform keys, as real chained hashes are (the
-// memory tier picks shards by key bits).
-std::uint64_t Mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-BlockKey KeyOf(std::uint64_t hash_id) {
-  return BlockKey::FromHalves(Mix(hash_id), Mix(hash_id ^ 0x5851F42D4C957F2Dull));
-}
-
 std::uint64_t Blocks(double fraction, std::uint64_t distinct) {
   return static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(distinct)));
 }
@@ -167,7 +154,7 @@ Result<RunResult> Simulate(const Trace& trace, const SimulateOptions& options,
     std::uint64_t errors = 0;
     std::size_t hit = 0;
     for (; hit < ids.size(); ++hit) {
-      const BlockKey key = KeyOf(ids[hit]);
+      const BlockKey key = TraceKey(ids[hit]);
       if (offline) oracle.Set(key, next_uses[position + hit]);
       Result<Buffer> got = store->Get(key);
       if (got.ok()) continue;
@@ -177,7 +164,7 @@ Result<RunResult> Simulate(const Trace& trace, const SimulateOptions& options,
     std::uint64_t tokens = 0;
     for (std::size_t i = 0; i < hit; ++i) tokens += Trace::BlockTokens(request, i);
     for (std::size_t i = hit; i < ids.size(); ++i) {
-      const BlockKey key = KeyOf(ids[i]);
+      const BlockKey key = TraceKey(ids[i]);
       if (offline) oracle.Set(key, next_uses[position + i]);
       if (!store->Put(key, value, static_cast<std::uint32_t>(i)).ok()) ++errors;
     }

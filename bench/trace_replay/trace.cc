@@ -9,6 +9,23 @@
 namespace prefixcache::bench {
 namespace {
 
+// splitmix64's finaliser: trace ids become uniform keys, as real chained hashes are (the
+// memory tier picks shards by key bits, the ring places keys by their first bytes).
+std::uint64_t Mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+BlockKey TraceKey(std::uint64_t hash_id) {
+  return BlockKey::FromHalves(Mix(hash_id), Mix(hash_id ^ 0x5851F42D4C957F2Dull));
+}
+
+namespace {
+
 Status BadLine(const std::string& name, std::size_t line, const std::string& why) {
   return Status::InvalidArgument(name + ":" + std::to_string(line) + ": " + why);
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "prefixcache/block_key.h"
 #include "prefixcache/status.h"
 
 namespace prefixcache::bench {
@@ -31,6 +32,10 @@ struct Trace {
   // input_length decides; a length that does not fit the block count counts 512).
   static std::uint64_t BlockTokens(const TraceRequest& request, std::size_t index);
 };
+
+// The block key standing for trace block `hash_id`: uniform over the key space, as chained
+// hashes are. Every replay mode uses it.
+BlockKey TraceKey(std::uint64_t hash_id);
 
 // Reads a trace. InvalidArgument naming the file and line for a line that is not a JSON
 // object with a "hash_ids" array of non-negative integers (timestamp and input_length

@@ -17,6 +17,20 @@ TEST_CASE("NodeHealth: up nodes admit every call", "[unit]") {
   CHECK(health.current_backoff() == milliseconds(0));
 }
 
+TEST_CASE("NodeHealth: a node that came back counts as returned for a window", "[unit]") {
+  NodeHealth health(milliseconds(100), milliseconds(1000));
+  const milliseconds window = std::chrono::hours(1);
+  CHECK_FALSE(health.ReturnedWithin(Clock::now(), window));  // never down
+  health.OnSuccess();
+  CHECK_FALSE(health.ReturnedWithin(Clock::now(), window));  // an answer while up is no return
+  health.OnFailure(Clock::now());
+  CHECK_FALSE(health.ReturnedWithin(Clock::now(), window));  // down is not returned
+  health.OnSuccess();
+  const Clock::time_point after = Clock::now();
+  CHECK(health.ReturnedWithin(after, window));
+  CHECK_FALSE(health.ReturnedWithin(after + window, window));
+}
+
 TEST_CASE("NodeHealth: a failure skips the node for the initial backoff", "[unit]") {
   NodeHealth health(milliseconds(100), milliseconds(1000));
   const Clock::time_point t0 = Clock::time_point{} + std::chrono::hours(1);

@@ -295,6 +295,15 @@ TEST_CASE("prefixctl --json: every command's output parses and says what the tex
     CHECK(located["replicas"][0]["up"] == false);
     CHECK(located["stand_in"].is_string());
     CHECK(located["stand_in"] != owner);
+    // The client routes the key to the node locate names: the first put finds the owner
+    // down, the second stores the block on the stand-in.
+    const std::vector<std::byte> value(2000, std::byte{7});
+    const std::span<const std::byte> spans[] = {value};
+    const std::uint32_t depth[] = {0};
+    CHECK(client->Put(std::span(&keys[1], 1), spans, depth).ok());
+    REQUIRE(client->Put(std::span(&keys[1], 1), spans, depth)->stored == 1);
+    const std::string_view exists[] = {"EXISTS", keys[1].View()};
+    CHECK(admin::Command(*client, located["stand_in"].get<std::string>(), exists).value() == "1");
 
     run = CtlJson(config, {"stats"});
     CHECK(run.exit_code == 1);

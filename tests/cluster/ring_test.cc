@@ -249,6 +249,35 @@ TEST_CASE("The second replica is the next distinct node clockwise", "[unit]") {
   }
 }
 
+TEST_CASE("Walk lists every node clockwise; StandIn is the first live one past the replicas",
+          "[unit]") {
+  for (std::uint32_t r : {1u, 2u}) {
+    Ring ring = MustBuild(Nodes(5), 16, r);
+    // The walk agrees with the replica set of a ring that replicates on every node.
+    Ring all = MustBuild(Nodes(5), 16, 5);
+    for (const BlockKey& key : RandomKeys(2'000, 49)) {
+      const std::vector<std::size_t> walk = ring.Walk(key);
+      REQUIRE(walk == all.Replicas(key));
+      const std::vector<std::size_t> replicas = ring.Replicas(key);
+      REQUIRE(std::equal(replicas.begin(), replicas.end(), walk.begin()));
+      // Every node live: the first node after the replica set.
+      REQUIRE(ring.StandIn(key, [](std::size_t) { return true; }) == walk[r]);
+      // The next one down too: the one after it; the replicas are never asked about.
+      std::vector<std::size_t> asked;
+      auto stand_in = ring.StandIn(key, [&](std::size_t n) {
+        asked.push_back(n);
+        return n != walk[r];
+      });
+      REQUIRE(stand_in == walk[r + 1]);
+      REQUIRE(asked == std::vector<std::size_t>{walk[r], walk[r + 1]});
+      REQUIRE_FALSE(ring.StandIn(key, [](std::size_t) { return false; }).has_value());
+    }
+  }
+  // A single node, or replicas on every node: no stand-in exists.
+  Ring one = MustBuild(Nodes(1), 4, 1);
+  CHECK_FALSE(one.StandIn(RandomKeys(1, 50)[0], [](std::size_t) { return true; }).has_value());
+}
+
 TEST_CASE("IndexOf finds nodes by id", "[unit]") {
   Ring ring = MustBuild({{"c", "h:3", 1}, {"a", "h:1", 1}, {"b", "h:2", 1}});
   CHECK(ring.IndexOf("a") == 0u);

@@ -32,8 +32,9 @@ struct GlobalOptions {
 int Ring(const GlobalOptions& options, std::ostream& out, std::ostream& err);
 
 // Where a key lives: its position, its replica set (owner first) with each node up or down
-// (a PING), and when its owner is down the stand-in, the first live node clockwise after it
-// (where routing around a dead node sends the key). 1 when a node of the replica set is down.
+// (a PING), and when every replica is down the stand-in, the first live node clockwise past
+// them (cluster::Ring::StandIn, where clients send the key meanwhile). 1 when a node of the
+// replica set is down.
 int RingLocate(const GlobalOptions& options, const std::string& key_hex, std::ostream& out,
                std::ostream& err);
 

@@ -11,6 +11,13 @@
 // or sends a value that fails its checksum (a replica that restarted empty does not turn
 // hits into misses). Only invalid arguments are errors, and no exception leaves a call.
 //
+// Dead-node routing: while no replica of a key is up, every call routes the key to its
+// stand-in instead (cluster::Ring::StandIn: the first node past the replicas on the ring
+// that is up) -- reads and writes alike, so workers refill what the dead node held. When a
+// replica returns the key goes back to it; for ClientOptions::handoff_window_ms a miss there
+// is asked of the stand-in too, and a block found there is copied back (in the background).
+// Erase also removes the copy on the key's stand-in.
+//
 // Values are stored with a 12-byte trailer carrying an XXH3-64 checksum of the payload
 // bound to the key: stored = payload || u64 LE checksum || "PCv1" (value_format.h has the
 // exact layout and helpers). Every read is verified before the block is handed over; a
@@ -74,9 +81,9 @@ struct PutResult {
 
 // The outcome of an Erase.
 struct EraseResult {
-  std::size_t removed = 0;      // stored copies removed, counted over every replica
-  std::size_t unreachable = 0;  // keys with a replica that was down or did not answer:
-                                // copies may remain there
+  std::size_t removed = 0;      // stored copies removed, counted over every node asked
+  std::size_t unreachable = 0;  // keys with a node to ask (a replica, the stand-in) that
+                                // was down or did not answer: copies may remain there
 };
 
 class Client {
@@ -182,9 +189,12 @@ class Client {
   // passed. True when the queue is empty.
   bool FlushAsync(std::uint32_t timeout_ms);
 
-  // Removes the blocks under `keys` from every replica that is not marked down (one DEL
-  // per node, all nodes at once; waits at most ClientOptions::timeout_ms). Keys that are
-  // not stored are no error. `keys` is borrowed for the call only.
+  // Removes the blocks under `keys` from every replica that is not marked down and from
+  // each key's current stand-in, which may hold a copy written while its replicas were down
+  // (one DEL per node, all nodes at once; waits at most ClientOptions::timeout_ms). A copy
+  // on a replica that is down now, or on a node that stood in during an earlier outage but
+  // is not the stand-in now, is not reached (counted in `unreachable` for the former). Keys
+  // that are not stored are no error. `keys` is borrowed for the call only.
   EraseResult Erase(std::span<const BlockKey> keys);
 
   // Replaces the membership: builds a new ring and swaps it in atomically. Calls already

@@ -48,6 +48,12 @@ struct ClientOptions {
   // each further failure doubles the wait up to backoff_max_ms. A success resets it.
   std::uint32_t backoff_initial_ms = defaults::kClientBackoffInitialMs;
   std::uint32_t backoff_max_ms = defaults::kClientBackoffMaxMs;
+  // Dead-node routing: while no replica of a key is up, its reads and writes go to its
+  // stand-in (cluster::Ring::StandIn: the first node past the replicas that is up). For
+  // handoff_window_ms after a replica returns, a miss there is still asked of the stand-in,
+  // and a block found there is copied back (PutAsync) to the returned node. 0: no reads
+  // from the stand-in once the replica is back (during the outage they still go there).
+  std::uint32_t handoff_window_ms = defaults::kClientHandoffWindowMs;
 
   // Verify the end-to-end checksum of every value read (see client.h for the stored
   // layout). When false the trailer is still stripped and its magic checked, but the

@@ -61,6 +61,11 @@ struct ClientStats {
   std::uint64_t ring_mismatches = 0;
   // Asynchronous reads cancelled by destroying their handle before they finished.
   std::uint64_t reads_cancelled = 0;
+  // Dead-node routing (client.h): hits served by a key's stand-in, blocks a put sent to a
+  // stand-in, and stand-in hits queued to be copied back to their returned replicas.
+  std::uint64_t stand_in_hits = 0;
+  std::uint64_t stand_in_writes = 0;
+  std::uint64_t copied_back = 0;
 
   OperationStats match;
   OperationStats get_prefix;

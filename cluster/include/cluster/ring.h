@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +75,19 @@ class Ring {
   // distinct nodes clockwise.
   std::vector<std::size_t> Replicas(const BlockKey& key) const;
 
+  // Every node once, in the order met walking the points clockwise from `key`'s point: the
+  // replica set first (as Replicas() returns it), then the other nodes.
+  std::vector<std::size_t> Walk(const BlockKey& key) const;
+
+  // The stand-in for `key` while its whole replica set is down: the first node after the
+  // replica set in Walk(key) for which is_live(node) returns true, or nullopt when there is
+  // none. The one rule for every component: clients send the key's reads and writes there
+  // while no replica is up (and read from it after a replica returns); prefixctl ring locate
+  // reports it. is_live is asked about nodes outside the replica set only, in walk order,
+  // until it returns true; it must not call back into the ring.
+  std::optional<std::size_t> StandIn(const BlockKey& key,
+                                     const std::function<bool(std::size_t)>& is_live) const;
+
   // True when node `node` is in the replica set of `key` (what a daemon checks before
   // accepting a write). False for an index >= nodes().size(). Does not allocate for
   // replicas() <= 16.
@@ -108,10 +122,10 @@ class Ring {
 
   // Index of the first point at or after `key`'s position, wrapping.
   std::size_t PointOf(const BlockKey& key) const;
-  // Calls visit(node) for each node of the replica set starting at point `first`, owner
-  // first, until visit returns false or replicas() nodes were visited.
+  // Calls visit(node) for each distinct node met walking from point `first`, owner first,
+  // until visit returns false or `limit` (<= nodes().size()) nodes were visited.
   template <typename Visit>
-  void ForEachReplica(std::size_t first, Visit&& visit) const;
+  void ForEachNode(std::size_t first, std::size_t limit, Visit&& visit) const;
 
   std::vector<NodeSpec> nodes_;
   std::uint32_t virtual_nodes_per_weight_ = 0;

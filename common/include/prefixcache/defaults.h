@@ -66,6 +66,10 @@ inline constexpr std::uint32_t kClientConnectTimeoutMs = 200;
 inline constexpr std::uint32_t kClientConnectionsPerNode = 4;
 inline constexpr std::uint32_t kClientBackoffInitialMs = 100;
 inline constexpr std::uint32_t kClientBackoffMaxMs = 10000;
+// How long after a node returns a miss on it is still asked of its stand-in (the node that
+// held its keys meanwhile). Blocks found there are copied back, so the window only has to
+// cover the first reuse of each block written during the outage.
+inline constexpr std::uint32_t kClientHandoffWindowMs = 300000;
 
 }  // namespace defaults
 }  // namespace prefixcache
