@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <thread>
@@ -70,8 +71,8 @@ Result<ClusterRunResult> ReplayOnCluster(
           ? 0
           : static_cast<double>(run.capacity_blocks) / static_cast<double>(trace.distinct_blocks);
 
-  // One shared value for every block (its bytes do not matter), and room for the longest
-  // request's fetch.
+  // Each block's value is its key's 16 bytes, then 0xAB bytes, so a hit with another
+  // block's bytes shows (wrong_blocks); room for the longest request's fetch and put.
   std::size_t longest = 0;
   for (const TraceRequest& request : trace.requests) {
     longest = std::max(longest, request.hash_ids.size());
@@ -82,7 +83,12 @@ Result<ClusterRunResult> ReplayOnCluster(
   for (std::size_t i = 0; i < longest; ++i) {
     destinations[i] = std::span(pages).subspan(i * options.block_bytes, options.block_bytes);
   }
-  const std::vector<std::span<const std::byte>> values(longest, std::span(value));
+  std::vector<std::byte> value_pages(longest * options.block_bytes, std::byte{0xAB});
+  std::vector<std::span<const std::byte>> values(longest);
+  for (std::size_t i = 0; i < longest; ++i) {
+    values[i] = std::span(value_pages).subspan(i * options.block_bytes, options.block_bytes);
+  }
+  const std::size_t key_bytes = std::min<std::size_t>(BlockKey::kSize, options.block_bytes);
   std::vector<std::uint32_t> depths(longest);
   for (std::size_t i = 0; i < longest; ++i) depths[i] = static_cast<std::uint32_t>(i);
   std::vector<BlockRead> reads(longest);
@@ -121,13 +127,28 @@ Result<ClusterRunResult> ReplayOnCluster(
         std::chrono::duration<double, std::micro>(Clock::now() - fetch_start).count());
     if (fetched.ok()) {
       hit = *fetched;
+      for (std::size_t i = 0; i < hit; ++i) {
+        const std::byte* got = destinations[i].data();
+        const bool same =
+            reads[i].size == value.size() &&
+            std::memcmp(got, keys[i].View().data(), key_bytes) == 0 &&
+            std::memcmp(got + key_bytes, value.data() + key_bytes, value.size() - key_bytes) == 0;
+        window.wrong_blocks += !same;
+        result.wrong_blocks += !same;
+      }
       for (std::size_t i = hit; i < n; ++i) {
         window.unavailable += reads[i].status == BlockStatus::kUnavailable;
+        window.corrupt += reads[i].status == BlockStatus::kCorrupt;
+        result.corrupt += reads[i].status == BlockStatus::kCorrupt;
       }
     } else {
       ++errors;
     }
     if (hit < n) {
+      for (std::size_t i = hit; i < n; ++i) {
+        std::memcpy(value_pages.data() + (i - hit) * options.block_bytes, keys[i].View().data(),
+                    key_bytes);
+      }
       auto put = client.Put(std::span(keys).subspan(hit), std::span(values).first(n - hit),
                             std::span(depths).subspan(hit, n - hit));
       if (put.ok()) {

@@ -37,6 +37,8 @@ struct ClusterWindow {
   std::uint64_t nodes_up = 0;      // nodes that answered BLOCK.STATS
   std::uint64_t unavailable = 0;   // keys of GetPrefix calls whose nodes were down (misses)
   std::uint64_t not_stored = 0;    // blocks no node acknowledged (misses for the next one)
+  std::uint64_t corrupt = 0;       // reads that failed verification (kCorrupt): not used
+  std::uint64_t wrong_blocks = 0;  // hits whose bytes differ from what was stored: must be 0
 };
 
 struct ClusterRunResult {
@@ -48,6 +50,8 @@ struct ClusterRunResult {
   std::uint64_t memory_bytes = 0;  // as in ClusterWindow, at the end
   std::uint64_t stand_in_hits = 0;
   std::uint64_t stand_in_writes = 0;
+  std::uint64_t corrupt = 0;  // as in ClusterWindow, over the run
+  std::uint64_t wrong_blocks = 0;
 };
 
 // Runs one replay. InvalidArgument for zero block_bytes or a negative speed, the client's

@@ -14,8 +14,10 @@
 //
 // replays once through the client library against the running cluster FILE describes
 // (cluster_replay.h); --policy only names what the nodes run, for the report. The run line
-// adds fetch_p50_us, fetch_p99_us, bytes_read, bytes_written, memory_bytes and the
-// stand-in counts; window lines add memory_bytes, nodes_up, unavailable and not_stored.
+// adds fetch_p50_us, fetch_p99_us, bytes_read, bytes_written, memory_bytes, the stand-in
+// counts, corrupt (reads that failed verification) and wrong_blocks (hits with another
+// block's bytes: must be 0); window lines add memory_bytes, nodes_up, unavailable,
+// not_stored, corrupt and wrong_blocks.
 // Exit 0, or 2 for bad arguments, an unreadable trace or config (the reason on stderr).
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -103,6 +105,8 @@ int Replay(const Args& args) {
         line["nodes_up"] = window.nodes_up;
         line["unavailable"] = window.unavailable;
         line["not_stored"] = window.not_stored;
+        line["corrupt"] = window.corrupt;
+        line["wrong_blocks"] = window.wrong_blocks;
         PrintLine(stdout, line);
       });
   if (!run.ok()) {
@@ -119,6 +123,8 @@ int Replay(const Args& args) {
   line["memory_bytes"] = r.memory_bytes;
   line["stand_in_hits"] = r.stand_in_hits;
   line["stand_in_writes"] = r.stand_in_writes;
+  line["corrupt"] = r.corrupt;
+  line["wrong_blocks"] = r.wrong_blocks;
   PrintLine(stdout, line);
   return 0;
 }
