@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages prefixcache builds, tests and benchmarks with.
+# Installs the Debian packages prefixcache builds, tests, packages and benchmarks with
+# (systemd for systemd-analyze; dpkg-dev and file for the .deb's computed Depends).
 # Idempotent: when every package is already installed it only checks and returns.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ packages=(
   python3-dev pybind11-dev python3-numpy python3-pytest python3-torch
   procps coreutils util-linux
   systemd
+  dpkg-dev file
 )
 
 missing=()
