@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
                "Print one JSON document per report on stdout (errors stay on stderr)");
   app.footer(
       "Exit status: 0 ok; 1 a problem found (a node down or disagreeing on the ring, a miss, a "
-      "corrupt value, a write not stored, a flush not confirmed); 2 bad usage or a bad config.");
+      "corrupt value, a write not stored, a flush not confirmed, a prefix not all cached); 2 bad "
+      "usage or a bad config.");
 
   auto* ring = app.add_subcommand("ring",
                                   "The ring computed from the config, its fingerprint and each "
@@ -69,6 +70,18 @@ int main(int argc, char** argv) {
   flush->add_option("--node", flush_node, "Only this node (its id in the config)");
   flush->add_flag("-y,--yes", yes, "Do not ask for confirmation");
 
+  std::string tokens_file, namespace_file;
+  auto* prefix = app.add_subcommand(
+      "prefix",
+      "Hash a token file for a namespace: how many leading blocks are cached, on which nodes");
+  prefix->add_option("--tokens", tokens_file, "Decimal token ids separated by whitespace")
+      ->required();
+  prefix
+      ->add_option("--namespace", namespace_file,
+                   "JSON object of the Namespace: model_id, model_revision, dtype, kv_layout, "
+                   "block_size_tokens[, lora_adapter, tenant_salt]")
+      ->required();
+
   std::string check_path;
   auto* config_check = app.add_subcommand("config-check", "Validate a config file");
   config_check->add_option("file", check_path, "The JSON config file")->required();
@@ -88,6 +101,7 @@ int main(int argc, char** argv) {
   if (*del) return Del(global, keys_hex, std::cout, std::cerr);
   if (*exists) return Exists(global, keys_hex, std::cout, std::cerr);
   if (*flush) return Flush(global, flush_node, yes, std::cin, std::cout, std::cerr);
+  if (*prefix) return Prefix(global, tokens_file, namespace_file, std::cout, std::cerr);
   if (*config_check) return ConfigCheck(global, check_path, std::cout, std::cerr);
   return kExitUsage;
 }

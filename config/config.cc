@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <functional>
-#include <initializer_list>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,8 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "keys.h"
 
 namespace prefixcache::config {
 namespace {
@@ -124,8 +125,8 @@ class Object {
   }
 
   // Checks that this is an object (false, with the error recorded, if not) and records an
-  // error for each key outside `known`.
-  bool CheckKeys(std::initializer_list<std::string_view> known, Errors& errors) const {
+  // error for each key outside `known` (KeysOf its section).
+  bool CheckKeys(const std::vector<std::string_view>& known, Errors& errors) const {
     if (!json_.is_object()) {
       errors.Add(Status::InvalidArgument((path_.empty() ? "top level" : path_) +
                                          ": expected an object, got " + Describe(json_)));
@@ -257,7 +258,7 @@ struct Given {
 // would report a consequence of an error already recorded).
 void ParseNode(const Json& json, NodeConfig* node, Given* given, Errors& e) {
   Object o(json, "node");
-  if (!o.CheckKeys({"id", "listen", "io_threads", "send_lowat"}, e)) return;
+  if (!o.CheckKeys(KeysOf("node"), e)) return;
   e.Add(o.ReadId("id", &node->id));
   e.Add(o.ReadHostPort("listen", true, &node->listen));
   given->node_listen = o.Find("listen") != nullptr;
@@ -267,7 +268,7 @@ void ParseNode(const Json& json, NodeConfig* node, Given* given, Errors& e) {
 
 void ParseMemory(const Json& json, MemoryConfig* memory, Errors& e) {
   Object o(json, "memory");
-  if (!o.CheckKeys({"capacity", "eviction_policy", "shards"}, e)) return;
+  if (!o.CheckKeys(KeysOf("memory"), e)) return;
   e.Add(o.ReadSize("capacity", 1, kMaxU64, &memory->capacity_bytes));
   const std::string expected = "expected " + std::string(defaults::kEvictionPoliciesText);
   if (e.Add(o.ReadString("eviction_policy", expected, &memory->eviction_policy)) &&
@@ -280,7 +281,7 @@ void ParseMemory(const Json& json, MemoryConfig* memory, Errors& e) {
 
 void ParseSpill(const Json& json, SpillConfig* spill, Errors& e) {
   Object o(json, "spill");
-  if (!o.CheckKeys({"enabled", "path", "capacity", "queue", "flush_on_shutdown"}, e)) return;
+  if (!o.CheckKeys(KeysOf("spill"), e)) return;
   const bool enabled_ok = e.Add(o.ReadBool("enabled", &spill->enabled));
   const bool path_ok = e.Add(o.ReadString("path", "expected a folder path", &spill->path));
   if (enabled_ok && path_ok && spill->enabled && spill->path.empty()) {
@@ -293,12 +294,7 @@ void ParseSpill(const Json& json, SpillConfig* spill, Errors& e) {
 
 void ParseLimits(const Json& json, LimitsConfig* limits, Errors& e) {
   Object o(json, "limits");
-  if (!o.CheckKeys(
-          {"max_value", "max_request_elements", "max_request", "max_connections", "idle_timeout_ms",
-           "client_output_buffer", "inflight_memory", "request_timeout_ms"},
-          e)) {
-    return;
-  }
+  if (!o.CheckKeys(KeysOf("limits"), e)) return;
   e.Add(o.ReadSize("max_value", 1, 4 * kGiB, &limits->max_value_bytes));
   e.Add(o.ReadUint("max_request_elements", 1, kMaxU64, &limits->max_request_elements));
   const bool request_ok = e.Add(o.ReadSize("max_request", 1, kMaxU64, &limits->max_request_bytes));
@@ -319,7 +315,7 @@ void ParseLimits(const Json& json, LimitsConfig* limits, Errors& e) {
 
 void ParseSecurity(const Json& json, SecurityConfig* security, Errors& e) {
   Object o(json, "security");
-  if (!o.CheckKeys({"password", "allow_remote_without_password"}, e)) return;
+  if (!o.CheckKeys(KeysOf("security"), e)) return;
   if (const Json* password = o.Find("password")) {
     // The value is never quoted back, whatever its type: it is a secret.
     if (!password->is_string()) {
@@ -335,7 +331,7 @@ void ParseSecurity(const Json& json, SecurityConfig* security, Errors& e) {
 bool ParseClusterNode(const Json& json, const std::string& path, ClusterNode* node, Errors& e) {
   Object o(json, path);
   const std::size_t before = e.size();
-  if (!o.CheckKeys({"id", "address", "weight", "metrics_address"}, e)) return false;
+  if (!o.CheckKeys(KeysOf("cluster.nodes[]"), e)) return false;
   if (o.Find("id") == nullptr) {
     e.Add(Status::InvalidArgument(o.PathOf("id") + ": missing"));
   } else {
@@ -353,7 +349,7 @@ bool ParseClusterNode(const Json& json, const std::string& path, ClusterNode* no
 
 void ParseCluster(const Json& json, ClusterConfig* cluster, Errors& e) {
   Object o(json, "cluster");
-  if (!o.CheckKeys({"nodes", "virtual_nodes", "replicas"}, e)) return;
+  if (!o.CheckKeys(KeysOf("cluster"), e)) return;
   bool nodes_ok = true;
   if (const Json* nodes = o.Find("nodes")) {
     if (!nodes->is_array()) {
@@ -395,7 +391,7 @@ void ParseCluster(const Json& json, ClusterConfig* cluster, Errors& e) {
 
 void ParseMetrics(const Json& json, MetricsConfig* metrics, Given* given, Errors& e) {
   Object o(json, "metrics");
-  if (!o.CheckKeys({"enabled", "listen", "bearer_token"}, e)) return;
+  if (!o.CheckKeys(KeysOf("metrics"), e)) return;
   e.Add(o.ReadBool("enabled", &metrics->enabled));
   e.Add(o.ReadHostPort("listen", true, &metrics->listen));
   if (const Json* token = o.Find("bearer_token")) {
@@ -416,11 +412,7 @@ void ParseMetrics(const Json& json, MetricsConfig* metrics, Given* given, Errors
 
 void ParseClient(const Json& json, ClientConfig* client, Errors& e) {
   Object o(json, "client");
-  if (!o.CheckKeys({"timeout_ms", "connect_timeout_ms", "connections_per_node",
-                    "backoff_initial_ms", "backoff_max_ms"},
-                   e)) {
-    return;
-  }
+  if (!o.CheckKeys(KeysOf("client"), e)) return;
   e.Add(o.ReadUint("timeout_ms", 1, kMaxU32, &client->timeout_ms));
   e.Add(o.ReadUint("connect_timeout_ms", 1, kMaxU32, &client->connect_timeout_ms));
   e.Add(o.ReadUint("connections_per_node", 1, 1024, &client->connections_per_node));
@@ -510,10 +502,7 @@ std::string SyntaxErrorMessage(const Json::parse_error& error) {
 
 void ParseRoot(const Json& json, Config* config, Errors& e) {
   Object root(json, "");
-  if (!root.CheckKeys(
-          {"node", "memory", "spill", "limits", "security", "cluster", "metrics", "client"}, e)) {
-    return;
-  }
+  if (!root.CheckKeys(KeysOf(""), e)) return;
   Given given;
   if (const Json* j = root.Find("node")) ParseNode(*j, &config->node, &given, e);
   if (const Json* j = root.Find("memory")) ParseMemory(*j, &config->memory, e);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages prefixcache builds, tests and benchmarks with.
+# Installs the Debian packages prefixcache builds, tests, packages and benchmarks with
+# (systemd for systemd-analyze; dpkg-dev and file for the .deb's computed Depends).
 # Idempotent: when every package is already installed it only checks and returns.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ packages=(
   python3-venv python3-pip python3-setuptools python3-wheel
   procps coreutils util-linux
   systemd
+  dpkg-dev file
 )
 
 missing=()

@@ -1,7 +1,8 @@
 // prefixctl (the built binary) against a real three-daemon cluster: its ring agrees with
 // the daemons' and the client's; status, stats, ring locate, get, put, del, exists, flush and
-// config-check report what the cluster holds, in text and as JSON that parses; a stopped node
-// shows as down with exit status 1; flush asks unless --yes.
+// config-check report what the cluster holds, prefix hashes a token file for a namespace
+// as the client does and tells which of its blocks are cached where, in text and as JSON that
+// parses; a stopped node shows as down with exit status 1; flush asks unless --yes.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "local_cluster.h"
 #include "prefixcache/admin.h"
 #include "prefixcache/client.h"
+#include "prefixcache/hasher.h"
 #include "prefixcache/value_format.h"
 #include "run_program.h"
 
@@ -338,6 +340,126 @@ TEST_CASE("prefixctl --json: every command's output parses and says what the tex
     CHECK(run.exit_code == 0);
     CHECK(ParseOne(run)["flushed"].size() == 3);
     CHECK(TotalBlocks(config) == 0);
+  }
+}
+
+// Writes `text` to `dir`/`name` and returns the path.
+std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir.str() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST_CASE("prefixctl prefix: the cached leading blocks of a token file and their nodes",
+          "[integration]") {
+  LocalCluster cluster;
+  REQUIRE(cluster.Start());
+  auto client = OpenClient(Patient(cluster.ClientOptions()));
+  const std::string config = cluster.config_path();
+  TempDir dir("prefixctl-prefix");
+
+  Namespace ns;
+  ns.model_id = "meta-llama/Llama-3.1-8B-Instruct";
+  ns.model_revision = "r1";
+  ns.dtype = "bfloat16";
+  ns.kv_layout = "flat";
+  ns.block_size_tokens = 4;
+  ns.tenant_salt = "t1";
+  const std::string ns_file =
+      WriteFile(dir, "ns.json",
+                R"({"model_id": "meta-llama/Llama-3.1-8B-Instruct", "model_revision": "r1",
+          "dtype": "bfloat16", "kv_layout": "flat", "block_size_tokens": 4,
+          "tenant_salt": "t1"})");
+  // 10 full blocks and 2 trailing tokens, over several lines and separators.
+  std::vector<std::uint32_t> tokens;
+  std::string token_text;
+  for (std::uint32_t i = 0; i < 42; ++i) {
+    tokens.push_back(1000 + i * 7919);
+    token_text += std::to_string(tokens.back()) + (i % 5 == 4 ? "\n" : i % 2 ? "\t" : "  ");
+  }
+  const std::string token_file = WriteFile(dir, "tokens.txt", token_text);
+  const std::vector<BlockKey> keys = Hasher::Create(ns)->Keys(tokens);
+  REQUIRE(keys.size() == 10);
+
+  // Blocks 0..5 and 8 stored: the leading run is 6 blocks, 7 are cached in all.
+  std::vector<BlockKey> stored(keys.begin(), keys.begin() + 6);
+  stored.push_back(keys[8]);
+  const auto values = ValuesFor(stored, 1500);
+  REQUIRE(client->Put(stored, ConstSpans(values), Depths(stored.size()))->stored == 7);
+
+  CapturedRun text = RunCaptured(
+      {Prefixctl(), "--config", config, "prefix", "--tokens", token_file, "--namespace", ns_file});
+  INFO(text.out << text.err);
+  CHECK(text.exit_code == 1);  // not all of the prefix is cached
+  CHECK(text.out.starts_with("42 tokens, 10 full blocks of 4 (2 trailing tokens not hashed)"));
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::string owner = admin::NodesFor(*client, keys[i]).front();
+    const bool cached = i < 6 || i == 8;
+    CHECK(text.out.find("\n" + std::to_string(i) + " " + keys[i].ToHex() + " " + owner + " " +
+                        (cached ? "yes" : "no") + "\n") != std::string::npos);
+  }
+  CHECK(text.out.find("leading cached run: 6 of 10 blocks (24 tokens); 7 blocks cached in all") !=
+        std::string::npos);
+
+  CapturedRun json = CtlJson(config, {"prefix", "--tokens", token_file, "--namespace", ns_file});
+  CHECK(json.exit_code == 1);
+  nlohmann::json report = ParseOne(json);
+  CHECK(report["seed"] == Hasher::Create(ns)->seed().ToHex());
+  CHECK(report["leading_cached_blocks"] == 6);
+  CHECK(report["leading_cached_tokens"] == 24);
+  CHECK(report["cached_blocks"] == 7);
+  CHECK(report["trailing_tokens"] == 2);
+  REQUIRE(report["blocks"].size() == 10);
+  std::size_t on_nodes = 0;
+  for (const auto& [id, count] : report["leading_run_nodes"].items()) {
+    on_nodes += count.get<std::size_t>();
+  }
+  CHECK(on_nodes == 6);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    INFO(i);
+    CHECK(report["blocks"][i]["key"] == keys[i].ToHex());
+    CHECK(report["blocks"][i]["owner"] == admin::NodesFor(*client, keys[i]).front());
+    CHECK(report["blocks"][i]["cached"] == (i < 6 || i == 8));
+  }
+
+  // With the rest stored the whole prefix is cached: exit 0.
+  const std::vector<BlockKey> rest = {keys[6], keys[7], keys[9]};
+  REQUIRE(client->Put(rest, ConstSpans(ValuesFor(rest, 1500)), Depths(3))->stored == 3);
+  json = CtlJson(config, {"prefix", "--tokens", token_file, "--namespace", ns_file});
+  CHECK(json.exit_code == 0);
+  CHECK(ParseOne(json)["leading_cached_blocks"] == 10);
+
+  {  // every error of a namespace file names its field; exit 2
+    const std::string bad = WriteFile(
+        dir, "bad.json",
+        R"({"model_id": "m", "model_revision": 3, "kv_layout": "flat", "block_size_tokens": "4",
+            "lora": ""})");
+    CapturedRun run = CtlJson(config, {"prefix", "--tokens", token_file, "--namespace", bad});
+    INFO(run.err);
+    CHECK(run.exit_code == 2);
+    CHECK(run.out.empty());
+    for (const char* line : {": lora: unknown field\n",
+                             ": model_revision: expected a string, got 3\n", ": dtype: missing\n",
+                             ": block_size_tokens: expected an integer from 1 to 4294967295, "
+                             "got \"4\"\n"}) {
+      CHECK(run.err.find("prefixctl: " + bad + line) != std::string::npos);
+    }
+    const std::string not_json = WriteFile(dir, "not.json", "{\"model_id\": ");
+    run = CtlJson(config, {"prefix", "--tokens", token_file, "--namespace", not_json});
+    CHECK(run.exit_code == 2);
+  }
+
+  {  // a token that is not a decimal token id: exit 2 naming its line
+    const std::string bad = WriteFile(dir, "bad-tokens.txt", "1 2 3\n4 5x 6\n");
+    CapturedRun run = CtlJson(config, {"prefix", "--tokens", bad, "--namespace", ns_file});
+    CHECK(run.exit_code == 2);
+    CHECK(run.err == "prefixctl: " + bad +
+                         ": line 2: \"5x\" is not a token id (a decimal integer from 0 to "
+                         "4294967295)\n");
+    const std::string big = WriteFile(dir, "big-tokens.txt", "4294967296\n");
+    CHECK(CtlJson(config, {"prefix", "--tokens", big, "--namespace", ns_file}).exit_code == 2);
+    CHECK(CtlJson(config, {"prefix", "--tokens", dir.str() + "/nope", "--namespace", ns_file})
+              .exit_code == 2);
   }
 }
 

@@ -10,27 +10,16 @@ import argparse
 import glob
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from programs import free_port, run  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_DIR = None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(argv, **kwargs):
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, **kwargs)
-    if result.returncode != 0:
-        raise AssertionError(f"{argv} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 class InstallTest(unittest.TestCase):

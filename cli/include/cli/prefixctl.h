@@ -1,8 +1,8 @@
 // prefixctl's commands, each a function that writes its report to `out` (errors to `err`,
 // one line each, starting "prefixctl: ") and returns the process exit status:
 //   0  success;
-//   1  a problem found: a node down or not answering, a ring that differs, a miss, a corrupt
-//      value, a write no node stored, a flush not confirmed;
+//   1  a problem found: a node down or not answering, a ring that differs, a miss (prefix:
+//      a block not cached), a corrupt value, a write no node stored, a flush not confirmed;
 //   2  bad usage or a bad config (unreadable, invalid, a malformed key or node id).
 // With GlobalOptions::json the report is one JSON document on one line (`stats --watch`:
 // one per sample), the same facts as the text, for scripts and jq; errors stay on `err`.
@@ -79,6 +79,18 @@ int Exists(const GlobalOptions& options, const std::vector<std::string>& keys_he
 // input) flushes nothing and returns 1. 1 as well when a node failed to flush.
 int Flush(const GlobalOptions& options, const std::string& node_id, bool yes, std::istream& in,
           std::ostream& out, std::ostream& err);
+
+// The block keys of the tokens in `tokens_file` (decimal token ids separated by whitespace)
+// hashed with the client's Hasher for the namespace in `namespace_file` (a JSON object of
+// Namespace's fields: model_id, model_revision, dtype, kv_layout and block_size_tokens
+// required, lora_adapter and tenant_salt empty when left out), and which of them the
+// cluster holds: per full block its index, key, owner and cached yes/no, then the leading
+// cached run in blocks and tokens and the nodes its blocks are on. 1 when a block is not
+// cached (the prefix is not all cached); 2 for an unreadable file, a token that is not one,
+// or a namespace with an unknown field, a missing one or a bad type (every error printed,
+// each naming its field).
+int Prefix(const GlobalOptions& options, const std::string& tokens_file,
+           const std::string& namespace_file, std::ostream& out, std::ostream& err);
 
 // Parses and validates a config file; prints what it describes, or every error of the file
 // (one line each on `err`, each naming its JSON path; with json also listed on `out`).
