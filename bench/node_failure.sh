@@ -43,32 +43,8 @@ restart_after=$((2 * windows / 3))
 
 # A cluster config on three free loopback ports, replication `replicas`.
 write_config() {
-  /usr/bin/python3 - "$1" "$2" "$memory" "$spill" <<'EOF'
-import json, socket, sys
-path, replicas, memory, spill = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ports = []
-socks = []
-for _ in range(3):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-    ports.append(s.getsockname()[1])
-for s in socks:
-    s.close()
-config = {
-    "node": {"id": "n1"},
-    "memory": {"capacity": memory},
-    "spill": {"enabled": True, "capacity": spill},
-    "cluster": {
-        "nodes": [{"id": f"n{i + 1}", "address": f"127.0.0.1:{p}"} for i, p in enumerate(ports)],
-        "replicas": replicas,
-    },
-    # A returned node is found by the next probe within a second.
-    "client": {"timeout_ms": 1000, "backoff_initial_ms": 100, "backoff_max_ms": 1000},
-}
-with open(path, "w") as f:
-    json.dump(config, f, indent=2)
-EOF
+  /usr/bin/python3 "$root/bench/cluster_config.py" "$1" --replicas "$2" --memory "$memory" \
+    --spill "$spill"
 }
 
 windows_done() { grep -c '"window"' "$1" 2>/dev/null || true; }

@@ -47,25 +47,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-/usr/bin/python3 - "$dir/cluster.json" "$memory" "$spill" <<'PY'
-import json, socket, sys
-path, memory, spill = sys.argv[1:4]
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-ports = [s.getsockname()[1] for s in socks]
-for s in socks:
-    s.close()
-config = {
-    "node": {"id": "n1"},
-    "memory": {"capacity": memory},
-    "spill": {"enabled": True, "capacity": spill},
-    "cluster": {"nodes": [{"id": f"n{i + 1}", "address": f"127.0.0.1:{p}"}
-                          for i, p in enumerate(ports)]},
-    "client": {"timeout_ms": 1000, "backoff_initial_ms": 100, "backoff_max_ms": 1000},
-}
-json.dump(config, open(path, "w"), indent=2)
-PY
+/usr/bin/python3 "$root/bench/cluster_config.py" "$dir/cluster.json" --memory "$memory" \
+  --spill "$spill"
 cluster start "$dir/cluster.json"
 
 start=$(date +%s)
