@@ -2,8 +2,8 @@
 # The README's test command: installs dependencies, builds into build/ and runs every test
 # with ctest, builds Release into build-release/ (warnings are errors in every build), then
 # builds into build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer
-# and runs every test again, then gives each libFuzzer target (protocol/, config/ and daemon/
-# fuzz/) a short run.
+# and runs every test again, then gives each libFuzzer target (protocol/, config/, daemon/ and
+# client_lib/ fuzz/) a short run.
 #   ./scripts/test.sh            everything
 #   FULL=1 ./scripts/test.sh        also the tests labelled slow (stress, soak-like cases)
 #   SKIP_ASAN=1 ./scripts/test.sh   skip the sanitizer pass (quicker local iteration)
