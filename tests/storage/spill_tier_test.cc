@@ -751,6 +751,16 @@ TEST_CASE("SpillTier loses only the segment that a full disk cut short", "[integ
   CHECK(tier->Get(Key(9)).ok());
 }
 
+// Stores Key(0..3) durably, then fills the disk for every file and fails a Put: the tier is
+// unhealthy, and its reopens fail (RocksDB cannot create its logs) until `full` is cleared.
+void WriteThenFillDisk(SpillTier& tier, FullDiskFileSystem& file_system) {
+  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(tier.Put(Key(i), MakeBlock(i)).ok());
+  REQUIRE(tier.Flush().ok());
+  file_system.everything = true;
+  file_system.full = true;
+  CHECK(tier.Put(Key(10), MakeBlock(10)).code() == StatusCode::kIoError);
+}
+
 TEST_CASE("SpillTier reopens its folder after a failed write and writes again", "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir);
@@ -766,13 +776,7 @@ TEST_CASE("SpillTier reopens its folder after a failed write and writes again", 
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
   {
     auto tier = RequireValue(SpillTier::Open(options, env.get()));
-    for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
-    REQUIRE(tier->Flush().ok());
-
-    file_system->everything = true;
-    file_system->full = true;
-    CHECK(tier->Put(Key(10), MakeBlock(10)).code() == StatusCode::kIoError);
-    // Reopens fail while the disk is full (RocksDB cannot create its logs).
+    WriteThenFillDisk(*tier, *file_system);
     tier->Erase(Key(1));  // to be deleted from the folder once it is reopened
     CHECK_FALSE(tier->Contains(Key(1)));
     file_system->full = false;
@@ -817,11 +821,7 @@ TEST_CASE("SpillTier applies a Clear made while unhealthy when it reopens", "[in
   options.retry_max_ms = 40;
   options.notice = [](const std::string&) {};
   auto tier = RequireValue(SpillTier::Open(options, env.get()));
-  for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(tier->Put(Key(i), MakeBlock(i)).ok());
-  REQUIRE(tier->Flush().ok());
-  file_system->everything = true;
-  file_system->full = true;
-  CHECK(tier->Put(Key(10), MakeBlock(10)).code() == StatusCode::kIoError);
+  WriteThenFillDisk(*tier, *file_system);
   REQUIRE(tier->Clear().ok());
   file_system->full = false;
   AwaitHealthy(*tier);
