@@ -1,12 +1,16 @@
 #include "storage/block_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <string>
+#include <system_error>
 #include <utility>
 
+#include "bucket_walk.h"
 #include "counters.h"
+#include "key_meta.h"
 #include "memory_tier.h"
 #include "prefixcache/check.h"
 #include "spill_tier.h"
@@ -33,7 +37,7 @@ Result<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& options
 
   std::unique_ptr<BlockStore> store(new BlockStore(options));
   if (options.spill.enabled) {
-    auto spill = SpillTier::Open(options.spill);
+    auto spill = SpillTier::Open(options.spill, nullptr, options.clock_ms);
     if (spill.ok()) {
       store->spill_ = std::move(spill).value();
     } else {
@@ -46,15 +50,29 @@ Result<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& options
     SpillTier* spill = store->spill_.get();
     sink = [spill](const BlockKey& key, Block block) { spill->Enqueue(key, std::move(block)); };
   }
-  auto memory = MemoryTier::Create(options.memory, std::move(sink));
+  auto memory = MemoryTier::Create(options.memory, std::move(sink), options.clock_ms);
   if (!memory.ok()) return memory.status();
   store->memory_ = std::move(memory).value();
+  if (store->spill_ && store->spill_->LoadedExpiring()) store->has_expiring_ = true;
+  if (options.expiry_sweep_interval_ms > 0) {
+    try {
+      store->sweeper_ = std::thread(&BlockStore::SweepLoop, store.get());
+    } catch (const std::system_error& e) {
+      return Status::IoError(std::string("cannot start the expiry sweep: ") + e.what());
+    }
+  }
   return store;
 }
 
 BlockStore::BlockStore(const StoreOptions& options) : options_(options) {}
 
 BlockStore::~BlockStore() {
+  {
+    std::lock_guard lock(sweep_mu_);
+    sweep_stop_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
   if (memory_) (void)Close();  // no one to report to here; callers wanting it call Close()
   memory_.reset();             // first: its sink points at spill_
   spill_.reset();
@@ -65,30 +83,197 @@ std::mutex& BlockStore::StripeFor(const BlockKey& key) const {
 }
 
 Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth) {
+  return Put(key, std::move(value), depth, KeyOptions());
+}
+
+Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth,
+                       const KeyOptions& key_options) {
   if (value.size() > options_.max_value_bytes) {
     return TooLarge(value.size(), options_.max_value_bytes);
   }
   std::lock_guard stripe(StripeFor(key));
-  return PutLocked(key, std::move(value), depth);
+  return PutLocked(key, std::move(value), depth, key_options);
 }
 
-Status BlockStore::PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth) {
+Status BlockStore::PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth,
+                             const KeyOptions& key_options) {
+  KeyMetaRef meta;
+  if (key_options.keep_ttl || key_options.expire_at_ms != 0 || !key_options.name.empty()) {
+    std::int64_t expire_at_ms = key_options.expire_at_ms;
+    if (key_options.keep_ttl) {
+      Result<KeyMetaRef> old = MetaOfLocked(key);
+      expire_at_ms = old.ok() ? old->expire_at_ms() : 0;
+    }
+    try {
+      meta = KeyMetaRef::Make(expire_at_ms, key_options.name);
+    } catch (const std::bad_alloc&) {
+      return Status::Rejected("no memory for the key's name");
+    }
+    if (expire_at_ms != 0) has_expiring_.store(true, kRelaxed);
+  }
   // A block that can never fit is refused (by the tier, in its words) before the older
   // copy is dropped: a refused write leaves the key as it was.
   if (value.size() + kMemoryEntryOverheadBytes > memory_->capacity_bytes()) {
-    return memory_->Put(key, Block{std::move(value), depth});
+    return memory_->Put(key, Block{std::move(value), depth, std::move(meta)});
   }
   // The older copy leaves both tiers before the new block enters memory: erasing the
   // spilled copy after the Put could delete the new block itself, should another thread
   // evict it into the spill queue in between (an acknowledged write lost).
   memory_->Erase(key);
   if (spill_) spill_->Erase(key);
-  return memory_->Put(key, Block{std::move(value), depth});
+  return memory_->Put(key, Block{std::move(value), depth, std::move(meta)});
+}
+
+Result<KeyMetaRef> BlockStore::MetaOfLocked(const BlockKey& key) const {
+  // Memory first: an eviction hands the block to the spill tier before it leaves memory,
+  // so a key moving down is found in one or the other.
+  Result<KeyMetaRef> meta = memory_->MetaOf(key);
+  if (meta.ok() || !spill_) return meta;
+  return spill_->MetaOf(key);
+}
+
+void BlockStore::SetMetaLocked(const BlockKey& key, const KeyMetaRef& meta) {
+  // Memory first, then spill: an eviction in between hands the new meta down already.
+  memory_->SetMeta(key, meta);
+  if (spill_) spill_->SetMeta(key, meta);
+}
+
+Result<bool> BlockStore::SetExpiry(const BlockKey& key, std::int64_t expire_at_ms,
+                                   ExpireCondition condition) {
+  std::lock_guard stripe(StripeFor(key));
+  Result<KeyMetaRef> meta = MetaOfLocked(key);
+  if (!meta.ok()) return meta.status();
+  const std::int64_t current = meta->expire_at_ms();
+  bool apply = true;
+  switch (condition) {
+    case ExpireCondition::kAlways:
+      break;
+    case ExpireCondition::kIfNone:
+      apply = current == 0;
+      break;
+    case ExpireCondition::kIfSome:
+      apply = current != 0;
+      break;
+    case ExpireCondition::kIfLater:
+      apply = current != 0 && expire_at_ms > current;
+      break;
+    case ExpireCondition::kIfSooner:
+      apply = current == 0 || expire_at_ms < current;
+      break;
+  }
+  if (!apply) return false;
+  if (expire_at_ms <= NowMs()) {
+    memory_->Erase(key);
+    if (spill_) spill_->Erase(key);
+    return true;
+  }
+  try {
+    SetMetaLocked(key, meta->WithExpiry(expire_at_ms));
+  } catch (const std::bad_alloc&) {
+    return Status::Rejected("no memory for the key's expiry");
+  }
+  has_expiring_.store(true, kRelaxed);
+  return true;
+}
+
+Result<bool> BlockStore::Persist(const BlockKey& key) {
+  std::lock_guard stripe(StripeFor(key));
+  Result<KeyMetaRef> meta = MetaOfLocked(key);
+  if (!meta.ok()) return meta.status();
+  if (meta->expire_at_ms() == 0) return false;
+  try {
+    SetMetaLocked(key, meta->WithExpiry(0));
+  } catch (const std::bad_alloc&) {
+    return Status::Rejected("no memory for the key's name");
+  }
+  return true;
+}
+
+Result<std::int64_t> BlockStore::ExpiryOf(const BlockKey& key) const {
+  std::lock_guard stripe(StripeFor(key));
+  Result<KeyMetaRef> meta = MetaOfLocked(key);
+  if (!meta.ok()) return meta.status();
+  return meta->expire_at_ms();
+}
+
+std::int64_t BlockStore::NowMs() const {
+  return options_.clock_ms ? options_.clock_ms() : SystemNowMs();
+}
+
+std::size_t BlockStore::SweepExpired(std::size_t max_entries) {
+  std::size_t dropped = memory_->SweepExpired(max_entries);
+  if (spill_) dropped += spill_->SweepExpired(max_entries);
+  return dropped;
+}
+
+void BlockStore::SweepLoop() {
+  const std::chrono::milliseconds interval(options_.expiry_sweep_interval_ms);
+  std::unique_lock lock(sweep_mu_);
+  while (!sweep_cv_.wait_for(lock, interval, [this] { return sweep_stop_; })) {
+    if (!has_expiring_.load(kRelaxed)) continue;
+    lock.unlock();
+    (void)SweepExpired(options_.expiry_sweep_entries);
+    lock.lock();
+  }
+}
+
+namespace {
+
+// A scan cursor: the table (memory shards 0..n-1, then the spill queue, then the spill
+// index), that table's rehash generation and the next bucket.
+constexpr int kBucketBits = 32;
+constexpr int kGenerationShift = 32;
+constexpr int kTableShift = 40;
+
+std::uint64_t EncodeCursor(std::size_t table, const TableScan& step) {
+  return static_cast<std::uint64_t>(table) << kTableShift |
+         static_cast<std::uint64_t>(step.generation) << kGenerationShift |
+         static_cast<std::uint64_t>(step.bucket);
+}
+
+}  // namespace
+
+BlockStore::ScanPage BlockStore::Scan(std::uint64_t cursor, std::size_t count) const {
+  count = std::max<std::size_t>(count, 1);
+  const std::size_t shards = memory_->shard_count();
+  const std::size_t tables = shards + (spill_ ? 2 : 0);
+  std::size_t table = static_cast<std::size_t>(cursor >> kTableShift);
+  TableScan step;
+  step.generation =
+      static_cast<std::uint32_t>(cursor >> kGenerationShift) & TableScan::kGenerationMask;
+  step.bucket = static_cast<std::size_t>(cursor & ((std::uint64_t{1} << kBucketBits) - 1));
+  ScanPage page;
+  if (table >= tables) return page;  // not a cursor of this store: the scan is over
+  std::vector<std::pair<BlockKey, KeyMetaRef>> found;
+  // A bounded number of table steps per call, each of bounded work.
+  constexpr int kMostSteps = 32;
+  for (int steps = 0; steps < kMostSteps && found.size() < count && table < tables; ++steps) {
+    const std::size_t want = count - found.size();
+    if (table < shards) {
+      memory_->ScanShard(table, step, want, found);
+    } else {
+      spill_->ScanStep(table == shards ? 1 : 0, step, want, found);
+    }
+    if (step.bucket == TableScan::kDone) {
+      ++table;
+      step = TableScan();
+    }
+  }
+  page.entries.reserve(found.size());
+  for (auto& [key, meta] : found) page.entries.push_back(ScanEntry{key, std::string(meta.name())});
+  // Buckets past 2^32 do not fit the cursor: such a table is walked as far as that.
+  if (table < tables && step.bucket >> kBucketBits != 0) {
+    ++table;
+    step = TableScan();
+  }
+  page.next_cursor = table >= tables ? 0 : EncodeCursor(table, step);
+  return page;
 }
 
 Result<BlockStore::PutIfOutcome> BlockStore::PutIf(const BlockKey& key, Buffer value,
                                                    std::uint32_t depth, PutCondition condition,
-                                                   bool want_previous, bool may_read_disk) {
+                                                   bool want_previous, bool may_read_disk,
+                                                   const KeyOptions& key_options) {
   if (value.size() > options_.max_value_bytes) {
     return TooLarge(value.size(), options_.max_value_bytes);
   }
@@ -139,7 +324,7 @@ Result<BlockStore::PutIfOutcome> BlockStore::PutIf(const BlockKey& key, Buffer v
         (condition == PutCondition::kIfPresent && !out.had)) {
       return out;
     }
-    if (Status put = PutLocked(key, std::move(value), depth); !put.ok()) return put;
+    if (Status put = PutLocked(key, std::move(value), depth, key_options); !put.ok()) return put;
     out.stored = true;
     return out;
   }

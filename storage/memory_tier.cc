@@ -1,5 +1,6 @@
 #include "memory_tier.h"
 
+#include <algorithm>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,8 @@ struct alignas(64) MemoryTier::Shard {
   std::atomic<std::uint64_t> misses{0};
   std::atomic<std::uint64_t> evictions{0};
   std::atomic<std::uint64_t> demotions{0};
+  std::size_t sweep_bucket = 0;  // where SweepExpired goes on in `blocks`' bucket array
+  RehashWatch rehashes;          // of `blocks`, for scans
 };
 
 Status MemoryTier::ValidateOptions(const MemoryTierOptions& options) {
@@ -38,16 +41,17 @@ Status MemoryTier::ValidateOptions(const MemoryTierOptions& options) {
 }
 
 Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(const MemoryTierOptions& options,
-                                                       EvictionSink sink) {
+                                                       EvictionSink sink, ClockMs clock_ms) {
   if (Status valid = ValidateOptions(options); !valid.ok()) return valid;
-  return std::make_unique<MemoryTier>(options, std::move(sink));
+  return std::make_unique<MemoryTier>(options, std::move(sink), std::move(clock_ms));
 }
 
-MemoryTier::MemoryTier(const MemoryTierOptions& options, EvictionSink sink)
+MemoryTier::MemoryTier(const MemoryTierOptions& options, EvictionSink sink, ClockMs clock_ms)
     : capacity_bytes_(options.capacity_bytes),
       policy_name_(options.eviction_policy),
       make_policy_(options.make_policy),
-      sink_(std::move(sink)) {
+      sink_(std::move(sink)),
+      clock_ms_(std::move(clock_ms)) {
   PC_CHECK(options.capacity_bytes > 0 && options.shards > 0);
   shards_.reserve(options.shards);
   for (std::size_t i = 0; i < options.shards; ++i) {
@@ -83,10 +87,26 @@ Result<Block> MemoryTier::GetIfPresent(const BlockKey& key) { return Lookup(key,
 
 void MemoryTier::CountMiss(const BlockKey& key) { Add(ShardFor(key).misses); }
 
+template <typename It>
+Block MemoryTier::EraseLocked(Shard& shard, It it) {
+  const BlockKey key = it->first;
+  Block erased = std::move(it->second);
+  shard.blocks.erase(it);
+  shard.policy->OnErase(key);
+  entries_.fetch_sub(1, kRelaxed);
+  used_bytes_.fetch_sub(Charge(erased), kRelaxed);
+  return erased;
+}
+
 Result<Block> MemoryTier::Lookup(const BlockKey& key, bool count_miss) {
   Shard& shard = ShardFor(key);
+  Block expired;  // freed after the lock is dropped
   std::lock_guard lock(shard.mu);
   auto it = shard.blocks.find(key);
+  if (it != shard.blocks.end() && it->second.meta && it->second.meta.ExpiredAt(NowMs())) {
+    expired = EraseLocked(shard, it);
+    it = shard.blocks.end();
+  }
   if (it == shard.blocks.end()) {
     if (count_miss) Add(shard.misses);
     return Status::NotFound();
@@ -127,6 +147,7 @@ Status MemoryTier::Put(const BlockKey& key, Block block) {
   {
     std::lock_guard lock(shard.mu);
     auto [it, inserted] = shard.blocks.try_emplace(key);
+    shard.rehashes.Note(shard.blocks.bucket_count());
     if (inserted) {
       Add(entries_);
       it->second = std::move(block);
@@ -187,7 +208,7 @@ bool MemoryTier::EvictOne() {
     // The sink takes the block before it leaves the map, so a concurrent reader finds it
     // in one tier or the other, never in neither (see EvictionSink for what that asks of
     // the sink).
-    if (sink_) {
+    if (sink_ && !(it->second.meta && it->second.meta.ExpiredAt(NowMs()))) {
       Add(coldest->demotions);
       sink_(key, it->second);
     }
@@ -204,7 +225,85 @@ bool MemoryTier::EvictOne() {
 bool MemoryTier::Contains(const BlockKey& key) const {
   Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mu);
-  return shard.blocks.contains(key);
+  auto it = shard.blocks.find(key);
+  return it != shard.blocks.end() && !(it->second.meta && it->second.meta.ExpiredAt(NowMs()));
+}
+
+Result<KeyMetaRef> MemoryTier::MetaOf(const BlockKey& key) const {
+  Shard& shard = ShardFor(key);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.blocks.find(key);
+  if (it == shard.blocks.end() || (it->second.meta && it->second.meta.ExpiredAt(NowMs()))) {
+    return Status::NotFound();
+  }
+  return it->second.meta;
+}
+
+bool MemoryTier::SetMeta(const BlockKey& key, KeyMetaRef meta) {
+  Shard& shard = ShardFor(key);
+  const std::uint64_t new_charge = meta.ChargeBytes();
+  std::uint64_t old_charge = 0;
+  {
+    std::lock_guard lock(shard.mu);
+    auto it = shard.blocks.find(key);
+    if (it == shard.blocks.end()) return false;
+    old_charge = it->second.meta.ChargeBytes();
+    if (new_charge <= old_charge) {
+      std::swap(it->second.meta, meta);  // the old meta is freed after the lock is dropped
+      used_bytes_.fetch_sub(old_charge - new_charge, kRelaxed);
+      return true;
+    }
+  }
+  // More space: reserved first (which may evict this very key), then swapped in.
+  const std::uint64_t grow = new_charge - old_charge;
+  Reserve(grow);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.blocks.find(key);
+  if (it == shard.blocks.end() || it->second.meta.ChargeBytes() != old_charge) {
+    used_bytes_.fetch_sub(grow, kRelaxed);
+    if (it == shard.blocks.end()) return false;
+    // Changed meanwhile: the charge is recomputed from what is there.
+    const std::uint64_t current = it->second.meta.ChargeBytes();
+    std::swap(it->second.meta, meta);
+    used_bytes_.fetch_add(new_charge, kRelaxed);
+    used_bytes_.fetch_sub(current, kRelaxed);
+    return true;
+  }
+  std::swap(it->second.meta, meta);
+  return true;
+}
+
+std::size_t MemoryTier::SweepExpired(std::size_t max_entries) {
+  const std::size_t per_shard = std::max<std::size_t>(1, max_entries / shards_.size());
+  const std::int64_t now = NowMs();
+  std::size_t dropped = 0;
+  for (const auto& shard : shards_) {
+    std::vector<Block> expired;  // freed after the lock is dropped
+    std::lock_guard lock(shard->mu);
+    std::vector<BlockKey> keys;
+    if (shard->sweep_bucket >= shard->blocks.bucket_count()) shard->sweep_bucket = 0;
+    shard->sweep_bucket = WalkBuckets(shard->blocks, shard->sweep_bucket, per_shard, per_shard,
+                                      [&](const BlockKey& key, const Block& block) {
+                                        if (block.meta.ExpiredAt(now)) keys.push_back(key);
+                                      });
+    for (const BlockKey& key : keys) {
+      expired.push_back(EraseLocked(*shard, shard->blocks.find(key)));
+    }
+    dropped += keys.size();
+  }
+  return dropped;
+}
+
+void MemoryTier::ScanShard(std::size_t shard_index, TableScan& step, std::size_t want,
+                           std::vector<std::pair<BlockKey, KeyMetaRef>>& out) const {
+  PC_CHECK(shard_index < shards_.size());
+  const Shard& shard = *shards_[shard_index];
+  std::lock_guard lock(shard.mu);
+  const std::int64_t now = NowMs();
+  ScanTableStep(shard.blocks, shard.rehashes, step, want,
+                [&](const BlockKey& key, const Block& block) {
+                  if (!(block.meta && block.meta.ExpiredAt(now))) out.emplace_back(key, block.meta);
+                });
 }
 
 void MemoryTier::Erase(const BlockKey& key) {
@@ -229,6 +328,8 @@ void MemoryTier::Clear() {
     {
       std::lock_guard lock(shard->mu);
       dropped.swap(shard->blocks);
+      shard->rehashes.Note(shard->blocks.bucket_count());
+      ++shard->rehashes.generation;  // a new table, whatever its size
       shard->policy = std::move(fresh_policy);
       entries_.fetch_sub(dropped.size(), kRelaxed);
     }
@@ -257,7 +358,10 @@ std::vector<std::pair<BlockKey, Block>> MemoryTier::Snapshot() const {
   for (const auto& shard : shards_) {
     std::lock_guard lock(shard->mu);
     out.reserve(out.size() + shard->blocks.size());
-    for (const auto& [key, block] : shard->blocks) out.emplace_back(key, block);
+    const std::int64_t now = NowMs();
+    for (const auto& [key, block] : shard->blocks) {
+      if (!(block.meta && block.meta.ExpiredAt(now))) out.emplace_back(key, block);
+    }
   }
   return out;
 }

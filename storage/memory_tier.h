@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "block.h"
+#include "bucket_walk.h"
 #include "eviction_policy.h"
 #include "prefixcache/block_key.h"
 #include "prefixcache/status.h"
@@ -43,16 +44,21 @@ class MemoryTier {
   static Status ValidateOptions(const MemoryTierOptions& options);
 
   // ValidateOptions, then the tier.
+  // `clock_ms` (empty: the system clock) tells which blocks have expired.
   static Result<std::unique_ptr<MemoryTier>> Create(const MemoryTierOptions& options,
-                                                    EvictionSink sink = {});
+                                                    EvictionSink sink = {}, ClockMs clock_ms = {});
 
   // `options` must be valid (CHECKed); Create() validates them first.
-  MemoryTier(const MemoryTierOptions& options, EvictionSink sink);
+  MemoryTier(const MemoryTierOptions& options, EvictionSink sink, ClockMs clock_ms = {});
   ~MemoryTier();
 
   MemoryTier(const MemoryTier&) = delete;
   MemoryTier& operator=(const MemoryTier&) = delete;
 
+  // An expired block (its KeyMeta's expiry passed) is never returned, counted or handed to
+  // the sink: every lookup treats it as absent, and the lookups that may (Get,
+  // GetIfPresent, SweepExpired) drop it.
+  //
   // The block (sharing its bytes, no copy) or NotFound. Counts a hit or a miss and marks
   // the block recently used.
   Result<Block> Get(const BlockKey& key);
@@ -79,6 +85,25 @@ class MemoryTier {
   // Removes the key if held; the block does not go to the sink.
   void Erase(const BlockKey& key);
 
+  // The KeyMeta of the held key (null when it has none), or NotFound. Counts nothing.
+  Result<KeyMetaRef> MetaOf(const BlockKey& key) const;
+  // Replaces the held key's KeyMeta; false (nothing done) when the key is not held. Space
+  // the new meta needs beyond the old one is made first, as Put makes it.
+  bool SetMeta(const BlockKey& key, KeyMetaRef meta);
+
+  // Drops expired blocks, looking at about `max_entries` entries (at least one bucket of
+  // each shard's table) from where the last call stopped; a full pass over the tier takes
+  // about entries / max_entries calls. Returns the number dropped.
+  std::size_t SweepExpired(std::size_t max_entries);
+
+  // One step of a scan over shard `shard` (< shard_count()): appends the key and KeyMeta
+  // of about `want` of its unexpired blocks to `out`, going on from `step` (see
+  // ScanTableStep). A block held in the shard from the step that starts its scan (bucket
+  // 0) to the one that ends it (kDone) is appended at least once.
+  void ScanShard(std::size_t shard, TableScan& step, std::size_t want,
+                 std::vector<std::pair<BlockKey, KeyMetaRef>>& out) const;
+  std::size_t shard_count() const { return shards_.size(); }
+
   // Drops every block; none goes to the sink.
   void Clear();
 
@@ -96,8 +121,12 @@ class MemoryTier {
   struct Shard;
 
   static std::uint64_t Charge(const Block& block) {
-    return block.value.size() + kMemoryEntryOverheadBytes;
+    return block.value.size() + kMemoryEntryOverheadBytes + block.meta.ChargeBytes();
   }
+  std::int64_t NowMs() const { return clock_ms_ ? clock_ms_() : SystemNowMs(); }
+  // Removes the entry at `it` from the shard whose lock the caller holds; returns it.
+  template <typename It>
+  Block EraseLocked(Shard& shard, It it);
   Shard& ShardFor(const BlockKey& key) const;
   Result<Block> Lookup(const BlockKey& key, bool count_miss);
   // Adds `charge` to used_bytes_ without passing the capacity, evicting as needed.
@@ -111,6 +140,7 @@ class MemoryTier {
   const std::string policy_name_;
   const std::function<std::unique_ptr<EvictionPolicy>()> make_policy_;
   const EvictionSink sink_;
+  const ClockMs clock_ms_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::uint64_t> tick_{0};
   std::atomic<std::uint64_t> used_bytes_{0};

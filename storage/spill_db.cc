@@ -338,11 +338,11 @@ Status SpillDb::WriteRecords(const std::vector<std::pair<BlockKey, SpillRecord>>
   if (puts.empty() && deletes.empty()) return Status::Ok();
   rocksdb::WriteBatch batch;
   rocksdb::Status status;
-  for (const BlockKey& key : deletes) {
-    if (status.ok()) status = batch.Delete(records_, KeySlice(key));
-  }
   for (const auto& [key, record] : puts) {
     if (status.ok()) status = batch.Put(records_, KeySlice(key), record.Encode());
+  }
+  for (const BlockKey& key : deletes) {
+    if (status.ok()) status = batch.Delete(records_, KeySlice(key));
   }
   // With the write-ahead log: a record outlives a crash of the process (not of the
   // machine, the log is not synced) from here on.

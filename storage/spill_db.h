@@ -8,7 +8,8 @@
 //   compacts or rewrites them: a segment leaves whole (DeleteSegment) once the tier holds
 //   none of its values. No compression; RocksDB's block checksum is XXH3, which guards its
 //   index and meta blocks; the values are checked by the tier's own XXH3 on every read.
-// - "records": block key -> SpillRecord (version 2), written with the write-ahead log.
+// - "records": block key -> SpillRecord (version 2, or 3 with an expiry or a name), written
+//   with the write-ahead log.
 // - "default": the format marker, "prefixcache.spill.format" -> "2".
 // A value is ingested (its file synced) before its record is written, so a record never
 // names a value that was not on disk; a value whose record is lost (crash) is forgotten,
@@ -104,7 +105,8 @@ class SpillDb {
   Status DeleteSegment(std::uint64_t first_seq, std::uint64_t last_seq);
 
   // --- Records.
-  // Writes the puts and deletes in one atomic batch. IoError on failure.
+  // Writes the puts and deletes in one atomic batch (a key in both ends deleted). IoError
+  // on failure.
   Status WriteRecords(const std::vector<std::pair<BlockKey, SpillRecord>>& puts,
                       const std::vector<BlockKey>& deletes);
   // Calls visit(key, record) for every stored record; record is nullopt when the bytes do

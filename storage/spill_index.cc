@@ -15,6 +15,7 @@ void SpillIndex::Insert(const BlockKey& key, const SpillRecord& record) {
   Segment* segment = SegmentOf(record.seq);
   PC_CHECK(segment != nullptr && "SpillIndex: a record outside every segment");
   auto [it, added] = entries_.try_emplace(key);
+  rehashes_.Note(entries_.bucket_count());
   if (!added) {
     Unlink(&*it);
     Forget(&*it);
@@ -35,7 +36,17 @@ bool SpillIndex::Erase(const BlockKey& key) {
   return true;
 }
 
-void SpillIndex::Reserve(std::size_t keys) { entries_.reserve(keys); }
+void SpillIndex::Reserve(std::size_t keys) {
+  entries_.reserve(keys);
+  rehashes_.Note(entries_.bucket_count());
+}
+
+bool SpillIndex::SetMeta(const BlockKey& key, KeyMetaRef meta) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  it->second.record.meta = std::move(meta);
+  return true;
+}
 
 void SpillIndex::Touch(const BlockKey& key) {
   auto it = entries_.find(key);

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bucket_walk.h"
 #include "prefixcache/block_key.h"
 #include "spill_record.h"
 
@@ -53,6 +54,24 @@ class SpillIndex {
 
   // Removes the key (its segment loses its live bytes); false if it was not held.
   bool Erase(const BlockKey& key);
+
+  // Replaces a held key's KeyMeta (the record keeps everything else); false if not held.
+  bool SetMeta(const BlockKey& key, KeyMetaRef meta);
+
+  // Calls visit(key, record) for the keys of the buckets from `bucket` on, up to about
+  // `want` keys; returns the next bucket, or bucket_count() at the end (see WalkBuckets).
+  template <typename Visit>
+  std::size_t WalkFrom(std::size_t bucket, std::size_t want, const Visit& visit) const {
+    return WalkBuckets(entries_, bucket, want, want,
+                       [&](const BlockKey& key, const Entry& entry) { visit(key, entry.record); });
+  }
+  std::size_t bucket_count() const { return entries_.bucket_count(); }
+  // One step of a scan over the keys held (see ScanTableStep); visit(key, record).
+  template <typename Visit>
+  void ScanStep(TableScan& step, std::size_t want, const Visit& visit) const {
+    ScanTableStep(entries_, rehashes_, step, want,
+                  [&](const BlockKey& key, const Entry& entry) { visit(key, entry.record); });
+  }
 
   // Marks a held key the most recently used. The record keeps its write seq. No-op for a
   // key not held.
@@ -130,6 +149,7 @@ class SpillIndex {
   void Forget(Node* node);  // from the segment's live bytes and the totals
 
   std::unordered_map<BlockKey, Entry, BlockKeyHash> entries_;
+  RehashWatch rehashes_;  // of entries_
   Node* head_ = nullptr;
   Node* tail_ = nullptr;
   std::map<std::uint64_t, Segment> segments_;  // by first_seq

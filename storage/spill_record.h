@@ -1,8 +1,11 @@
 // SpillRecord: what the spill tier stores beside each block in its "records" column family
-// -- the value's XXH3-64 checksum, its size, its chain depth and the write sequence number
-// that orders demotions and names the value's place on disk. Versioned: byte 0 is the
-// record's version, so a later one (say, with an expiry and the key's name) can be added
-// while records written before still read. Plain value; private to storage/.
+// -- the value's XXH3-64 checksum, its size, its chain depth, the write sequence number
+// that orders demotions and names the value's place on disk, and the block's KeyMeta
+// (expiry and name). Versioned: byte 0 is the record's version. A block without KeyMeta
+// is written as version 2, the 32 bytes of the layout before expiry existed; one with it
+// as version 3 (version 2 followed by the expiry and the name). Both are read, so a
+// folder written before expiry existed reads as "no expiry, no name". Plain value;
+// private to storage/.
 #pragma once
 
 #include <cstddef>
@@ -10,36 +13,66 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "key_meta.h"
 
 namespace prefixcache::storage {
 
 struct SpillRecord {
   static constexpr std::uint8_t kVersion = 2;  // version 1 was the BlobDB layout's 28 bytes
   static constexpr std::size_t kEncodedBytes = 32;
+  static constexpr std::uint8_t kVersionWithMeta = 3;
+  // The longest name a version 3 record holds; a longer one is not stored (see Encode).
+  static constexpr std::size_t kMaxNameBytes = 64 * 1024;
+
+  SpillRecord() = default;
+  SpillRecord(std::uint64_t checksum_in, std::uint64_t size_bytes_in, std::uint32_t depth_in,
+              std::uint64_t seq_in, KeyMetaRef meta_in = {})
+      : checksum(checksum_in),
+        size_bytes(size_bytes_in),
+        depth(depth_in),
+        seq(seq_in),
+        meta(std::move(meta_in)) {}
 
   std::uint64_t checksum = 0;  // XXH3-64 of the value bytes, seed 0
   std::uint64_t size_bytes = 0;
   std::uint32_t depth = 0;
   std::uint64_t seq = 0;  // store-wide write order; higher is newer. Unique per write.
+  KeyMetaRef meta;        // null: no expiry, no name
 
   // Version 2 layout, each field little-endian: version (1 byte), three zero bytes,
-  // depth (4), size_bytes (8), checksum (8), seq (8).
+  // depth (4), size_bytes (8), checksum (8), seq (8). Version 3: the same with version
+  // byte 3, then expire_at_ms (8, signed), the name's length (4) and the name's bytes.
+  // A name longer than kMaxNameBytes is left out (the key then reads back unnamed).
   std::string Encode() const {
     std::string out(kEncodedBytes, '\0');
-    out[0] = static_cast<char>(kVersion);
+    out[0] = static_cast<char>(meta ? kVersionWithMeta : kVersion);
     std::size_t at = 4;
     Store(out, at, depth, 4);
     Store(out, at, size_bytes, 8);
     Store(out, at, checksum, 8);
     Store(out, at, seq, 8);
+    if (meta) {
+      const std::string_view name = meta.name().size() <= kMaxNameBytes ? meta.name() : "";
+      out.resize(kEncodedBytes + 12);
+      Store(out, at, static_cast<std::uint64_t>(meta.expire_at_ms()), 8);
+      Store(out, at, name.size(), 4);
+      out.append(name);
+    }
     return out;
   }
 
-  // nullopt unless `raw` is a version 2 record: exactly kEncodedBytes long, version byte 2,
-  // reserved bytes zero.
+  // nullopt unless `raw` is a version 2 record (exactly kEncodedBytes long) or a version 3
+  // one (its name's length matching the bytes left), with the reserved bytes zero. May
+  // throw std::bad_alloc (a version 3 record's meta).
   static std::optional<SpillRecord> Decode(std::string_view raw) {
-    if (raw.size() != kEncodedBytes || static_cast<std::uint8_t>(raw[0]) != kVersion ||
-        raw[1] != 0 || raw[2] != 0 || raw[3] != 0) {
+    if (raw.size() < kEncodedBytes || raw[1] != 0 || raw[2] != 0 || raw[3] != 0) {
+      return std::nullopt;
+    }
+    const auto version = static_cast<std::uint8_t>(raw[0]);
+    if (version == kVersion ? raw.size() != kEncodedBytes
+                            : version != kVersionWithMeta || raw.size() < kEncodedBytes + 12) {
       return std::nullopt;
     }
     SpillRecord record;
@@ -48,6 +81,12 @@ struct SpillRecord {
     record.size_bytes = Load(raw, at, 8);
     record.checksum = Load(raw, at, 8);
     record.seq = Load(raw, at, 8);
+    if (version == kVersionWithMeta) {
+      const auto expire_at_ms = static_cast<std::int64_t>(Load(raw, at, 8));
+      const std::uint64_t name_bytes = Load(raw, at, 4);
+      if (raw.size() - at != name_bytes || expire_at_ms < 0) return std::nullopt;
+      record.meta = KeyMetaRef::Make(expire_at_ms, raw.substr(at));
+    }
     return record;
   }
 

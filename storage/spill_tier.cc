@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 #include <new>
-#include <queue>
 #include <system_error>
 #include <utility>
 
@@ -58,14 +57,14 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
 }
 
 Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& options,
-                                                   rocksdb::Env* env) {
+                                                   rocksdb::Env* env, ClockMs clock_ms) {
   if (Status valid = ValidateOptions(options); !valid.ok()) return valid;
   const SpillDb::Notice notice = NoticeSink(options);
   std::unique_ptr<SpillTier> tier;
   for (int attempt = 0;; ++attempt) {
     auto db = SpillDb::Open(options.path, env, notice);
     if (!db.ok()) return db.status();
-    tier.reset(new SpillTier(options, env, notice, std::move(db).value()));
+    tier.reset(new SpillTier(options, env, notice, std::move(db).value(), clock_ms));
     Status loaded;
     {
       std::lock_guard write_lock(tier->write_mu_);
@@ -91,13 +90,14 @@ Result<std::unique_ptr<SpillTier>> SpillTier::Open(const SpillTierOptions& optio
 }
 
 SpillTier::SpillTier(const SpillTierOptions& options, rocksdb::Env* env, SpillDb::Notice notice,
-                     std::unique_ptr<SpillDb> db)
+                     std::unique_ptr<SpillDb> db, ClockMs clock_ms)
     : options_(options),
       env_(env),
       notice_(std::move(notice)),
       segment_target_bytes_(SegmentTargetBytes(options)),
       disk_limit_bytes_(options.capacity_bytes + options.capacity_bytes / 8 +
                         2 * SegmentTargetBytes(options)),
+      clock_ms_(std::move(clock_ms)),
       db_(std::move(db)) {}
 
 SpillTier::~SpillTier() { (void)Close(); }  // no one to report to; Close() callers get it
@@ -106,6 +106,7 @@ Status SpillTier::LoadIndexLocked() {
   std::vector<BlockKey> broken;
   std::vector<BlockKey> deletes;
   std::vector<std::pair<BlockKey, SpillRecord>> loaded;
+  const std::int64_t now = NowMs();
   {
     std::lock_guard lock(mu_);
     for (const SpillDb::SegmentFile& segment : db_->Segments()) {
@@ -117,9 +118,11 @@ Status SpillTier::LoadIndexLocked() {
       db_->ScanRecords([&](const BlockKey& key, const std::optional<SpillRecord>& record) {
         if (!record || record->size_bytes > kMaxValueBytes) {
           broken.push_back(key);
-        } else if (!index_.Covers(record->seq)) {
-          deletes.push_back(key);  // its segment is gone (a crash between the two deletes)
+        } else if (!index_.Covers(record->seq) || record->meta.ExpiredAt(now)) {
+          deletes.push_back(key);  // its segment is gone (a crash between the two deletes),
+                                   // or it has expired
         } else {
+          if (record->meta.expire_at_ms() != 0) loaded_expiring_.store(true, kRelaxed);
           loaded.emplace_back(key, *record);
           next_seq_ = std::max(next_seq_, record->seq + 1);
         }
@@ -150,6 +153,12 @@ Status SpillTier::LoadIndexLocked() {
 
 Result<Block> SpillTier::GetQueued(const BlockKey& key, bool* on_disk) {
   std::lock_guard lock(mu_);
+  if (ExpiredLocked(key)) {
+    EraseLocked(key);
+    if (on_disk != nullptr) *on_disk = false;
+    Add(misses_);
+    return Status::NotFound();
+  }
   auto queued = queued_.find(key);
   const bool indexed = index_.Find(key) != nullptr;
   const Block* in_segment = queued == queued_.end() ? SegmentBlockLocked(key) : nullptr;
@@ -160,7 +169,7 @@ Result<Block> SpillTier::GetQueued(const BlockKey& key, bool* on_disk) {
   }
   if (in_segment != nullptr) {
     Add(hits_);
-    return *in_segment;
+    return Block{in_segment->value, in_segment->depth, index_.Find(key)->meta};
   }
   if (!indexed) Add(misses_);
   return Status::NotFound();
@@ -170,6 +179,11 @@ Result<Block> SpillTier::Get(const BlockKey& key) {
   SpillRecord record;
   {
     std::lock_guard lock(mu_);
+    if (ExpiredLocked(key)) {
+      EraseLocked(key);
+      Add(misses_);
+      return Status::NotFound();
+    }
     if (auto queued = queued_.find(key); queued != queued_.end()) {
       Add(hits_);
       return queued->second.block;
@@ -183,7 +197,7 @@ Result<Block> SpillTier::Get(const BlockKey& key) {
     index_.Touch(key);
     if (const Block* in_segment = SegmentBlockLocked(key)) {
       Add(hits_);
-      return *in_segment;
+      return Block{in_segment->value, in_segment->depth, record.meta};
     }
   }
   return ReadFromDisk(key, record);
@@ -211,7 +225,7 @@ Result<Block> SpillTier::ReadFromDisk(const BlockKey& key, const SpillRecord& re
     if (read.ok()) read = Verify(copy, record);
     if (read.ok()) {
       Add(hits_);
-      return Block{std::move(copy).Freeze(), record.depth};
+      return Block{std::move(copy).Freeze(), record.depth, record.meta};
     } else if (read.code() == StatusCode::kNotFound) {
       std::lock_guard lock(mu_);
       const SpillRecord* now = index_.Find(key);
@@ -253,6 +267,7 @@ void SpillTier::DropCorrupt(const BlockKey& key, std::uint64_t seq) {
 
 void SpillTier::QueueLocked(const BlockKey& key, Queued queued) {
   const bool added = queued_.insert_or_assign(key, std::move(queued)).second;
+  queued_rehashes_.Note(queued_.bucket_count());
   if (added && index_.Find(key) == nullptr) ++queued_only_;
 }
 
@@ -320,54 +335,81 @@ std::uint64_t SpillTier::CountNotInMemory() const {
 
 bool SpillTier::Contains(const BlockKey& key) const {
   std::lock_guard lock(mu_);
-  return queued_.contains(key) || index_.Find(key) != nullptr;
+  return (queued_.contains(key) || index_.Find(key) != nullptr) && !ExpiredLocked(key);
 }
 
 bool SpillTier::NeedsDiskRead(const BlockKey& key) const {
   std::lock_guard lock(mu_);
   return !queued_.contains(key) && index_.Find(key) != nullptr &&
-         SegmentBlockLocked(key) == nullptr;
+         SegmentBlockLocked(key) == nullptr && !ExpiredLocked(key);
 }
 
-SpillTier::ScanPage SpillTier::Scan(std::uint64_t cursor, std::size_t count) const {
-  static_assert(sizeof(std::size_t) == sizeof(std::uint64_t), "positions are 64-bit hashes");
-  constexpr std::uint64_t kLastPosition = std::numeric_limits<std::uint64_t>::max();
-  count = std::max<std::size_t>(count, 1);
-  auto position = [](const BlockKey& key) -> std::uint64_t { return BlockKeyHash()(key); };
+bool SpillTier::ExpiredLocked(const BlockKey& key) const {
+  if (auto queued = queued_.find(key); queued != queued_.end()) {
+    return queued->second.block.meta && queued->second.block.meta.ExpiredAt(NowMs());
+  }
+  const SpillRecord* record = index_.Find(key);
+  return record != nullptr && record->meta && record->meta.ExpiredAt(NowMs());
+}
+
+Result<KeyMetaRef> SpillTier::MetaOf(const BlockKey& key) const {
   std::lock_guard lock(mu_);
-  auto for_each_key = [&](const auto& visit) {
-    index_.ForEachKey(visit);
-    for (const auto& [key, queued] : queued_) {
-      if (index_.Find(key) == nullptr) visit(key);
-    }
-  };
-  // The page ends at the count-th smallest position at or past the cursor, or at the end
-  // when fewer remain; a max-heap keeps the `count` smallest positions seen.
-  std::priority_queue<std::uint64_t> smallest;
-  for_each_key([&](const BlockKey& key) {
-    const std::uint64_t at = position(key);
-    if (at < cursor) return;
-    if (smallest.size() < count) {
-      smallest.push(at);
-    } else if (at < smallest.top()) {
-      smallest.pop();
-      smallest.push(at);
-    }
-  });
-  ScanPage page;
-  if (smallest.empty()) return page;
-  const std::uint64_t last = smallest.size() < count ? kLastPosition : smallest.top();
-  for_each_key([&](const BlockKey& key) {
-    const std::uint64_t at = position(key);
-    if (at >= cursor && at <= last) page.keys.push_back(key);
-  });
-  std::sort(page.keys.begin(), page.keys.end(), [&](const BlockKey& a, const BlockKey& b) {
-    const std::uint64_t at_a = position(a);
-    const std::uint64_t at_b = position(b);
-    return at_a != at_b ? at_a < at_b : a < b;
-  });
-  page.next_cursor = last == kLastPosition ? 0 : last + 1;
-  return page;
+  if (ExpiredLocked(key)) return Status::NotFound();
+  if (auto queued = queued_.find(key); queued != queued_.end()) return queued->second.block.meta;
+  if (const SpillRecord* record = index_.Find(key)) return record->meta;
+  return Status::NotFound();
+}
+
+bool SpillTier::SetMeta(const BlockKey& key, KeyMetaRef meta) {
+  std::lock_guard lock(mu_);
+  auto queued = queued_.find(key);
+  const bool in_queue = queued != queued_.end();
+  if (in_queue) queued->second.block.meta = meta;
+  // The writer writes the record again from the index, unless the segment being written
+  // holds the key's copy: its records are written from the index once it is on disk.
+  const bool indexed = index_.SetMeta(key, std::move(meta));
+  if (indexed && health_.ok() && !closed_ && !stopping_) {
+    queue_.push_back(Op{key, std::nullopt, ++last_op_id_, /*rewrite_record=*/true});
+    work_cv_.notify_one();
+  }
+  return in_queue || indexed;
+}
+
+std::size_t SpillTier::SweepExpired(std::size_t max_entries) {
+  std::lock_guard lock(mu_);
+  const std::int64_t now = NowMs();
+  std::vector<BlockKey> expired;
+  if (sweep_bucket_ >= index_.bucket_count()) sweep_bucket_ = 0;
+  sweep_bucket_ = index_.WalkFrom(sweep_bucket_, std::max<std::size_t>(max_entries, 1),
+                                  [&](const BlockKey& key, const SpillRecord& record) {
+                                    if (record.meta.ExpiredAt(now)) expired.push_back(key);
+                                  });
+  for (const auto& [key, queued] : queued_) {
+    if (queued.block.meta.ExpiredAt(now)) expired.push_back(key);
+  }
+  std::size_t dropped = 0;
+  for (const BlockKey& key : expired) {
+    if (!ExpiredLocked(key)) continue;  // a queued copy may be newer than the indexed one
+    EraseLocked(key);
+    ++dropped;
+  }
+  return dropped;
+}
+
+void SpillTier::ScanStep(int table, TableScan& step, std::size_t want,
+                         std::vector<std::pair<BlockKey, KeyMetaRef>>& out) const {
+  std::lock_guard lock(mu_);
+  const std::int64_t now = NowMs();
+  if (table == 0) {
+    index_.ScanStep(step, want, [&](const BlockKey& key, const SpillRecord& record) {
+      if (!ExpiredLocked(key)) out.emplace_back(key, record.meta);
+    });
+  } else {
+    ScanTableStep(queued_, queued_rehashes_, step, want,
+                  [&](const BlockKey& key, const Queued& queued) {
+                    if (!queued.block.meta.ExpiredAt(now)) out.emplace_back(key, queued.block.meta);
+                  });
+  }
 }
 
 Status SpillTier::Clear() {

@@ -30,10 +30,10 @@
 // records and deletes not yet synced when the machine loses power (the block then comes
 // back, or is forgotten, at the next Open).
 //
-// Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Erase, Scan,
-// MarkInMemory, MarkNotInMemory, CountNotInMemory, Stats and Health never touch the disk (safe
-// on a network I/O thread). Get, Put, Clear, Drain, Flush and Close may read, write or wait on
-// RocksDB: call them from a worker thread.
+// Which thread calls what: Contains, NeedsDiskRead, GetQueued, Enqueue, Erase, ScanStep, MetaOf,
+// SetMeta, SweepExpired, MarkInMemory, MarkNotInMemory, CountNotInMemory, Stats and Health never
+// touch the disk (safe on a network I/O thread). Get, Put, Clear, Drain, Flush and Close may read,
+// write or wait on RocksDB: call them from a worker thread.
 //
 // A concrete class, not one implementation of a tier interface shared with MemoryTier: some
 // of its operations touch the disk and others must not, it has a health state and a
@@ -86,8 +86,9 @@ class SpillTier {
   static Result<std::unique_ptr<SpillTier>> Open(const SpillTierOptions& options);
   // Same, with RocksDB's file access going through `env` (not owned; must outlive the
   // tier), for fault-injection tests. nullptr means the default environment.
-  static Result<std::unique_ptr<SpillTier>> Open(const SpillTierOptions& options,
-                                                 rocksdb::Env* env);
+  // `clock_ms` (empty: the system clock) tells which blocks have expired.
+  static Result<std::unique_ptr<SpillTier>> Open(const SpillTierOptions& options, rocksdb::Env* env,
+                                                 ClockMs clock_ms = {});
 
   // Calls Close().
   ~SpillTier();
@@ -142,19 +143,31 @@ class SpillTier {
   // I/O.
   bool NeedsDiskRead(const BlockKey& key) const;
 
-  // One page of a scan over the keys held (queued or on disk).
-  struct ScanPage {
-    std::vector<BlockKey> keys;
-    std::uint64_t next_cursor = 0;  // 0 once the scan is complete
-  };
-  // Pages through the keys held, as Redis's SCAN does: the first call passes cursor 0,
-  // each later one the previous page's next_cursor, until that is 0. Keys come in the
-  // ascending order of their BlockKeyHash (a 64-bit "position"; ties in key order), `count`
-  // a page (0 counts as 1), fewer on the last page, more when keys of one position would
-  // straddle the page's end (they are never split). A key held from the first call to the
-  // last is returned exactly once; a key put or erased in between, at most once. Each call
-  // walks every key held, under the tier's lock: O(keys held x log count), no disk I/O.
-  ScanPage Scan(std::uint64_t cursor, std::size_t count) const;
+  // Expiry: a block whose KeyMeta's expiry has passed is never returned (Get and GetQueued
+  // miss it, Contains and NeedsDiskRead say no, scans leave it out); Get, GetQueued and
+  // SweepExpired drop it as Erase does, Enqueue drops it at once, and Open drops the
+  // expired records it finds.
+
+  // The KeyMeta of the held key (null when it has none), or NotFound. No disk I/O.
+  Result<KeyMetaRef> MetaOf(const BlockKey& key) const;
+  // Replaces the held key's KeyMeta (queued or on disk); false when not held. The
+  // record on disk is rewritten by the writer (lost, the old one kept, when the tier is
+  // failing: see Health). No disk I/O on the calling thread.
+  bool SetMeta(const BlockKey& key, KeyMetaRef meta);
+  // Drops the expired blocks among about `max_entries` held keys, from where the last call
+  // stopped. Returns how many. No disk I/O on the calling thread.
+  std::size_t SweepExpired(std::size_t max_entries);
+  // Whether a record with an expiry was found when the folder was opened (or reopened).
+  bool LoadedExpiring() const { return loaded_expiring_.load(std::memory_order_relaxed); }
+
+  // One step of a scan over the keys held: `table` 0 is the index (what is on disk or
+  // being written), 1 the queue (blocks not yet written). Appends the key and KeyMeta of
+  // about `want` unexpired keys to `out`, going on from `step` (see ScanTableStep). A key
+  // held in that table from the step that starts its scan to the one that ends it is
+  // appended at least once; a queued key that is written meanwhile moves from table 1 to
+  // table 0, so a scan should walk table 1 first. No disk I/O.
+  void ScanStep(int table, TableScan& step, std::size_t want,
+                std::vector<std::pair<BlockKey, KeyMetaRef>>& out) const;
 
   // The memory tier now holds a copy of the key's block too (a promotion); no-op for a key
   // not held here. The mark goes when the key leaves this tier or is enqueued again (the
@@ -206,11 +219,13 @@ class SpillTier {
   // The largest value the tier stores (a record of a larger one is damaged).
   static constexpr std::uint64_t kMaxValueBytes = std::numeric_limits<std::uint32_t>::max();
 
-  // One queued operation: write `block` under `key`, or delete the key (no block).
+  // One queued operation: write `block` under `key`, or delete the key (no block), or
+  // (rewrite_record) write the key's record again as the index holds it now.
   struct Op {
     BlockKey key;
     std::optional<Block> block;
     std::uint64_t id = 0;
+    bool rewrite_record = false;
   };
   // The newest queued block of a key, readable until the writer has indexed it.
   struct Queued {
@@ -233,7 +248,13 @@ class SpillTier {
   };
 
   SpillTier(const SpillTierOptions& options, rocksdb::Env* env, SpillDb::Notice notice,
-            std::unique_ptr<SpillDb> db);
+            std::unique_ptr<SpillDb> db, ClockMs clock_ms);
+
+  std::int64_t NowMs() const { return clock_ms_ ? clock_ms_() : SystemNowMs(); }
+  // Whether the key's newest copy here (queued, else indexed) has expired. Caller holds mu_.
+  bool ExpiredLocked(const BlockKey& key) const;
+  // Erase's body. Caller holds mu_.
+  void EraseLocked(const BlockKey& key);
 
   // Rebuilds the index from db_'s records. Caller holds write_mu_ and db_mu_, not mu_.
   Status LoadIndexLocked();
@@ -259,7 +280,8 @@ class SpillTier {
   // Whether `key` is stored with these bytes and recently enough to skip writing them
   // again: a copy with more than capacity_bytes / 2 written after it is rewritten, so that
   // a block in use does not keep an old segment alive (see "Space"). Caller holds mu_.
-  bool HoldsRecentCopyLocked(const BlockKey& key, std::uint64_t checksum, std::uint64_t size) const;
+  bool HoldsRecentCopyLocked(const BlockKey& key, std::uint64_t checksum, std::uint64_t size,
+                             const KeyMetaRef& meta) const;
   void WriterLoop();
   // Takes one batch of queued ops and writes it. Caller holds write_mu_.
   void WriteQueuedBatch();
@@ -272,12 +294,13 @@ class SpillTier {
   // Evicts the blocks of the oldest segments while the segments and `incoming_bytes` more
   // would pass disk_limit_bytes_; appends them to `victims`. Caller holds mu_.
   void EnforceDiskLimitLocked(std::uint64_t incoming_bytes, std::vector<BlockKey>& victims);
-  // Writes the records' deletes (`deletes`, then `victims`), appends `planned` to the
-  // segment being written (starting one if needed) and indexes them, hands the segment to
-  // the sealer once it is full, and deletes the segments left empty. IoError (counted,
-  // and the tier failed) when a write fails. Caller holds write_mu_ and db_mu_, not mu_.
+  // Writes the records' deletes (`deletes`, then `victims`) and `rewrites`, appends `planned` to
+  // the segment being written (starting one if needed) and indexes them, hands the segment to the
+  // sealer once it is full, and deletes the segments left empty. IoError (counted, and the tier
+  // failed) when a write fails. Caller holds write_mu_ and db_mu_, not mu_.
   Status WriteLocked(const std::vector<BlockKey>& deletes, const std::vector<BlockKey>& victims,
-                     std::vector<PlannedPut>& planned);
+                     std::vector<PlannedPut>& planned,
+                     const std::vector<std::pair<BlockKey, SpillRecord>>& rewrites = {});
   // The sealer thread: syncs and ingests each segment handed to it, one at a time.
   void SealerLoop();
   // After the seal in flight is finished, makes the open segment (if any) the sealing one
@@ -322,6 +345,7 @@ class SpillTier {
   const SpillDb::Notice notice_;
   const std::uint64_t segment_target_bytes_;
   const std::uint64_t disk_limit_bytes_;
+  const ClockMs clock_ms_;
 
   // Lock order: close_mu_, write_mu_, db_mu_, mu_; seal_mu_ is taken after write_mu_ and
   // db_mu_ and never with mu_. write_mu_ serialises all writes to RocksDB (and the
@@ -355,6 +379,8 @@ class SpillTier {
   SpillIndex index_;
   std::deque<Op> queue_;
   QueuedMap queued_;
+  RehashWatch queued_rehashes_;   // of queued_, for scans
+  std::size_t sweep_bucket_ = 0;  // where SweepExpired goes on in the index
   // The blocks of the open and the sealing segment, readable from here until ingested.
   std::unordered_map<BlockKey, SegmentBlock, BlockKeyHash> segment_blocks_;
   // Segments emptied by evicting whole ones (disk limit), their files not yet deleted.
@@ -385,6 +411,7 @@ class SpillTier {
   std::atomic<std::uint64_t> io_errors_{0};
   std::atomic<std::uint64_t> reopens_{0};
   std::atomic<std::uint64_t> queue_bytes_{0};
+  std::atomic<bool> loaded_expiring_{false};
 };
 
 }  // namespace prefixcache::storage

@@ -202,10 +202,20 @@ void SpillTier::WriteQueuedBatch() {
   std::vector<BlockKey> deletes;
   std::vector<PlannedPut> planned;
   std::vector<BlockKey> victims;
+  std::vector<std::pair<BlockKey, SpillRecord>> rewrites;
   {
     std::lock_guard lock(mu_);
     for (std::size_t i = 0; i < ops.size(); ++i) {
       Op& op = ops[i];
+      if (op.rewrite_record) {
+        // The record as indexed now, if its value is on disk; a copy in the segment being
+        // written gets its record (from the index) when that segment is on disk.
+        const SpillRecord* record = index_.Find(op.key);
+        if (record != nullptr && SegmentBlockLocked(op.key) == nullptr) {
+          rewrites.emplace_back(op.key, *record);
+        }
+        continue;
+      }
       if (!op.block) {
         // Put again since the Erase (Put runs under write_mu_ too, so it indexed before this
         // batch began): its record replaces the erased one when its segment is ingested,
@@ -216,19 +226,27 @@ void SpillTier::WriteQueuedBatch() {
       auto queued = queued_.find(op.key);
       if (queued == queued_.end() || queued->second.op_id != op.id) continue;
       const std::uint64_t size = op.block->value.size();
-      if (HoldsRecentCopyLocked(op.key, checksums[i], size)) {
+      // The queued entry's meta is the newest (SetMeta changes it, not the op's copy).
+      KeyMetaRef meta = queued->second.block.meta;
+      if (meta.ExpiredAt(NowMs())) {
+        EraseLocked(op.key);
+        continue;
+      }
+      if (HoldsRecentCopyLocked(op.key, checksums[i], size, meta)) {
         // Already stored (a promoted block evicted again): refresh, nothing to write.
         index_.Touch(op.key);
         UnqueueLocked(queued);
         continue;
       }
-      SpillRecord record{checksums[i], size, op.block->depth, next_seq_++};
+      SpillRecord record{checksums[i], size, op.block->depth, next_seq_++, meta};
+      op.block->meta = std::move(meta);
       planned.push_back(PlannedPut{op.key, std::move(*op.block), record, op.id});
     }
     victims = TakeVictimsLocked(planned);
   }
 
-  (void)WriteLocked(deletes, victims, planned);  // a failure is the tier's health from then on
+  // A failure is the tier's health from then on.
+  (void)WriteLocked(deletes, victims, planned, rewrites);
 
   std::lock_guard lock(mu_);
   queue_bytes_.fetch_sub(popped_bytes, kRelaxed);
@@ -237,10 +255,10 @@ void SpillTier::WriteQueuedBatch() {
 }
 
 bool SpillTier::HoldsRecentCopyLocked(const BlockKey& key, std::uint64_t checksum,
-                                      std::uint64_t size) const {
+                                      std::uint64_t size, const KeyMetaRef& meta) const {
   const SpillRecord* old = index_.Find(key);
   return old != nullptr && old->checksum == checksum && old->size_bytes == size &&
-         index_.BytesInsertedSince(key) < options_.capacity_bytes / 2;
+         old->meta == meta && index_.BytesInsertedSince(key) < options_.capacity_bytes / 2;
 }
 
 std::vector<BlockKey> SpillTier::TakeVictimsLocked(std::vector<PlannedPut>& planned) {
@@ -295,13 +313,15 @@ void SpillTier::EnforceDiskLimitLocked(std::uint64_t incoming_bytes,
 
 Status SpillTier::WriteLocked(const std::vector<BlockKey>& deletes,
                               const std::vector<BlockKey>& victims,
-                              std::vector<PlannedPut>& planned) {
+                              std::vector<PlannedPut>& planned,
+                              const std::vector<std::pair<BlockKey, SpillRecord>>& rewrites) {
   Status status;
   std::size_t written = 0;
   try {
     std::vector<BlockKey> record_deletes = deletes;
     record_deletes.insert(record_deletes.end(), victims.begin(), victims.end());
-    status = db_->WriteRecords({}, record_deletes);
+    // In one batch, the deletes after the rewrites: a key rewritten and evicted is gone.
+    status = db_->WriteRecords(rewrites, record_deletes);
     if (status.ok() && !planned.empty() && !open_segment_) {
       Result<std::unique_ptr<SpillDb::Segment>> begun =
           db_->BeginSegment(planned.front().record.seq);
@@ -528,6 +548,10 @@ void SpillTier::Enqueue(const BlockKey& key, Block block) {
   const std::uint64_t size = block.value.size();
   std::lock_guard lock(mu_);
   in_memory_.erase(key);  // evicted from memory, whether or not it is queued
+  if (block.meta.ExpiredAt(NowMs())) {
+    EraseLocked(key);  // an older copy here has expired too (tiers hold one meta)
+    return;
+  }
   if (closed_ || stopping_ || !health_.ok() || size > options_.capacity_bytes ||
       size > kMaxValueBytes || queue_bytes_.load(kRelaxed) + size > options_.queue_bytes) {
     Add(demotion_drops_);
@@ -542,6 +566,10 @@ void SpillTier::Enqueue(const BlockKey& key, Block block) {
 
 void SpillTier::Erase(const BlockKey& key) {
   std::lock_guard lock(mu_);
+  EraseLocked(key);
+}
+
+void SpillTier::EraseLocked(const BlockKey& key) {
   const bool queued = UnqueueLocked(key);
   const bool indexed = UnindexLocked(key);
   if (!health_.ok() && !closed_) {
@@ -575,11 +603,11 @@ Status SpillTier::Put(const BlockKey& key, Block block) {
     std::lock_guard lock(mu_);
     if (!health_.ok()) return health_;
     UnqueueLocked(key);  // older queued copies are superseded
-    if (HoldsRecentCopyLocked(key, checksum, size)) {
+    if (HoldsRecentCopyLocked(key, checksum, size, block.meta)) {
       index_.Touch(key);
       return Status::Ok();
     }
-    SpillRecord record{checksum, size, block.depth, next_seq_++};
+    SpillRecord record{checksum, size, block.depth, next_seq_++, block.meta};
     planned.push_back(PlannedPut{key, std::move(block), record, 0});
     victims = TakeVictimsLocked(planned);
   }

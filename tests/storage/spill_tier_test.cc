@@ -16,7 +16,6 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,29 +65,6 @@ void AwaitHealthy(const SpillTier& tier) {
 
 std::unique_ptr<SpillTier> OpenTier(const SpillTierOptions& options) {
   return RequireValue(SpillTier::Open(options));
-}
-
-std::uint64_t Position(const BlockKey& key) { return BlockKeyHash()(key); }
-
-// Every key a whole scan returns, in the order returned. Checks what holds for any scan:
-// positions ascend across pages, and only the last page is short.
-std::vector<BlockKey> ScanAll(const SpillTier& tier, std::size_t count) {
-  std::vector<BlockKey> keys;
-  std::uint64_t cursor = 0;
-  do {
-    SpillTier::ScanPage page = tier.Scan(cursor, count);
-    for (const BlockKey& key : page.keys) {
-      CHECK(Position(key) >= cursor);
-      if (!keys.empty()) CHECK(Position(keys.back()) <= Position(key));
-      keys.push_back(key);
-    }
-    if (page.next_cursor != 0) {
-      CHECK(page.keys.size() >= count);
-      CHECK(page.next_cursor > cursor);
-    }
-    cursor = page.next_cursor;
-  } while (cursor != 0);
-  return keys;
 }
 
 TEST_CASE("SpillRecord encodes a versioned little-endian layout", "[unit]") {
@@ -335,68 +311,6 @@ TEST_CASE("SpillTier counts the keys not marked in memory", "[integration]") {
   CHECK(tier->CountNotInMemory() == 0);
 }
 
-TEST_CASE("SpillTier Scan returns every key once, in pages", "[integration]") {
-  TempDir dir("spill");
-  auto tier = OpenTier(Options(dir));
-  SpillTier::ScanPage empty = tier->Scan(0, 10);
-  CHECK(empty.keys.empty());
-  CHECK(empty.next_cursor == 0);
-
-  std::set<BlockKey> held;
-  for (std::uint64_t i = 0; i < 30; ++i) {
-    REQUIRE(tier->Put(Key(i), MakeBlock(i, 0, 64)).ok());
-    held.insert(Key(i));
-  }
-  for (std::uint64_t i = 30; i < 40; ++i) {
-    tier->Enqueue(Key(i), MakeBlock(i, 0, 64));  // queued or written: held either way
-    held.insert(Key(i));
-  }
-  std::vector<BlockKey> keys = ScanAll(*tier, 7);
-  CHECK(keys.size() == 40);
-  CHECK(std::set<BlockKey>(keys.begin(), keys.end()) == held);
-  CHECK(tier->Scan(0, 0).keys.size() == 1);  // a count of 0 counts as 1
-
-  // Keys erased or added during a scan: every key held throughout comes exactly once.
-  SpillTier::ScanPage first = tier->Scan(0, 10);
-  REQUIRE(first.keys.size() == 10);
-  REQUIRE(first.next_cursor != 0);
-  std::vector<BlockKey> seen = first.keys;
-  BlockKey erased = keys.back();  // on a later page
-  tier->Erase(erased);
-  held.erase(erased);
-  for (std::uint64_t i = 100; i < 105; ++i) {
-    REQUIRE(tier->Put(Key(i), MakeBlock(i, 0, 64)).ok());
-  }
-  for (std::uint64_t cursor = first.next_cursor; cursor != 0;) {
-    SpillTier::ScanPage page = tier->Scan(cursor, 10);
-    seen.insert(seen.end(), page.keys.begin(), page.keys.end());
-    cursor = page.next_cursor;
-  }
-  std::set<BlockKey> distinct(seen.begin(), seen.end());
-  CHECK(distinct.size() == seen.size());
-  for (const BlockKey& key : held) CHECK(distinct.contains(key));
-  CHECK_FALSE(distinct.contains(erased));
-
-  // Keys that share a position are never split over pages. BlockKeyHash is the high half
-  // xor a function of the low half, so a chosen high half makes keys collide.
-  REQUIRE(tier->Clear().ok());
-  const BlockKey base = BlockKey::FromHalves(1, 1);
-  std::vector<BlockKey> colliding = {base};
-  for (std::uint64_t low = 2; low <= 3; ++low) {
-    const BlockKey key =
-        BlockKey::FromHalves(Position(base) ^ Position(BlockKey::FromHalves(0, low)), low);
-    REQUIRE(Position(key) == Position(base));
-    colliding.push_back(key);
-  }
-  for (std::size_t i = 0; i < colliding.size(); ++i) {
-    REQUIRE(tier->Put(colliding[i], MakeBlock(i, 0, 64)).ok());
-  }
-  SpillTier::ScanPage tied = tier->Scan(0, 1);
-  CHECK(tied.keys.size() == 3);
-  CHECK(std::is_sorted(tied.keys.begin(), tied.keys.end()));
-  CHECK(ScanAll(*tier, 1).size() == 3);
-}
-
 TEST_CASE("SpillTier blocks survive a restart with depth and order", "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir);
@@ -483,7 +397,14 @@ TEST_CASE("SpillTier Erase and Clear reach the disk", "[integration]") {
     CHECK_FALSE(tier->Contains(Key(1)));
     CHECK_FALSE(tier->Contains(Key(9)));
     CHECK(tier->Get(Key(1)).status().IsNotFound());
-    CHECK(ScanAll(*tier, 3).size() == 4);
+    std::vector<std::pair<BlockKey, KeyMetaRef>> held;
+    for (int table : {1, 0}) {
+      TableScan step;
+      do {
+        tier->ScanStep(table, step, 3, held);
+      } while (step.bucket != TableScan::kDone);
+    }
+    CHECK(held.size() == 4);
   }
   {
     auto tier = OpenTier(options);

@@ -13,11 +13,15 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "prefixcache/block_key.h"
@@ -28,9 +32,20 @@
 
 namespace prefixcache::storage {
 
+class KeyMetaRef;
 class MemoryTier;
 class SpillTier;
 struct Block;
+
+// What a Put may give a key beside its bytes. An expired block is never returned by
+// any read (Get, GetFromMemory, Contains, NeedsDiskRead, Scan, PutIf's "had"); its space
+// is reclaimed when a read meets it and by the background sweep (StoreOptions). The
+// expiry and the name survive demotion and a restart on the spill folder.
+struct KeyOptions {
+  std::int64_t expire_at_ms = 0;  // Unix time in ms at which the block expires; 0: never
+  bool keep_ttl = false;          // keep the key's current expiry instead (Redis KEEPTTL)
+  std::string_view name;          // the key's Redis name, returned by Scan; empty: none
+};
 
 class BlockStore {
  public:
@@ -53,6 +68,8 @@ class BlockStore {
   // memory capacity. Replaces an older block, dropping its spilled copy as Erase does. No
   // disk I/O.
   Status Put(const BlockKey& key, Buffer value, std::uint32_t depth);
+  // Same, with an expiry and a name; Rejected also when no memory is left for them.
+  Status Put(const BlockKey& key, Buffer value, std::uint32_t depth, const KeyOptions& key_options);
   // Same, copying `bytes` once into a new buffer; Rejected also when that buffer cannot be
   // allocated.
   Status Put(const BlockKey& key, std::span<const std::byte> bytes, std::uint32_t depth);
@@ -72,7 +89,44 @@ class BlockStore {
   // is false that case returns needs_disk instead, for the caller to retry on a worker.
   // Rejected as Put is; IoError when the disk read of the previous block failed.
   Result<PutIfOutcome> PutIf(const BlockKey& key, Buffer value, std::uint32_t depth,
-                             PutCondition condition, bool want_previous, bool may_read_disk);
+                             PutCondition condition, bool want_previous, bool may_read_disk,
+                             const KeyOptions& key_options = {});
+
+  // Expiry of a held key, as Redis's EXPIRE family sets it. The condition is checked
+  // against the key's current expiry (none counting as infinitely far for kIfLater and
+  // kIfSooner, as in Redis 7). Returns true when set, false when the condition did not
+  // hold, NotFound when the key is not held (or has expired). An expiry at or before now
+  // erases the key (true). One step against Puts and promotions of the key; no disk I/O
+  // (the record on disk is rewritten by the spill writer).
+  enum class ExpireCondition : std::uint8_t { kAlways, kIfNone, kIfSome, kIfLater, kIfSooner };
+  Result<bool> SetExpiry(const BlockKey& key, std::int64_t expire_at_ms, ExpireCondition condition);
+  // Removes the key's expiry: true when it had one, false when not, NotFound when the key
+  // is not held. No disk I/O.
+  Result<bool> Persist(const BlockKey& key);
+  // The key's expiry (Unix ms), 0 when it has none; NotFound when not held. No disk I/O.
+  Result<std::int64_t> ExpiryOf(const BlockKey& key) const;
+  // The store's clock (Unix ms): options.clock_ms, or the system clock.
+  std::int64_t NowMs() const;
+  // Drops expired blocks among about max_entries of each tier (what the background sweep
+  // does each interval); returns how many. No disk I/O.
+  std::size_t SweepExpired(std::size_t max_entries);
+
+  // One page of a scan over every key held, as Redis's SCAN pages: start with cursor 0,
+  // pass each page's next_cursor to the next call, done when it is 0. A key held from the
+  // first call to the last is returned at least once (a key moving between tiers, or a
+  // table growing, may make it come twice); a key put or erased meanwhile may or may not
+  // be. Each call does bounded work: about `count` keys (0 counts as 1) and a bounded
+  // number of hash-table buckets, so a page may hold fewer keys than `count`, none at
+  // all, before the scan is done. No disk I/O.
+  struct ScanEntry {
+    BlockKey key;
+    std::string name;  // the name given at Put; empty for none
+  };
+  struct ScanPage {
+    std::vector<ScanEntry> entries;
+    std::uint64_t next_cursor = 0;
+  };
+  ScanPage Scan(std::uint64_t cursor, std::size_t count) const;
 
   // The block from memory, or from spill (read, checksum-verified, promoted to memory).
   // NotFound on a miss, including a spilled block that failed its checksum (it is deleted
@@ -137,7 +191,13 @@ class BlockStore {
   // or evicted from spill since the read.
   void Promote(const BlockKey& key, const Block& block);
   // The body of Put, with the key's stripe held.
-  Status PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth);
+  Status PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth,
+                   const KeyOptions& key_options);
+  // The key's meta in either tier; NotFound when not held. Caller holds the stripe.
+  Result<KeyMetaRef> MetaOfLocked(const BlockKey& key) const;
+  // Sets the key's meta in both tiers. Caller holds the stripe.
+  void SetMetaLocked(const BlockKey& key, const KeyMetaRef& meta);
+  void SweepLoop();
 
   StoreOptions options_;
   std::unique_ptr<MemoryTier> memory_;
@@ -147,6 +207,12 @@ class BlockStore {
   mutable std::array<std::mutex, kStripes> stripes_;
   std::mutex close_mu_;
   bool closed_ = false;  // guarded by close_mu_
+  // The sweep thread: runs once any block has had an expiry (has_expiring_).
+  std::atomic<bool> has_expiring_{false};
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool sweep_stop_ = false;  // guarded by sweep_mu_
+  std::thread sweeper_;
 };
 
 }  // namespace prefixcache::storage

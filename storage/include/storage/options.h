@@ -75,11 +75,23 @@ struct SpillTierOptions {
   std::function<void(const std::string&)> notice;
 };
 
+// The time expiry is measured against: Unix time in milliseconds.
+using ClockMs = std::function<std::int64_t()>;
+
 struct StoreOptions {
   MemoryTierOptions memory;
   SpillTierOptions spill;
   // Largest value Put accepts; larger ones are Rejected.
   std::uint64_t max_value_bytes = defaults::kMaxValueBytes;
+  // Expired blocks nobody reads are found by a background sweep: every
+  // expiry_sweep_interval_ms it looks at up to expiry_sweep_entries entries of each tier
+  // (walking on from where the last sweep stopped) and drops the expired ones. The sweep
+  // runs only once some block has had an expiry. 0 turns the thread off (SweepExpired
+  // still works).
+  std::uint32_t expiry_sweep_interval_ms = 100;
+  std::uint32_t expiry_sweep_entries = 20000;
+  // For tests: the clock expiry is read from; empty means the system clock.
+  ClockMs clock_ms;
 };
 
 }  // namespace prefixcache::storage
