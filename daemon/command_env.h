@@ -54,8 +54,10 @@ struct CommandEnv {
   // reading spilled ones on the worker pool (never on an I/O thread), in parts reserved
   // from the memory budget (fetch_blocks.cc).
   void FetchBlocks(std::vector<BlockKey> keys, FetchReply reply, CommandContext& ctx);
-  // Stores one block; the error reply text (without '-') on failure.
-  std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
+  // Stores one block (with an expiry and a name when given); the error reply text on
+  // failure.
+  std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth,
+                                      const storage::KeyOptions& key_options = {});
   // `value` as a buffer of its own, for keeping: a small argument copied out of the
   // parser's staging chunk. Rejected when the copy cannot be allocated.
   static Result<Buffer> OwnedValue(Buffer& value);

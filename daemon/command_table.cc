@@ -38,6 +38,22 @@ constexpr std::array<CommandSpec, kCommandCount> kCommands = {{
     {"block.stats", CommandId::kBlockStats, 1, false, "loading stale", "@slow", 0, 0, 0},
     {"block.ring", CommandId::kBlockRing, 1, false, "loading stale", "@slow", 0, 0, 0},
     {"block.mgetprefix", CommandId::kBlockMgetPrefix, -2, false, "readonly", "@read", 1, -1, 1},
+    {"expire", CommandId::kExpire, -3, false, "write fast", "@keyspace @write @fast", 1, 1, 1},
+    {"pexpire", CommandId::kPexpire, -3, false, "write fast", "@keyspace @write @fast", 1, 1, 1},
+    {"expireat", CommandId::kExpireat, -3, false, "write fast", "@keyspace @write @fast", 1, 1, 1},
+    {"pexpireat", CommandId::kPexpireat, -3, false, "write fast", "@keyspace @write @fast", 1, 1,
+     1},
+    {"ttl", CommandId::kTtl, 2, false, "readonly fast", "@keyspace @read @fast", 1, 1, 1},
+    {"pttl", CommandId::kPttl, 2, false, "readonly fast", "@keyspace @read @fast", 1, 1, 1},
+    {"expiretime", CommandId::kExpiretime, 2, false, "readonly fast", "@keyspace @read @fast", 1, 1,
+     1},
+    {"pexpiretime", CommandId::kPexpiretime, 2, false, "readonly fast", "@keyspace @read @fast", 1,
+     1, 1},
+    {"persist", CommandId::kPersist, 2, false, "write fast", "@keyspace @write @fast", 1, 1, 1},
+    {"setex", CommandId::kSetex, 4, false, "write denyoom", "@write @string @slow", 1, 1, 1},
+    {"psetex", CommandId::kPsetex, 4, false, "write denyoom", "@write @string @slow", 1, 1, 1},
+    {"scan", CommandId::kScan, -2, false, "readonly", "@keyspace @read @slow", 0, 0, 0},
+    {"keys", CommandId::kKeys, 2, false, "readonly", "@keyspace @read @slow @dangerous", 0, 0, 0},
 }};
 
 constexpr char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }

@@ -38,9 +38,21 @@ enum class CommandId : std::uint8_t {
   kBlockStats,
   kBlockRing,
   kBlockMgetPrefix,
+  kExpire,
+  kPexpire,
+  kExpireat,
+  kPexpireat,
+  kTtl,
+  kPttl,
+  kExpiretime,
+  kPexpiretime,
+  kPersist,
+  kSetex,
+  kPsetex,
+  kScan,
+  kKeys,
 };
-inline constexpr std::size_t kCommandCount =
-    static_cast<std::size_t>(CommandId::kBlockMgetPrefix) + 1;
+inline constexpr std::size_t kCommandCount = static_cast<std::size_t>(CommandId::kKeys) + 1;
 
 struct CommandSpec {
   std::string_view name;  // lowercase, as COMMAND and error messages show it
