@@ -111,9 +111,9 @@ TEST_CASE("redis-cli: key commands", "[integration]") {
   CHECK(cli({"SET", "greeting", "bonjour", "XX", "GET"}) == "hello\n");
   CHECK(cli({"GET", "greeting"}) == "bonjour\n");
   CHECK(cli({"SET", "k", "v", "NX", "XX"}) == CliError("ERR syntax error"));
-  CHECK(cli({"SET", "k", "v", "EX", "10"}) ==
-        CliError("ERR SET EX/PX/EXAT/PXAT are not supported: prefixcache keys do not expire "
-                 "(capacity eviction removes them)"));
+  CHECK(cli({"SET", "k", "v", "EXAT", "4102444800"}) == "OK\n");
+  CHECK(cli({"EXPIRETIME", "k"}) == "4102444800\n");
+  CHECK(cli({"DEL", "k"}) == "1\n");
 
   CHECK(cli({"MSET", "a", "1", "b", "2", "c", "3"}) == "OK\n");
   CHECK(cli({"MSET", "a", "1", "b"}) ==

@@ -179,6 +179,27 @@ class StandardCommandsTest(DaemonTestCase):
         self.assertEqual(r.dbsize(), 0)
         self.assertIsNone(r.get("greeting"))
 
+    def test_expiry_and_scan(self):
+        r = self.r
+        self.assertTrue(r.set("session:1", "a", ex=1000))
+        self.assertTrue(0 < r.ttl("session:1") <= 1000)
+        self.assertTrue(r.set("session:2", "b", px=10))
+        self.assertTrue(r.setex("session:3", 1000, "c"))
+        self.assertTrue(r.set("other", "d"))
+        self.assertEqual(r.ttl("other"), -1)
+        self.assertEqual(r.ttl("nope"), -2)
+        self.assertTrue(r.expire("other", 1000))
+        self.assertTrue(r.persist("other"))
+        self.assertFalse(r.persist("other"))
+        self.assertTrue(r.pexpireat("session:3", 4102444800000))
+        self.assertGreater(r.pttl("session:3"), 1000)
+        while r.exists("session:2"):  # expires by itself
+            time.sleep(0.01)
+        self.assertIsNone(r.get("session:2"))
+        self.assertEqual(sorted(r.scan_iter(match="session:*", count=2)),
+                         [b"session:1", b"session:3"])
+        self.assertEqual(sorted(r.keys("*")), [b"other", b"session:1", b"session:3"])
+
     def test_info(self):
         r = self.r
         r.mset({"k1": b"v", "k2": b"v"})
@@ -325,8 +346,7 @@ class StandardCommandsTest(DaemonTestCase):
                          r.execute_command, "NOSUCH", "a", "b")
         self.assertError("wrong number of arguments for 'get' command", r.execute_command, "GET")
         self.assertError("syntax error", r.execute_command, "SET", "k", "v", "NX", "XX")
-        self.assertError("SET EX/PX/EXAT/PXAT are not supported: prefixcache keys do not expire "
-                         "(capacity eviction removes them)", r.set, "k", "v", ex=10)
+        self.assertError("invalid expire time in 'set' command", r.set, "k", "v", ex=0)
         self.assertError("BLOCK.EXISTS argument 2: a block key must be exactly 16 bytes, got 3",
                          r.execute_command, "BLOCK.EXISTS", b"k" * 16, b"abc")
         self.assertError("BLOCK.MGET argument 1: a block key must be exactly 16 bytes, got 17",
