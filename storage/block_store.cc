@@ -160,6 +160,9 @@ Result<bool> BlockStore::SetExpiry(const BlockKey& key, std::int64_t expire_at_m
     case ExpireCondition::kIfSooner:
       apply = current == 0 || expire_at_ms < current;
       break;
+    case ExpireCondition::kIfSomeSooner:
+      apply = current != 0 && expire_at_ms < current;
+      break;
   }
   if (!apply) return false;
   if (expire_at_ms <= NowMs()) {
@@ -202,7 +205,12 @@ std::int64_t BlockStore::NowMs() const {
 
 std::size_t BlockStore::SweepExpired(std::size_t max_entries) {
   std::size_t dropped = memory_->SweepExpired(max_entries);
-  if (spill_) dropped += spill_->SweepExpired(max_entries);
+  if (!spill_) return dropped;
+  // In steps, so the spill tier's lock is never held for long.
+  constexpr std::size_t kStep = 1000;
+  for (std::size_t looked = 0; looked < max_entries; looked += kStep) {
+    dropped += spill_->SweepExpired(std::min(kStep, max_entries - looked));
+  }
   return dropped;
 }
 

@@ -384,9 +384,6 @@ std::size_t SpillTier::SweepExpired(std::size_t max_entries) {
                                   [&](const BlockKey& key, const SpillRecord& record) {
                                     if (record.meta.ExpiredAt(now)) expired.push_back(key);
                                   });
-  for (const auto& [key, queued] : queued_) {
-    if (queued.block.meta.ExpiredAt(now)) expired.push_back(key);
-  }
   std::size_t dropped = 0;
   for (const BlockKey& key : expired) {
     if (!ExpiredLocked(key)) continue;  // a queued copy may be newer than the indexed one

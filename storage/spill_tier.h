@@ -154,8 +154,9 @@ class SpillTier {
   // record on disk is rewritten by the writer (lost, the old one kept, when the tier is
   // failing: see Health). No disk I/O on the calling thread.
   bool SetMeta(const BlockKey& key, KeyMetaRef meta);
-  // Drops the expired blocks among about `max_entries` held keys, from where the last call
-  // stopped. Returns how many. No disk I/O on the calling thread.
+  // Drops the expired blocks among about `max_entries` keys of the index, from where the
+  // last call stopped (queued blocks are left to the writer, which drops expired ones).
+  // Returns how many. No disk I/O on the calling thread.
   std::size_t SweepExpired(std::size_t max_entries);
   // Whether a record with an expiry was found when the folder was opened (or reopened).
   bool LoadedExpiring() const { return loaded_expiring_.load(std::memory_order_relaxed); }

@@ -98,7 +98,15 @@ class BlockStore {
   // hold, NotFound when the key is not held (or has expired). An expiry at or before now
   // erases the key (true). One step against Puts and promotions of the key; no disk I/O
   // (the record on disk is rewritten by the spill writer).
-  enum class ExpireCondition : std::uint8_t { kAlways, kIfNone, kIfSome, kIfLater, kIfSooner };
+  // kIfNone: NX; kIfSome: XX; kIfLater: GT (and XX GT); kIfSooner: LT; kIfSomeSooner: XX LT.
+  enum class ExpireCondition : std::uint8_t {
+    kAlways,
+    kIfNone,
+    kIfSome,
+    kIfLater,
+    kIfSooner,
+    kIfSomeSooner
+  };
   Result<bool> SetExpiry(const BlockKey& key, std::int64_t expire_at_ms, ExpireCondition condition);
   // Removes the key's expiry: true when it had one, false when not, NotFound when the key
   // is not held. No disk I/O.
