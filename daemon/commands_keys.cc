@@ -80,6 +80,13 @@ void Mget(CommandEnv& env, Args& args, CommandContext& ctx) {
 
 constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
 
+// A command's name as Redis's errors show it.
+std::string LowerName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  return out;
+}
+
 std::string InvalidExpireTime(std::string_view command) {
   return "ERR invalid expire time in '" + std::string(command) + "' command";
 }
@@ -195,9 +202,10 @@ void Set(CommandEnv& env, Args& args, CommandContext& ctx) {
 }
 
 // SETEX key seconds value / PSETEX key milliseconds value.
-void SetWithExpiry(CommandEnv& env, Args& args, CommandContext& ctx, bool seconds,
-                   std::string_view command) {
-  Result<std::int64_t> at = SetExpiryMs(env, args[2].view(), seconds, true, command);
+template <bool seconds>
+void SetWithExpiry(CommandEnv& env, Args& args, CommandContext& ctx) {
+  Result<std::int64_t> at =
+      SetExpiryMs(env, args[2].view(), seconds, true, LowerName(args[0].view()));
   if (!at.ok()) return env.ErrorReply(ctx, at.status().message());
   storage::KeyOptions key_options;
   key_options.expire_at_ms = *at;
@@ -208,18 +216,11 @@ void SetWithExpiry(CommandEnv& env, Args& args, CommandContext& ctx, bool second
   ctx.reply().SimpleString("OK");
 }
 
-void Setex(CommandEnv& env, Args& args, CommandContext& ctx) {
-  SetWithExpiry(env, args, ctx, true, "setex");
-}
-
-void Psetex(CommandEnv& env, Args& args, CommandContext& ctx) {
-  SetWithExpiry(env, args, ctx, false, "psetex");
-}
-
 // EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX|XX|GT|LT], as Redis 7 answers them:
 // the options are checked first, then the time; 1 when set (or when a time in the past
 // deleted the key), 0 when the key is missing or the condition did not hold.
-void ExpireGeneric(CommandEnv& env, Args& args, CommandContext& ctx, bool seconds, bool relative) {
+template <bool seconds, bool relative>
+void ExpireGeneric(CommandEnv& env, Args& args, CommandContext& ctx) {
   bool nx = false, xx = false, gt = false, lt = false;
   for (std::size_t i = 3; i < args.size(); ++i) {
     const std::string_view option = args[i].view();
@@ -244,11 +245,7 @@ void ExpireGeneric(CommandEnv& env, Args& args, CommandContext& ctx, bool second
   }
   std::optional<std::int64_t> when = protocol::ParseInteger(args[2].view());
   if (!when) return env.ErrorReply(ctx, kNotInteger);
-  const std::string command = [&] {
-    std::string name(args[0].view());
-    for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    return name;
-  }();
+  const std::string command = LowerName(args[0].view());
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
   std::int64_t ms = *when;
@@ -279,22 +276,10 @@ void ExpireGeneric(CommandEnv& env, Args& args, CommandContext& ctx, bool second
   ctx.reply().Integer(set.ok() && *set ? 1 : 0);
 }
 
-void Expire(CommandEnv& env, Args& args, CommandContext& ctx) {
-  ExpireGeneric(env, args, ctx, true, true);
-}
-void Pexpire(CommandEnv& env, Args& args, CommandContext& ctx) {
-  ExpireGeneric(env, args, ctx, false, true);
-}
-void Expireat(CommandEnv& env, Args& args, CommandContext& ctx) {
-  ExpireGeneric(env, args, ctx, true, false);
-}
-void Pexpireat(CommandEnv& env, Args& args, CommandContext& ctx) {
-  ExpireGeneric(env, args, ctx, false, false);
-}
-
 // TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for a missing key, -1 for one without expiry,
 // else the time left (TTL rounds to the nearest second, as Redis does) or the expiry.
-void TtlGeneric(CommandEnv& env, Args& args, CommandContext& ctx, bool ms, bool absolute) {
+template <bool ms, bool absolute>
+void TtlGeneric(CommandEnv& env, Args& args, CommandContext& ctx) {
   const BlockKey key = MapKey(args[1].view());
   env.CheckOwnership(key);
   Result<std::int64_t> at = env.store.ExpiryOf(key);
@@ -303,19 +288,6 @@ void TtlGeneric(CommandEnv& env, Args& args, CommandContext& ctx, bool ms, bool 
   if (absolute) return ctx.reply().Integer(ms ? *at : *at / 1000);
   const std::int64_t left = std::max<std::int64_t>(0, *at - env.store.NowMs());
   ctx.reply().Integer(ms ? left : (left + 500) / 1000);
-}
-
-void Ttl(CommandEnv& env, Args& args, CommandContext& ctx) {
-  TtlGeneric(env, args, ctx, false, false);
-}
-void Pttl(CommandEnv& env, Args& args, CommandContext& ctx) {
-  TtlGeneric(env, args, ctx, true, false);
-}
-void Expiretime(CommandEnv& env, Args& args, CommandContext& ctx) {
-  TtlGeneric(env, args, ctx, false, true);
-}
-void Pexpiretime(CommandEnv& env, Args& args, CommandContext& ctx) {
-  TtlGeneric(env, args, ctx, true, true);
 }
 
 void Persist(CommandEnv& env, Args& args, CommandContext& ctx) {
@@ -504,16 +476,16 @@ constexpr CommandBinding kKeyCommands[] = {
     {CommandId::kDbsize, Dbsize},
     {CommandId::kFlushall, Flush},
     {CommandId::kFlushdb, Flush},
-    {CommandId::kSetex, Setex},
-    {CommandId::kPsetex, Psetex},
-    {CommandId::kExpire, Expire},
-    {CommandId::kPexpire, Pexpire},
-    {CommandId::kExpireat, Expireat},
-    {CommandId::kPexpireat, Pexpireat},
-    {CommandId::kTtl, Ttl},
-    {CommandId::kPttl, Pttl},
-    {CommandId::kExpiretime, Expiretime},
-    {CommandId::kPexpiretime, Pexpiretime},
+    {CommandId::kSetex, &SetWithExpiry<true>},
+    {CommandId::kPsetex, &SetWithExpiry<false>},
+    {CommandId::kExpire, &ExpireGeneric<true, true>},
+    {CommandId::kPexpire, &ExpireGeneric<false, true>},
+    {CommandId::kExpireat, &ExpireGeneric<true, false>},
+    {CommandId::kPexpireat, &ExpireGeneric<false, false>},
+    {CommandId::kTtl, &TtlGeneric<false, false>},
+    {CommandId::kPttl, &TtlGeneric<true, false>},
+    {CommandId::kExpiretime, &TtlGeneric<false, true>},
+    {CommandId::kPexpiretime, &TtlGeneric<true, true>},
     {CommandId::kPersist, Persist},
     {CommandId::kScan, Scan},
     {CommandId::kKeys, Keys},
