@@ -123,9 +123,11 @@ class BlockStore {
   // pass each page's next_cursor to the next call, done when it is 0. A key held from the
   // first call to the last is returned at least once (a key moving between tiers, or a
   // table growing, may make it come twice); a key put or erased meanwhile may or may not
-  // be. Each call does bounded work: about `count` keys (0 counts as 1) and a bounded
-  // number of hash-table buckets, so a page may hold fewer keys than `count`, none at
-  // all, before the scan is done. No disk I/O.
+  // be. The exception: a spilled key promoted after the scan passed its memory shard and
+  // then evicted from the spill tier before the scan reaches it there (the tiers are
+  // walked memory, spill queue, spill index). Each call does bounded work: about `count`
+  // keys (0 counts as 1) and a bounded number of hash-table buckets, so a page may hold
+  // fewer keys than `count`, none at all, before the scan is done. No disk I/O.
   struct ScanEntry {
     BlockKey key;
     std::string name;  // the name given at Put; empty for none
