@@ -1,5 +1,5 @@
-// The Redis key commands: GET, SET, DEL, EXISTS, MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB. Keys map to
-// blocks through MapKey (key_mapping.h); values set here have depth 0.
+// The Redis key commands: GET, SET, DEL (and UNLINK), EXISTS, MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB.
+// Keys map to blocks through MapKey (key_mapping.h); values set here have depth 0.
 #include <memory>
 #include <utility>
 
@@ -24,6 +24,7 @@ std::optional<std::string> CommandEnv::PutBlock(const BlockKey& key, Buffer& val
   if (Status status = store.Put(key, std::move(owned).value(), depth); !status.ok()) {
     return StoreError(status);
   }
+  KeyModified(key);
   return std::nullopt;
 }
 
@@ -108,6 +109,7 @@ void Set(CommandEnv& env, Args& args, CommandContext& ctx) {
   Result<Buffer> value = env.OwnedValue(args[2]);
   if (!value.ok()) return env.ErrorReply(ctx, "ERR " + value.status().message());
   auto outcome = env.store.PutIf(key, *value, 0, condition, get, /*may_read_disk=*/false);
+  if (outcome.ok() && outcome->stored) env.KeyModified(key);
   auto reply = [get](const storage::BlockStore::PutIfOutcome& done, protocol::ReplyBuilder& out) {
     if (!get) {
       if (done.stored) {
@@ -129,6 +131,7 @@ void Set(CommandEnv& env, Args& args, CommandContext& ctx) {
                    reply]() mutable -> ReplyWriter {
                     auto done = env.store.PutIf(key, std::move(value), 0, condition, get,
                                                 /*may_read_disk=*/true);
+                    if (done.ok() && done->stored) env.KeyModified(key);
                     if (!done.ok()) {
                       env.stats.error_replies.Add(1);
                       return [error = StoreError(done.status())](protocol::ReplyBuilder& out) {
@@ -186,6 +189,7 @@ void Del(CommandEnv& env, Args& args, CommandContext& ctx) {
     if (Status status = env.store.Erase(key); !status.ok()) {
       return env.ErrorReply(ctx, "ERR " + status.ToString());
     }
+    env.KeyModified(key);
     ++removed;
   }
   ctx.reply().Integer(removed);
@@ -200,6 +204,7 @@ void Flush(CommandEnv& env, Args& args, CommandContext& ctx) {
   // after the reply is never caught by the flush.
   env.RunOnWorker(ctx, [&env]() -> ReplyWriter {
     Status status = env.store.Clear();
+    env.AllKeysModified();
     if (!status.ok()) {
       env.stats.error_replies.Add(1);
       return [message = "ERR " + status.ToString()](protocol::ReplyBuilder& out) {
@@ -219,6 +224,7 @@ constexpr CommandBinding kKeyCommands[] = {
     {CommandId::kGet, Get},       {CommandId::kSet, Set},        {CommandId::kDel, Del},
     {CommandId::kExists, Exists}, {CommandId::kMget, Mget},      {CommandId::kMset, Mset},
     {CommandId::kDbsize, Dbsize}, {CommandId::kFlushall, Flush}, {CommandId::kFlushdb, Flush},
+    {CommandId::kUnlink, Del},
 };
 
 }  // namespace
