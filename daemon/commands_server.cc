@@ -417,15 +417,18 @@ void ConfigGet(CommandEnv& env, Args& args, CommandContext& ctx) {
   }
 }
 
+void ConfigRefused(CommandEnv& env, Args& args, CommandContext& ctx) {
+  env.ErrorReply(ctx, "ERR CONFIG " + Upper(args[1].view().substr(0, 32)) +
+                          " is not supported: prefixcached reads its settings from the config "
+                          "file at start-up");
+}
+
 constexpr Subcommand kConfigSubcommands[] = {
     {"GET", -3, "GET <pattern>",
      "Return parameters matching the glob-like <pattern> and their values.", ConfigGet},
-    {"SET", -2, "", "",
-     [](CommandEnv& env, Args&, CommandContext& ctx) {
-       env.ErrorReply(ctx,
-                      "ERR CONFIG SET is not supported: prefixcached reads its settings from "
-                      "the config file at start-up");
-     }},
+    {"SET", -2, "", "", ConfigRefused},
+    {"RESETSTAT", 2, "", "", ConfigRefused},
+    {"REWRITE", 2, "", "", ConfigRefused},
 };
 
 void Config(CommandEnv& env, Args& args, CommandContext& ctx) {
