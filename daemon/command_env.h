@@ -6,6 +6,7 @@
 // I/O thread and any worker may use it at once.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "command_gate.h"
 #include "daemon/command_handler.h"
 #include "daemon/command_table.h"
 #include "daemon/commands.h"
@@ -54,6 +56,14 @@ struct CommandEnv {
   // reading spilled ones on the worker pool (never on an I/O thread), in parts reserved
   // from the memory budget (fetch_blocks.cc).
   void FetchBlocks(std::vector<BlockKey> keys, FetchReply reply, CommandContext& ctx);
+  // Records that the block under `key` was written or removed (after the change), so that
+  // a transaction WATCHing it fails; FLUSHALL calls AllKeysModified.
+  void KeyModified(const BlockKey& key) {
+    key_versions[BlockKeyHash{}(key) % kKeyVersionSlots].fetch_add(1, std::memory_order_release);
+  }
+  void AllKeysModified() { flush_epoch.fetch_add(1, std::memory_order_release); }
+  // Stores one block; the error reply text (without '-') on failure.
+  std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
   // Stores one block (with an expiry and a name when given); the error reply text on
   // failure.
   std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth,
@@ -70,6 +80,18 @@ struct CommandEnv {
   std::atomic<std::shared_ptr<const RingView>> ring;
   std::atomic<bool> clustered{false};
   std::atomic<bool> shut_down{false};
+  // EXEC runs as one exclusive step of this gate; every other command enters it.
+  CommandGate gate;
+  // Write counts of keys by hash slot, and of FLUSHALLs, for WATCH: a watched key counts
+  // as modified when its slot's count moved (so a write to another key of the same slot
+  // fails the transaction too).
+  static constexpr std::size_t kKeyVersionSlots = 16384;
+  std::array<std::atomic<std::uint64_t>, kKeyVersionSlots> key_versions{};
+  std::atomic<std::uint64_t> flush_epoch{0};
+  // True on the thread running a transaction's commands inside EXEC: RunOnWorker and
+  // FetchBlocks then run their work at once on this thread, without deferring, and reply
+  // memory is counted rather than waited for.
+  static thread_local bool in_transaction;
   boost::asio::thread_pool workers;
 };
 
@@ -84,8 +106,35 @@ struct CommandBinding {
 };
 
 // The commands each file implements.
-std::span<const CommandBinding> KeyCommands();     // commands_keys.cc
-std::span<const CommandBinding> BlockCommands();   // commands_block.cc
-std::span<const CommandBinding> ServerCommands();  // commands_server.cc
+std::span<const CommandBinding> KeyCommands();          // commands_keys.cc
+std::span<const CommandBinding> BlockCommands();        // commands_block.cc
+std::span<const CommandBinding> ServerCommands();       // commands_server.cc
+std::span<const CommandBinding> TransactionCommands();  // commands_transaction.cc
+std::span<const CommandBinding> CompatCommands();       // commands_compat.cc
+
+// The function bound to `id`.
+CommandFn CommandFunction(CommandId id);
+
+// Transactions (commands_transaction.cc), called by StoreCommandHandler::Handle.
+// Queues the request when the session is inside MULTI and `spec` is not one of the
+// commands that run at once there (EXEC, DISCARD, MULTI, WATCH, QUIT): answers +QUEUED or
+// the error that aborts the transaction, and returns true. False otherwise.
+bool QueueInTransaction(CommandEnv& env, const CommandSpec& spec, protocol::Request& request,
+                        CommandContext& ctx);
+// CLIENT INFO's view of the session's transaction: `queued` commands (-1 outside MULTI)
+// and the budget `bytes` they hold.
+struct TransactionInfo {
+  std::int64_t queued = -1;
+  std::uint64_t bytes = 0;
+};
+TransactionInfo TransactionInfoOf(Session& session);
+// A request refused before it ran (unknown command, wrong arity, not authenticated): inside
+// MULTI, EXEC then answers EXECABORT.
+void FlagTransaction(Session& session);
+
+// Commands prefixcache refuses on purpose (commands_compat.cc): the one-line error saying
+// why, for a command name (any case) FindCommand does not know; empty when `name` is no
+// Redis command prefixcache knows to refuse.
+std::string RefusalOf(std::string_view name);
 
 }  // namespace prefixcache::daemon

@@ -54,6 +54,23 @@ constexpr std::array<CommandSpec, kCommandCount> kCommands = {{
     {"psetex", CommandId::kPsetex, 4, false, "write denyoom", "@write @string @slow", 1, 1, 1},
     {"scan", CommandId::kScan, -2, false, "readonly", "@keyspace @read @slow", 0, 0, 0},
     {"keys", CommandId::kKeys, 2, false, "readonly", "@keyspace @read @slow @dangerous", 0, 0, 0},
+    {"multi", CommandId::kMulti, 1, false, "noscript loading stale fast allow_busy",
+     "@fast @transaction", 0, 0, 0},
+    {"exec", CommandId::kExec, 1, false, "noscript loading stale skip_slowlog",
+     "@slow @transaction", 0, 0, 0},
+    {"discard", CommandId::kDiscard, 1, false, "noscript loading stale fast allow_busy",
+     "@fast @transaction", 0, 0, 0},
+    {"watch", CommandId::kWatch, -2, false, "noscript loading stale fast allow_busy",
+     "@fast @transaction", 1, -1, 1},
+    {"unwatch", CommandId::kUnwatch, 1, false, "noscript loading stale fast allow_busy",
+     "@fast @transaction", 0, 0, 0},
+    {"type", CommandId::kType, 2, false, "readonly fast", "@keyspace @read @fast", 1, 1, 1},
+    {"strlen", CommandId::kStrlen, 2, false, "readonly fast", "@read @string @fast", 1, 1, 1},
+    {"touch", CommandId::kTouch, -2, false, "readonly fast", "@keyspace @read @fast", 1, -1, 1},
+    {"unlink", CommandId::kUnlink, -2, false, "write fast", "@keyspace @write @fast", 1, -1, 1},
+    {"randomkey", CommandId::kRandomkey, 1, false, "readonly", "@keyspace @read @slow", 0, 0, 0},
+    {"time", CommandId::kTime, 1, false, "loading stale fast", "@fast", 0, 0, 0},
+    {"memory", CommandId::kMemory, -2, false, "", "@slow", 0, 0, 0},
 }};
 
 constexpr char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
@@ -66,7 +83,7 @@ constexpr bool TableMatchesIds() {
 }
 static_assert(TableMatchesIds(), "kCommands must be in CommandId order");
 
-// Appends the space-separated words of `list` as status strings in an array.
+// Appends the space-separated words of `list` as status strings in a set.
 void WriteWordArray(std::string_view list, protocol::ReplyBuilder& reply) {
   std::size_t count = 0;
   for (std::size_t i = 0; i < list.size();) {
@@ -75,7 +92,7 @@ void WriteWordArray(std::string_view list, protocol::ReplyBuilder& reply) {
     if (end > i) ++count;
     i = end + 1;
   }
-  reply.ArrayHeader(count);
+  reply.SetHeader(count);
   for (std::size_t i = 0; i < list.size();) {
     std::size_t end = list.find(' ', i);
     if (end == std::string_view::npos) end = list.size();
@@ -95,7 +112,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 const CommandSpec* FindCommand(std::string_view name) {
-  // A linear scan comparing the length and the first letter before the name: two dozen
+  // A linear scan comparing the length and the first letter before the name: three dozen
   // entries, no hashing, no allocation.
   for (const CommandSpec& spec : kCommands) {
     if (spec.name.size() == name.size() && Lower(name[0]) == spec.name[0] &&
@@ -117,9 +134,9 @@ void WriteCommandInfo(const CommandSpec& spec, protocol::ReplyBuilder& reply) {
   reply.Integer(spec.last_key);
   reply.Integer(spec.key_step);
   WriteWordArray(spec.categories, reply);
-  reply.ArrayHeader(0);  // tips
-  reply.ArrayHeader(0);  // key specs
-  reply.ArrayHeader(0);  // subcommands
+  reply.SetHeader(0);  // tips
+  reply.SetHeader(0);  // key specs
+  reply.SetHeader(0);  // subcommands
 }
 
 }  // namespace prefixcache::daemon

@@ -20,7 +20,8 @@ thread_local protocol::MemoryCharge* handled_request_memory = nullptr;
 const CommandFns& AllCommandFns() {
   static const CommandFns fns = [] {
     CommandFns out{};
-    for (auto file : {KeyCommands(), BlockCommands(), ServerCommands()}) {
+    for (auto file : {KeyCommands(), BlockCommands(), ServerCommands(), TransactionCommands(),
+                      CompatCommands()}) {
       for (const CommandBinding& binding : file) {
         CommandFn& slot = out[static_cast<std::size_t>(binding.id)];
         PC_CHECK(slot == nullptr && "a command is bound twice");
@@ -34,6 +35,10 @@ const CommandFns& AllCommandFns() {
 }
 
 }  // namespace
+
+thread_local bool CommandEnv::in_transaction = false;
+
+CommandFn CommandFunction(CommandId id) { return AllCommandFns()[static_cast<std::size_t>(id)]; }
 
 CommandEnv::CommandEnv(storage::BlockStore& store_in, HandlerOptions options_in,
                        const ServerStats& server_stats_in)
@@ -50,6 +55,12 @@ void CommandEnv::ErrorReply(CommandContext& ctx, std::string_view message) {
 }
 
 void CommandEnv::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> work) {
+  if (in_transaction) {
+    // Inside EXEC, which already runs on a worker as one step.
+    ReplyWriter writer = work();
+    writer(ctx.reply());
+    return;
+  }
   if (shut_down.load(std::memory_order_relaxed)) {
     ErrorReply(ctx, "ERR server is shutting down");
     return;
@@ -57,12 +68,14 @@ void CommandEnv::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> w
   stats.deferred_commands.Add(1);
   protocol::MemoryCharge memory;
   if (handled_request_memory != nullptr) memory = std::move(*handled_request_memory);
-  boost::asio::post(
-      workers, [work = std::move(work), done = ctx.Defer(), memory = std::move(memory)]() mutable {
-        ReplyWriter writer = work();
-        memory.Reset();  // the request is done with; the connection charges the reply
-        done(std::move(writer));
-      });
+  boost::asio::post(workers, [this, work = std::move(work), done = ctx.Defer(),
+                              memory = std::move(memory)]() mutable {
+    gate.Enter();
+    ReplyWriter writer = work();
+    gate.Leave();
+    memory.Reset();  // the request is done with; the connection charges the reply
+    done(std::move(writer));
+  });
 }
 
 void CommandEnv::CheckOwnership(std::span<const BlockKey> keys) {
@@ -109,6 +122,10 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
   // Redis's order of checks: unknown command, then arity, then authentication.
   if (spec == nullptr) {
     env_->stats.unknown_commands.Add(1);
+    FlagTransaction(ctx.session());
+    if (std::string refusal = RefusalOf(name); !refusal.empty()) {
+      return env_->ErrorReply(ctx, refusal);
+    }
     // Redis 7's text: each argument quoted, the list cut after about 128 bytes.
     std::string quoted;
     for (std::size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
@@ -126,16 +143,23 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
   ctx.session().last_command = spec->name;
   env_->stats.calls[static_cast<std::size_t>(spec->id)].Add(1);
   if (!ArityOk(*spec, args.size())) {
+    FlagTransaction(ctx.session());
     env_->ErrorReply(ctx,
                      "ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
     return;
   }
   if (!ctx.session().authenticated && !spec->no_auth) {
+    FlagTransaction(ctx.session());
     env_->ErrorReply(ctx, "NOAUTH Authentication required.");
     return;
   }
+  if (ctx.session().handler_state != nullptr && QueueInTransaction(*env_, *spec, request, ctx)) {
+    return;
+  }
   handled_request_memory = &request.memory;
+  env_->gate.Enter();
   AllCommandFns()[static_cast<std::size_t>(spec->id)](*env_, args, ctx);
+  env_->gate.Leave();
   handled_request_memory = nullptr;
 }
 

@@ -1,7 +1,7 @@
-// The Redis key commands: GET, SET (with its expiry options), SETEX, PSETEX, DEL, EXISTS,
-// MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB, the EXPIRE family, TTL, PTTL, EXPIRETIME,
-// PEXPIRETIME, PERSIST, SCAN and KEYS. Keys map to blocks through MapKey (key_mapping.h)
-// and keep their names (KeyName); values set here have depth 0.
+// The Redis key commands: GET, SET (with its expiry options), SETEX, PSETEX, DEL (and
+// UNLINK), EXISTS, MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB, the EXPIRE family, TTL, PTTL,
+// EXPIRETIME, PEXPIRETIME, PERSIST, SCAN and KEYS. Keys map to blocks through MapKey
+// (key_mapping.h) and keep their names (KeyName); values set here have depth 0.
 #include <limits>
 #include <memory>
 #include <unordered_set>
@@ -30,6 +30,7 @@ std::optional<std::string> CommandEnv::PutBlock(const BlockKey& key, Buffer& val
   if (Status status = store.Put(key, std::move(owned).value(), depth, key_options); !status.ok()) {
     return StoreError(status);
   }
+  KeyModified(key);
   return std::nullopt;
 }
 
@@ -167,6 +168,7 @@ void Set(CommandEnv& env, Args& args, CommandContext& ctx) {
   if (!value.ok()) return env.ErrorReply(ctx, "ERR " + value.status().message());
   auto outcome =
       env.store.PutIf(key, *value, 0, condition, get, /*may_read_disk=*/false, key_options);
+  if (outcome.ok() && outcome->stored) env.KeyModified(key);
   auto reply = [get](const storage::BlockStore::PutIfOutcome& done, protocol::ReplyBuilder& out) {
     if (!get) {
       if (done.stored) {
@@ -189,6 +191,7 @@ void Set(CommandEnv& env, Args& args, CommandContext& ctx) {
                     key_options.name = name;
                     auto done = env.store.PutIf(key, std::move(value), 0, condition, get,
                                                 /*may_read_disk=*/true, key_options);
+                    if (done.ok() && done->stored) env.KeyModified(key);
                     if (!done.ok()) {
                       env.stats.error_replies.Add(1);
                       return [error = StoreError(done.status())](protocol::ReplyBuilder& out) {
@@ -273,6 +276,7 @@ void ExpireGeneric(CommandEnv& env, Args& args, CommandContext& ctx) {
   if (!set.ok() && set.status().code() != StatusCode::kNotFound) {
     return env.ErrorReply(ctx, StoreError(set.status()));
   }
+  if (set.ok() && *set) env.KeyModified(key);  // Redis counts an expiry change as a write
   ctx.reply().Integer(set.ok() && *set ? 1 : 0);
 }
 
@@ -297,6 +301,7 @@ void Persist(CommandEnv& env, Args& args, CommandContext& ctx) {
   if (!removed.ok() && removed.status().code() != StatusCode::kNotFound) {
     return env.ErrorReply(ctx, StoreError(removed.status()));
   }
+  if (removed.ok() && *removed) env.KeyModified(key);
   ctx.reply().Integer(removed.ok() && *removed ? 1 : 0);
 }
 
@@ -437,6 +442,7 @@ void Del(CommandEnv& env, Args& args, CommandContext& ctx) {
     if (Status status = env.store.Erase(key); !status.ok()) {
       return env.ErrorReply(ctx, "ERR " + status.ToString());
     }
+    env.KeyModified(key);
     ++removed;
   }
   ctx.reply().Integer(removed);
@@ -451,6 +457,7 @@ void Flush(CommandEnv& env, Args& args, CommandContext& ctx) {
   // after the reply is never caught by the flush.
   env.RunOnWorker(ctx, [&env]() -> ReplyWriter {
     Status status = env.store.Clear();
+    env.AllKeysModified();
     if (!status.ok()) {
       env.stats.error_replies.Add(1);
       return [message = "ERR " + status.ToString()](protocol::ReplyBuilder& out) {
@@ -489,6 +496,7 @@ constexpr CommandBinding kKeyCommands[] = {
     {CommandId::kPersist, Persist},
     {CommandId::kScan, Scan},
     {CommandId::kKeys, Keys},
+    {CommandId::kUnlink, Del},
 };
 
 }  // namespace

@@ -82,17 +82,24 @@ bool ValidClientName(std::string_view name) {
   return std::all_of(name.begin(), name.end(), [](char c) { return c > ' ' && c <= '~'; });
 }
 
-std::string ClientInfoLine(const Session& s) {
+// Redis 7.2's CLIENT INFO line, its fields in Redis's order. Buffer sizes the connection
+// does not expose to the handler (qbuf, rbs, obl, omem, tot-mem, ...) read 0.
+std::string ClientInfoLine(Session& s) {
   using std::chrono::duration_cast;
   using std::chrono::seconds;
   const auto now = std::chrono::steady_clock::now();
+  const TransactionInfo transaction = TransactionInfoOf(s);
   std::string line =
       "id=" + std::to_string(s.id) + " addr=" + s.remote_address + " laddr=" + s.local_address +
       " fd=" + std::to_string(s.fd) + " name=" + s.name +
       " age=" + std::to_string(duration_cast<seconds>(now - s.connected_at).count()) +
       " idle=" + std::to_string(duration_cast<seconds>(now - s.last_command_at).count()) +
-      " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=" + std::string(s.last_command) +
-      " user=default lib-name=" + s.lib_name + " lib-ver=" + s.lib_version + " resp=2\n";
+      " flags=" + (transaction.queued >= 0 ? "x" : "N") +
+      " db=0 sub=0 psub=0 ssub=0 multi=" + std::to_string(transaction.queued) +
+      " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=" + std::to_string(transaction.bytes) +
+      " rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=" + std::string(s.last_command) +
+      " user=default redir=-1 resp=" + std::to_string(s.protocol) + " lib-name=" + s.lib_name +
+      " lib-ver=" + s.lib_version + "\n";
   return line;
 }
 
@@ -144,13 +151,16 @@ bool SetClientName(CommandEnv& env, std::string_view name, CommandContext& ctx) 
 
 void Hello(CommandEnv& env, Args& args, CommandContext& ctx) {
   Session& session = ctx.session();
+  int protover = session.protocol;
   if (args.size() >= 2) {
     std::optional<std::int64_t> version = protocol::ParseInteger(args[1].view());
     if (!version) {
       return env.ErrorReply(ctx, "ERR Protocol version is not an integer or out of range");
     }
-    // Only RESP2 is spoken (RESP3 would change every reply's framing).
-    if (*version != 2) return env.ErrorReply(ctx, "NOPROTO unsupported protocol version");
+    if (*version != 2 && *version != 3) {
+      return env.ErrorReply(ctx, "NOPROTO unsupported protocol version");
+    }
+    protover = static_cast<int>(*version);
   }
   const Buffer* user = nullptr;
   const Buffer* password = nullptr;
@@ -186,14 +196,17 @@ void Hello(CommandEnv& env, Args& args, CommandContext& ctx) {
                           "same time");
   }
   if (name != nullptr && !SetClientName(env, name->view(), ctx)) return;
+  // The reply comes in the protocol chosen, as in Redis.
+  session.protocol = protover;
   protocol::ReplyBuilder& reply = ctx.reply();
-  reply.ArrayHeader(14);
+  reply.SetResp3(session.protocol == 3);
+  reply.MapHeader(7);
   reply.Bulk(std::string_view("server"));
   reply.Bulk(std::string_view("redis"));
   reply.Bulk(std::string_view("version"));
   reply.Bulk(kRedisVersion);
   reply.Bulk(std::string_view("proto"));
-  reply.Integer(2);
+  reply.Integer(session.protocol);
   reply.Bulk(std::string_view("id"));
   reply.Integer(static_cast<std::int64_t>(session.id));
   reply.Bulk(std::string_view("mode"));
@@ -223,7 +236,7 @@ void Info(CommandEnv& env, Args& args, CommandContext& ctx) {
       env.server_stats,       env.stats, env.store, env.options.node_id, env.options.config_file,
       env.options.max_clients};
   const std::string text = RenderInfo(sources, sections);
-  ctx.reply().Bulk(std::string_view(text));
+  ctx.reply().Verbatim(text);
 }
 
 void Echo(CommandEnv&, Args& args, CommandContext& ctx) { ctx.reply().Bulk(args[1]); }
@@ -303,7 +316,7 @@ constexpr Subcommand kCommandSubcommands[] = {
      }},
     {"DOCS", -2, "DOCS [<command-name> ...]", "Return documentation (none is served).",
      // No documentation is served; redis-cli then falls back to its built-in hints.
-     [](CommandEnv&, Args&, CommandContext& ctx) { ctx.reply().ArrayHeader(0); }},
+     [](CommandEnv&, Args&, CommandContext& ctx) { ctx.reply().MapHeader(0); }},
     {"INFO", -2, "INFO [<command-name> ...]", "Return details about the given commands, or all.",
      [](CommandEnv&, Args& args, CommandContext& ctx) {
        if (args.size() == 2) return AllCommandInfo(ctx.reply());
@@ -339,6 +352,14 @@ void ClientSetinfo(CommandEnv& env, Args& args, CommandContext& ctx) {
   ctx.reply().SimpleString("OK");
 }
 
+// CLIENT subcommands about other connections or client-side caching (not in HELP).
+void ClientRefused(CommandEnv& env, Args& args, CommandContext& ctx) {
+  env.ErrorReply(ctx, "ERR CLIENT " + Upper(args[1].view().substr(0, 32)) +
+                          " is not supported: prefixcache keeps no registry of connections and "
+                          "does no client-side caching (CLIENT INFO describes this one, INFO "
+                          "clients counts them)");
+}
+
 constexpr Subcommand kClientSubcommands[] = {
     {"GETNAME", 2, "GETNAME", "Return the name of the current connection.",
      [](CommandEnv&, Args&, CommandContext& ctx) {
@@ -353,7 +374,7 @@ constexpr Subcommand kClientSubcommands[] = {
     {"INFO", 2, "INFO", "Return information about the current client connection.",
      [](CommandEnv&, Args&, CommandContext& ctx) {
        const std::string line = ClientInfoLine(ctx.session());
-       ctx.reply().Bulk(std::string_view(line));
+       ctx.reply().Verbatim(line);
      }},
     {"SETINFO", 4, "SETINFO <option> <value>", "Set LIB-NAME or LIB-VER of the current connection.",
      ClientSetinfo},
@@ -361,6 +382,17 @@ constexpr Subcommand kClientSubcommands[] = {
      [](CommandEnv& env, Args& args, CommandContext& ctx) {
        if (SetClientName(env, args[2].view(), ctx)) ctx.reply().SimpleString("OK");
      }},
+    {"LIST", -2, "", "", ClientRefused},
+    {"KILL", -3, "", "", ClientRefused},
+    {"PAUSE", -3, "", "", ClientRefused},
+    {"UNPAUSE", 2, "", "", ClientRefused},
+    {"UNBLOCK", -3, "", "", ClientRefused},
+    {"REPLY", 3, "", "", ClientRefused},
+    {"TRACKING", -3, "", "", ClientRefused},
+    {"TRACKINGINFO", 2, "", "", ClientRefused},
+    {"CACHING", 3, "", "", ClientRefused},
+    {"GETREDIR", 2, "", "", ClientRefused},
+    {"NO-EVICT", 3, "", "", ClientRefused},
 };
 
 void Client(CommandEnv& env, Args& args, CommandContext& ctx) {
@@ -377,7 +409,7 @@ void ConfigGet(CommandEnv& env, Args& args, CommandContext& ctx) {
   const auto matches = std::count_if(values.begin(), values.end(),
                                      [&](const auto& entry) { return matched(entry.first); });
   protocol::ReplyBuilder& reply = ctx.reply();
-  reply.ArrayHeader(2 * static_cast<std::size_t>(matches));
+  reply.MapHeader(static_cast<std::size_t>(matches));
   for (const auto& [name, value] : values) {
     if (!matched(name)) continue;
     reply.Bulk(std::string_view(name));
@@ -385,15 +417,18 @@ void ConfigGet(CommandEnv& env, Args& args, CommandContext& ctx) {
   }
 }
 
+void ConfigRefused(CommandEnv& env, Args& args, CommandContext& ctx) {
+  env.ErrorReply(ctx, "ERR CONFIG " + Upper(args[1].view().substr(0, 32)) +
+                          " is not supported: prefixcached reads its settings from the config "
+                          "file at start-up");
+}
+
 constexpr Subcommand kConfigSubcommands[] = {
     {"GET", -3, "GET <pattern>",
      "Return parameters matching the glob-like <pattern> and their values.", ConfigGet},
-    {"SET", -2, "", "",
-     [](CommandEnv& env, Args&, CommandContext& ctx) {
-       env.ErrorReply(ctx,
-                      "ERR CONFIG SET is not supported: prefixcached reads its settings from "
-                      "the config file at start-up");
-     }},
+    {"SET", -2, "", "", ConfigRefused},
+    {"RESETSTAT", 2, "", "", ConfigRefused},
+    {"REWRITE", 2, "", "", ConfigRefused},
 };
 
 void Config(CommandEnv& env, Args& args, CommandContext& ctx) {

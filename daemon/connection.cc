@@ -319,6 +319,7 @@ void Connection::HandleOne(protocol::Request& request) {
   // (or from the read that brought it) to its reply being queued.
   const Clock::time_point start = now_;
   session_.last_command_at = start;
+  pending_.SetResp3(session_.protocol == 3);
   handler_.Handle(request, *this);
   ChargeReplies();
   if (deferred_) {
@@ -337,6 +338,7 @@ void Connection::OnDeferredDone(ReplyWriter& writer, protocol::MemoryCharge& cha
   deferred_ = false;
   stream_next_ = Continuation{};
   if (closed_) return;
+  pending_.SetResp3(session_.protocol == 3);
   writer(pending_);
   pending_charge_.Absorb(std::move(charge));
   ChargeReplies();
@@ -355,6 +357,7 @@ void Connection::OnDeferredDone(ReplyWriter& writer, protocol::MemoryCharge& cha
 void Connection::OnDeferredPart(ReplyWriter& part, protocol::MemoryCharge& charge,
                                 Continuation& next) {
   if (closed_) return;  // `next` and with it the command's state go here
+  pending_.SetResp3(session_.protocol == 3);
   if (part) part(pending_);
   pending_charge_.Absorb(std::move(charge));
   ChargeReplies();

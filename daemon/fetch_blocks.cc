@@ -40,7 +40,8 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
         budget_(budget),
         keys_(std::move(keys)),
         single_(reply == CommandEnv::FetchReply::kSingle),
-        prefix_(reply == CommandEnv::FetchReply::kPrefix) {}
+        prefix_(reply == CommandEnv::FetchReply::kPrefix),
+        force_(CommandEnv::in_transaction) {}
 
   // Why Fill() stopped.
   enum class Stop : std::uint8_t { kDone, kFull, kNeedsDisk, kBudget };
@@ -60,7 +61,7 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
       };
       if (missed_) {
         // BLOCK.MGETPREFIX past its first miss: nil, not looked up.
-        if (!part.charge.TryAdd(budget_, kEntryFramingBytes, false)) return Stop::kBudget;
+        if (!Reserve(part.charge, kEntryFramingBytes, false)) return Stop::kBudget;
         bytes += kEntryFramingBytes;
         part.entries.emplace_back(std::nullopt);
         ++next_;
@@ -76,7 +77,7 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
         std::uint64_t bound = env_.store.LargestStorableValue() + kEntryFramingBytes;
         if (budget_.limit() != 0) bound = std::min(bound, budget_.limit() / 2);
         MemoryCharge read;
-        if (!read.TryAdd(budget_, bound, large(bound))) return Stop::kBudget;
+        if (!Reserve(read, bound, large(bound))) return Stop::kBudget;
         value = env_.store.Get(key);
         const std::uint64_t used = kEntryFramingBytes + (value.ok() ? value->size() : 0);
         if (used > read.bytes()) read.Force(budget_, used - read.bytes());
@@ -88,7 +89,7 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
         // As for a disk read, at most half the budget is waited for; the rest is counted.
         const std::uint64_t wait_for =
             budget_.limit() == 0 ? used : std::min(used, budget_.limit() / 2);
-        if (!part.charge.TryAdd(budget_, wait_for, large(wait_for))) return Stop::kBudget;
+        if (!Reserve(part.charge, wait_for, large(wait_for))) return Stop::kBudget;
         if (used > wait_for) part.charge.Force(budget_, used - wait_for);
         bytes += used;
       }
@@ -119,7 +120,18 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
   }
 
   // The first part, on the I/O thread: memory hits as far as they go. Defers the rest.
+  // Inside EXEC (already on a worker, as one step): every part at once.
   void Start(CommandContext& ctx) {
+    if (force_) {
+      Stop stop;
+      do {
+        Part part;
+        stop = Fill(part, /*may_read_disk=*/true);
+        Write(part, keys_.size(), ctx.reply());
+        ctx.HoldUntilSent(std::move(part.charge));
+      } while (stop != Stop::kDone);
+      return;
+    }
     const std::uint64_t epoch = budget_.epoch();
     Part part;
     const Stop stop = Fill(part, /*may_read_disk=*/false);
@@ -140,6 +152,14 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
   }
 
  private:
+  // Reserves `bytes` for `charge`; inside EXEC counts them instead (a transaction cannot
+  // wait for other connections' replies while it keeps them from running).
+  bool Reserve(MemoryCharge& charge, std::uint64_t bytes, bool large) {
+    if (!force_) return charge.TryAdd(budget_, bytes, large);
+    charge.Force(budget_, bytes);
+    return true;
+  }
+
   // The rest of the entries as misses (the daemon is shutting down).
   void Finish(protocol::ReplyBuilder& out) {
     for (; next_ < keys_.size(); ++next_) out.Nil();
@@ -161,7 +181,9 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
   void Step() {
     const std::uint64_t epoch = budget_.epoch();
     auto part = std::make_shared<Part>();
+    env_.gate.Enter();
     const Stop stop = Fill(*part, /*may_read_disk=*/true);
+    env_.gate.Leave();
     MemoryCharge charge = std::move(part->charge);
     const std::size_t count = keys_.size();
     ReplyWriter writer = [part, count](protocol::ReplyBuilder& out) { Write(*part, count, out); };
@@ -175,6 +197,7 @@ class FetchStream : public std::enable_shared_from_this<FetchStream> {
   const std::vector<BlockKey> keys_;
   const bool single_;
   const bool prefix_;     // BLOCK.MGETPREFIX: every entry after the first miss is nil
+  const bool force_;      // inside EXEC: all parts at once, memory counted (Reserve)
   bool missed_ = false;   // a prefix read has met its first miss
   std::size_t next_ = 0;  // the first entry not yet in a part
   bool header_sent_ = false;

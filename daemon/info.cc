@@ -118,7 +118,23 @@ void StatsSection(const InfoSources& s, const storage::StoreStats& st, Writer& w
 
 void KeyspaceSection(const InfoSources& s, Writer& w) {
   w.Section("Keyspace");
-  w.Field("db0", "keys=" + std::to_string(s.store.Size()) + ",expires=0,avg_ttl=0");
+  // As Redis, a database without keys is left out.
+  if (const std::uint64_t keys = s.store.Size(); keys != 0) {
+    w.Field("db0", "keys=" + std::to_string(keys) + ",expires=0,avg_ttl=0");
+  }
+}
+
+// Redis's layout; the time spent per command is not measured (usec is 0), and `calls`
+// counts every call that named the command, those refused for arity or authentication too.
+void CommandstatsSection(const InfoSources& s, Writer& w) {
+  w.Section("Commandstats");
+  for (const CommandSpec& spec : AllCommands()) {
+    const std::uint64_t calls = s.commands.calls[static_cast<std::size_t>(spec.id)].Load();
+    if (calls == 0) continue;
+    w.Field("cmdstat_" + std::string(spec.name),
+            "calls=" + std::to_string(calls) +
+                ",usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0");
+  }
 }
 
 // The tier fields that `tiers` selects, as <prefix><name>.
@@ -171,12 +187,17 @@ std::uint64_t ResidentBytes() {
 
 std::string RenderInfo(const InfoSources& sources, std::span<const std::string> sections) {
   bool all = sections.empty();
+  // commandstats is left out of the default report, as in Redis.
+  bool commandstats = false;
   auto wants = [&](std::string_view name) {
     if (all) return true;
     return std::find(sections.begin(), sections.end(), name) != sections.end();
   };
   for (const std::string& section : sections) {
     if (section == "all" || section == "everything" || section == "default") all = true;
+    if (section == "all" || section == "everything" || section == "commandstats") {
+      commandstats = true;
+    }
   }
   const storage::StoreStats stats = sources.store.Stats();
   std::string out;
@@ -185,6 +206,7 @@ std::string RenderInfo(const InfoSources& sources, std::span<const std::string> 
   if (wants("clients")) ClientsSection(sources, w);
   if (wants("memory")) MemorySection(sources, stats, w);
   if (wants("stats")) StatsSection(sources, stats, w);
+  if (commandstats) CommandstatsSection(sources, w);
   if (wants("keyspace")) KeyspaceSection(sources, w);
   if (wants("memory_tier")) MemoryTierSection(sources, stats, w);
   if (wants("spill_tier")) SpillTierSection(sources, stats, w);

@@ -31,7 +31,8 @@ struct InfoSources {
 
 // The report for `sections` (lowercase names as the client sent them; empty, "default",
 // "all" or "everything" mean every section): server, clients, memory, stats, keyspace,
-// memory_tier, spill_tier. Unknown sections contribute nothing, as in Redis.
+// memory_tier, spill_tier; and commandstats, only when named or with "all"/"everything". Unknown
+// sections contribute nothing, as in Redis.
 std::string RenderInfo(const InfoSources& sources, std::span<const std::string> sections);
 
 // "1.50G", "917.23K", "100B": Redis's bytesToHuman.

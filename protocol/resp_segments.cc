@@ -59,6 +59,19 @@ std::vector<SegmentList::Segment> SegmentList::Segments() const {
   return segments;
 }
 
+void SegmentList::Append(SegmentList&& other) {
+  for (const Piece& piece : other.pieces_) {
+    if (piece.external == nullptr) {
+      Copy(std::string_view(other.arena_).substr(piece.arena_offset, piece.size));
+    } else {
+      pieces_.push_back(piece);
+      total_bytes_ += piece.size;
+    }
+  }
+  for (Buffer& kept : other.kept_) kept_.push_back(std::move(kept));
+  other.Clear();
+}
+
 void SegmentList::Clear() {
   if (arena_.capacity() > kKeepArenaBytes) {
     std::string().swap(arena_);

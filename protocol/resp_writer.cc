@@ -34,10 +34,27 @@ void ReplyBuilder::Bulk(const Buffer& bytes) {
   Copy("\r\n");
 }
 
-void ReplyBuilder::Nil() { Copy("$-1\r\n"); }
+void ReplyBuilder::Nil() { Copy(resp3_ ? "_\r\n" : "$-1\r\n"); }
 
-void ReplyBuilder::NilArray() { Copy("*-1\r\n"); }
+void ReplyBuilder::NilArray() { Copy(resp3_ ? "_\r\n" : "*-1\r\n"); }
 
 void ReplyBuilder::ArrayHeader(std::size_t count) { Header('*', static_cast<std::int64_t>(count)); }
+
+void ReplyBuilder::MapHeader(std::size_t pairs) {
+  if (resp3_) return Header('%', static_cast<std::int64_t>(pairs));
+  Header('*', static_cast<std::int64_t>(2 * pairs));
+}
+
+void ReplyBuilder::SetHeader(std::size_t count) {
+  Header(resp3_ ? '~' : '*', static_cast<std::int64_t>(count));
+}
+
+void ReplyBuilder::Verbatim(std::string_view text) {
+  if (!resp3_) return Bulk(text);
+  Header('=', static_cast<std::int64_t>(text.size() + 4));
+  Copy("txt:");
+  Copy(text);
+  Copy("\r\n");
+}
 
 }  // namespace prefixcache::protocol

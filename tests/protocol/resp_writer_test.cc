@@ -35,6 +35,40 @@ TEST_CASE("ReplyBuilder writes each reply type exactly", "[unit]") {
   CHECK(builder.Segments().size() == 1);  // all in the arena: one segment
 }
 
+TEST_CASE("ReplyBuilder writes RESP3's types, and Redis's RESP2 forms of them", "[unit]") {
+  for (const bool resp3 : {false, true}) {
+    ReplyBuilder builder;
+    builder.SetResp3(resp3);
+    builder.Nil();
+    builder.NilArray();
+    builder.MapHeader(2);
+    builder.SetHeader(3);
+    builder.Verbatim("# Server\r\n");
+    const std::string expected = resp3 ? "_\r\n_\r\n%2\r\n~3\r\n=14\r\ntxt:# Server\r\n\r\n"
+                                       : "$-1\r\n*-1\r\n*4\r\n*3\r\n$10\r\n# Server\r\n\r\n";
+    CHECK(Joined(builder) == expected);
+  }
+}
+
+TEST_CASE("SegmentList::Append moves the bytes, large pieces still referenced", "[unit]") {
+  const std::string large(SegmentList::kReferenceBytes, 'v');
+  const Buffer value = Buffer::Copy(std::string_view(large));
+  ReplyBuilder from;
+  from.ArrayHeader(2);
+  from.Bulk(value);
+  from.Integer(7);
+  ReplyBuilder to;
+  to.SimpleString("QUEUED");
+  to.Append(std::move(from));
+  CHECK(from.empty());
+  CHECK(Joined(to) == "+QUEUED\r\n*2\r\n$4096\r\n" + large + "\r\n:7\r\n");
+  bool referenced = false;
+  for (const auto& segment : to.Segments()) {
+    referenced = referenced || segment.data == value.span().data();
+  }
+  CHECK(referenced);
+}
+
 TEST_CASE("ReplyBuilder keeps status and error replies on one line", "[unit]") {
   ReplyBuilder builder;
   builder.Error("ERR bad\r\n+OK");

@@ -17,6 +17,13 @@
 
 namespace prefixcache::daemon {
 
+// What a command handler keeps per connection beyond Session's fields (a transaction's
+// queue, watched keys): the handler defines it, the connection only owns it.
+class HandlerSessionState {
+ public:
+  virtual ~HandlerSessionState() = default;
+};
+
 // Per-connection state: owned by the connection, read and written by the handler, only on
 // the connection's I/O thread.
 struct Session {
@@ -36,6 +43,11 @@ struct Session {
   // Set by a command (QUIT) to close the connection once its reply is written; the
   // connection handles no further request.
   bool close_after_reply = false;
+  // The protocol replies are written in: 2 (RESP2) or 3 (RESP3, after HELLO 3). The
+  // connection applies it to each reply it asks the handler for.
+  int protocol = 2;
+  // The handler's own per-connection state, if it made any; destroyed with the session.
+  std::unique_ptr<HandlerSessionState> handler_state;
 };
 
 // Appends the reply of a deferred command; run by the connection on its I/O thread.

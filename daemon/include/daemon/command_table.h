@@ -51,8 +51,20 @@ enum class CommandId : std::uint8_t {
   kPsetex,
   kScan,
   kKeys,
+  kMulti,
+  kExec,
+  kDiscard,
+  kWatch,
+  kUnwatch,
+  kType,
+  kStrlen,
+  kTouch,
+  kUnlink,
+  kRandomkey,
+  kTime,
+  kMemory,
 };
-inline constexpr std::size_t kCommandCount = static_cast<std::size_t>(CommandId::kKeys) + 1;
+inline constexpr std::size_t kCommandCount = static_cast<std::size_t>(CommandId::kMemory) + 1;
 
 struct CommandSpec {
   std::string_view name;  // lowercase, as COMMAND and error messages show it
@@ -87,7 +99,8 @@ inline bool ArityOk(const CommandSpec& spec, std::size_t argc) { return ArityOk(
 // ASCII case-insensitive equality (for command names and options).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
-// Appends one COMMAND INFO entry (a 10-element array as Redis 7 sends it).
+// Appends one COMMAND INFO entry (a 10-element array as Redis 7 sends it; its word lists
+// are sets in RESP3).
 void WriteCommandInfo(const CommandSpec& spec, protocol::ReplyBuilder& reply);
 
 }  // namespace prefixcache::daemon

@@ -31,6 +31,9 @@ class SegmentList {
   std::vector<Segment> Segments() const;
   std::size_t TotalBytes() const { return total_bytes_; }
   bool empty() const { return total_bytes_ == 0; }
+  // Appends every byte of `other` (its referenced pieces stay referenced, its kept Buffers
+  // are kept here) and clears it.
+  void Append(SegmentList&& other);
   // Forgets every byte and releases the kept Buffers; the arena's memory is kept for the
   // next use unless it grew past 1 MiB.
   void Clear();
