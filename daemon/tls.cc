@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -69,7 +70,9 @@ Result<std::shared_ptr<ssl::context>> MakeServerTlsContext(const TlsFiles& files
   if (SSL_CTX_use_certificate_chain_file(native, files.cert.c_str()) != 1) {
     return FileError("tls.cert", files.cert, "is not a PEM certificate");
   }
-  if (SSL_CTX_use_PrivateKey_file(native, files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+  // Loading the key checks it against the certificate already loaded.
+  if (SSL_CTX_use_PrivateKey_file(native, files.key.c_str(), SSL_FILETYPE_PEM) != 1 &&
+      ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
     return FileError("tls.key", files.key, "is not an unencrypted PEM private key");
   }
   if (SSL_CTX_check_private_key(native) != 1) {
