@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iterator>
+#include <utility>
 
 #include "prefixcache/admin.h"
 #include "prefixcache/client_config.h"
@@ -29,6 +30,14 @@ std::unique_ptr<Client> OpenClient(const GlobalOptions& options, std::ostream& e
   }
   ClientOptions client_options = std::move(loaded).value();
   if (options.timeout_ms) client_options.timeout_ms = options.timeout_ms;
+  if (options.tls) client_options.tls = true;
+  for (const auto& [flag, field] :
+       {std::pair{&options.tls_ca, &ClientOptions::tls_ca},
+        std::pair{&options.tls_cert, &ClientOptions::tls_cert},
+        std::pair{&options.tls_key, &ClientOptions::tls_key},
+        std::pair{&options.tls_server_name, &ClientOptions::tls_server_name}}) {
+    if (!flag->empty()) client_options.*field = *flag;
+  }
   // A tool asks each node once: no waiting out a backoff between its own calls.
   client_options.backoff_initial_ms = 1;
   client_options.backoff_max_ms = 1;

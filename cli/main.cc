@@ -16,6 +16,17 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", global.config_path, "The cluster's JSON config file");
   app.add_option("--timeout-ms", global.timeout_ms,
                  "Per-request timeout (default: the config's client.timeout_ms)");
+  app.add_flag("--tls", global.tls, "Connect over TLS (the config's client.tls)");
+  app.add_option("--tls-ca", global.tls_ca,
+                 "PEM file of the authorities of the nodes' certificates (client.tls_ca; "
+                 "default: the system's)");
+  app.add_option("--tls-cert", global.tls_cert,
+                 "PEM file of this client's certificate, for nodes that verify clients "
+                 "(client.tls_cert)");
+  app.add_option("--tls-key", global.tls_key, "PEM file of its private key (client.tls_key)");
+  app.add_option("--tls-server-name", global.tls_server_name,
+                 "The name the nodes' certificates must carry (client.tls_server_name; "
+                 "default: each node's host)");
   app.add_flag("--json", global.json,
                "Print one JSON document per report on stdout (errors stay on stderr)");
   app.footer(

@@ -10,6 +10,7 @@
 
 #include "client_impl.h"
 #include "client_internals.h"
+#include "tls_context.h"
 
 namespace prefixcache {
 namespace {
@@ -24,6 +25,15 @@ bool ValidAddress(std::string_view address) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   return ec == std::errc() && end == port.data() + port.size() && value >= 1 && value <= 65535;
+}
+
+// The host of "host:port" / "[v6]:port" (ValidAddress holds).
+std::string HostOf(std::string_view address) {
+  std::string_view host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::string(host);
 }
 
 Status ValidateNodes(const std::vector<NodeAddress>& nodes) {
@@ -175,6 +185,11 @@ ClientImpl::~ClientImpl() {
 }
 
 Status ClientImpl::Start() {
+  if (options_.tls) {
+    auto context = client::MakeClientTlsContext(options_);
+    if (!context.ok()) return context.status();
+    tls_ = std::move(context).value();
+  }
   Status status;
   std::shared_ptr<Topology> topology = BuildTopology(options_.nodes, nullptr, &status);
   if (!topology) return status;
@@ -233,6 +248,9 @@ std::shared_ptr<Topology> ClientImpl::BuildTopology(const std::vector<NodeAddres
                                         std::chrono::milliseconds(options_.backoff_initial_ms),
                                         std::chrono::milliseconds(options_.backoff_max_ms));
       context->check_ring.store(!redis_commands_, std::memory_order_relaxed);
+      context->tls = tls_;
+      context->tls_server_name = options_.tls_server_name;
+      if (context->tls_server_name.empty()) context->tls_server_name = HostOf(spec.address);
       node = std::make_shared<Node>(io_, std::move(context), options_.connections_per_node);
     }
     node->context().ExpectRing(topology->ring.Fingerprint());

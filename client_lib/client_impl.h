@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -186,6 +187,8 @@ class ClientImpl {
                                           const Topology* reuse, Status* status);
 
   const ClientOptions options_;
+  // The TLS context every connection shares (options_.tls), or nullptr; set by Start.
+  std::shared_ptr<boost::asio::ssl::context> tls_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string_view>
 
+#include "tls_context.h"
+
 namespace prefixcache::client {
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -178,6 +180,7 @@ void Connection::CloseSocket() {
   error_code ignored;
   resolver_.cancel();
   socket_.close(ignored);
+  tls_.reset();  // the handlers still queued hold it until they run
   if (state_ != State::kShutdown) state_ = State::kIdle;
   writing_ = false;
   reading_ = false;
@@ -238,6 +241,36 @@ void Connection::OnConnected(std::uint64_t epoch, const error_code& ec) {
   }
   error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (!node_->tls) {
+    OnReady(epoch);
+    return;
+  }
+  // The handshake runs under the connect deadline (the state stays kConnecting).
+  tls_ = std::make_shared<TlsStream>(socket_, *node_->tls);
+  if (!ExpectServerName(*tls_, node_->tls_server_name)) {
+    Fail(Status::InvalidArgument("TLS: cannot expect the server name \"" + node_->tls_server_name +
+                                 "\""),
+         true);
+    return;
+  }
+  tls_->async_handshake(TlsStream::client,
+                        [self = shared_from_this(), epoch, keep = tls_](const error_code& ec) {
+                          self->OnHandshake(epoch, ec);
+                        });
+}
+
+void Connection::OnHandshake(std::uint64_t epoch, const error_code& ec) {
+  if (epoch != epoch_) return;
+  if (ec) {
+    Fail(Status::Unavailable("TLS handshake with " + node_->address +
+                             " failed: " + HandshakeError(*tls_, ec)),
+         true);
+    return;
+  }
+  OnReady(epoch);
+}
+
+void Connection::OnReady(std::uint64_t epoch) {
   state_ = State::kReady;
   connect_deadline_ = Clock::time_point::max();
   if (!node_->password.empty()) {
@@ -272,10 +305,11 @@ void Connection::MaybeWrite() {
   }
   writing_ = true;
   const std::uint64_t epoch = epoch_;
-  asio::async_write(socket_, write_buffers_,
-                    [self = shared_from_this(), epoch](const error_code& ec, std::size_t) {
-                      self->OnWrite(epoch, ec);
-                    });
+  WithStream([&](auto& stream, std::shared_ptr<void> keep) {
+    asio::async_write(stream, write_buffers_,
+                      [self = shared_from_this(), epoch, keep = std::move(keep)](
+                          const error_code& ec, std::size_t) { self->OnWrite(epoch, ec); });
+  });
 }
 
 void Connection::OnWrite(std::uint64_t epoch, const error_code& ec) {
@@ -296,10 +330,12 @@ void Connection::Read() {
   for (const std::span<std::byte> span : parser_.ReadBuffers()) {
     read_buffers_.emplace_back(span.data(), span.size());
   }
-  socket_.async_read_some(read_buffers_,
-                          [self = shared_from_this(), epoch](const error_code& ec, std::size_t n) {
-                            self->OnRead(epoch, ec, n);
-                          });
+  // Over TLS a read fills the first of the buffers only (a record is decrypted into it).
+  WithStream([&](auto& stream, std::shared_ptr<void> keep) {
+    stream.async_read_some(
+        read_buffers_, [self = shared_from_this(), epoch, keep = std::move(keep)](
+                           const error_code& ec, std::size_t n) { self->OnRead(epoch, ec, n); });
+  });
 }
 
 void Connection::OnRead(std::uint64_t epoch, const error_code& ec, std::size_t n) {

@@ -14,6 +14,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
@@ -63,6 +65,10 @@ struct NodeContext {
   const std::string address;
   const std::string password;
   const std::chrono::milliseconds connect_timeout;
+  // TLS: every connection handshakes with this context (nullptr: plaintext) and expects
+  // the node's certificate to name tls_server_name. Set before the context is shared.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::string tls_server_name;
   NodeHealth health;
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> errors{0};
@@ -98,10 +104,26 @@ class Connection : public std::enable_shared_from_this<Connection>, private prot
 
  private:
   enum class State { kIdle, kConnecting, kReady, kShutdown };
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+
+  // Calls `fn(stream, keep)` with the stream the connection speaks -- the TLS stream of the
+  // current socket, or the socket -- and what a handler must hold to keep that stream alive
+  // until it runs (a new connection makes a new TLS stream; null for the socket).
+  template <typename Fn>
+  void WithStream(Fn&& fn) {
+    if (tls_) {
+      fn(*tls_, std::shared_ptr<void>(tls_));
+    } else {
+      fn(socket_, std::shared_ptr<void>());
+    }
+  }
 
   void DoSubmit(RequestPtr request);
   void Connect();
   void OnConnected(std::uint64_t epoch, const boost::system::error_code& ec);
+  void OnHandshake(std::uint64_t epoch, const boost::system::error_code& ec);
+  // The connection is up (TCP connected, TLS handshake done): AUTH, then the queue.
+  void OnReady(std::uint64_t epoch);
   void MaybeWrite();
   void OnWrite(std::uint64_t epoch, const boost::system::error_code& ec);
   void Read();
@@ -128,6 +150,7 @@ class Connection : public std::enable_shared_from_this<Connection>, private prot
   std::shared_ptr<NodeContext> node_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::socket socket_;
+  std::shared_ptr<TlsStream> tls_;  // over socket_, made afresh for each connection
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer timer_;
 

@@ -34,6 +34,7 @@ constexpr std::uint64_t kMaxConfigFileBytes = 16 * kMiB;
 constexpr std::string_view kNodeIdPlaceholder = "{node_id}";
 constexpr std::string_view kIdExpected =
     "expected 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit";
+constexpr std::string_view kPemFileExpected = "expected the path of a PEM file";
 constexpr std::string_view kSizeExpected = "expected a size like \"4GiB\" or a number of bytes";
 
 // A JSON value for an error message: its JSON text, shortened.
@@ -327,6 +328,35 @@ void ParseSecurity(const Json& json, SecurityConfig* security, Errors& e) {
   e.Add(o.ReadBool("allow_remote_without_password", &security->allow_remote_without_password));
 }
 
+// A certificate and its key are given together: the error names the one missing.
+Status CheckPair(const Object& o, std::string_view cert_key, const std::string& cert,
+                 std::string_view key_key, const std::string& key) {
+  if (cert.empty() == key.empty()) return Status::Ok();
+  const std::string_view missing = cert.empty() ? cert_key : key_key;
+  const std::string_view given = cert.empty() ? key_key : cert_key;
+  return Status::InvalidArgument(o.PathOf(missing) + ": missing (required with " + o.PathOf(given) +
+                                 ")");
+}
+
+void ParseTls(const Json& json, TlsConfig* tls, Errors& e) {
+  Object o(json, "tls");
+  if (!o.CheckKeys(KeysOf("tls"), e)) return;
+  const bool cert_ok = e.Add(o.ReadString("cert", kPemFileExpected, &tls->cert));
+  const bool key_ok = e.Add(o.ReadString("key", kPemFileExpected, &tls->key));
+  if (cert_ok && key_ok) e.Add(CheckPair(o, "cert", tls->cert, "key", tls->key));
+  const bool ca_ok = e.Add(o.ReadString("ca", kPemFileExpected, &tls->ca));
+  const bool verify_ok = e.Add(o.ReadBool("verify_clients", &tls->verify_clients));
+  if (ca_ok && verify_ok && tls->verify_clients && tls->ca.empty()) {
+    e.Add(Status::InvalidArgument(o.PathOf("ca") +
+                                  ": missing (tls.verify_clients needs the authorities that "
+                                  "sign client certificates)"));
+  }
+  if (cert_ok && verify_ok && tls->verify_clients && tls->cert.empty()) {
+    e.Add(Status::InvalidArgument(o.PathOf("cert") + ": missing (required by " +
+                                  o.PathOf("verify_clients") + ")"));
+  }
+}
+
 // False when the entry had an error (all of them recorded).
 bool ParseClusterNode(const Json& json, const std::string& path, ClusterNode* node, Errors& e) {
   Object o(json, path);
@@ -425,6 +455,14 @@ void ParseClient(const Json& json, ClientConfig* client, Errors& e) {
                       " (at least client.backoff_initial_ms)",
                   Json(client->backoff_max_ms)));
   }
+  e.Add(o.ReadBool("tls", &client->tls));
+  e.Add(o.ReadString("tls_ca", kPemFileExpected, &client->tls_ca));
+  const bool cert_ok = e.Add(o.ReadString("tls_cert", kPemFileExpected, &client->tls_cert));
+  const bool key_ok = e.Add(o.ReadString("tls_key", kPemFileExpected, &client->tls_key));
+  if (cert_ok && key_ok)
+    e.Add(CheckPair(o, "tls_cert", client->tls_cert, "tls_key", client->tls_key));
+  e.Add(o.ReadString("tls_server_name", "expected a host name or IP address",
+                     &client->tls_server_name));
 }
 
 // nlohmann's parser keeps the last of two equal keys; this callback records every
@@ -509,6 +547,7 @@ void ParseRoot(const Json& json, Config* config, Errors& e) {
   if (const Json* j = root.Find("spill")) ParseSpill(*j, &config->spill, e);
   if (const Json* j = root.Find("limits")) ParseLimits(*j, &config->limits, e);
   if (const Json* j = root.Find("security")) ParseSecurity(*j, &config->security, e);
+  if (const Json* j = root.Find("tls")) ParseTls(*j, &config->tls, e);
   if (const Json* j = root.Find("cluster")) ParseCluster(*j, &config->cluster, e);
   if (const Json* j = root.Find("metrics")) ParseMetrics(*j, &config->metrics, &given, e);
   if (const Json* j = root.Find("client")) ParseClient(*j, &config->client, e);

@@ -43,6 +43,10 @@ inline constexpr KeySpec kKeys[] = {
     {"limits", "request_timeout_ms", "integer"},
     {"security", "password", "string"},
     {"security", "allow_remote_without_password", "boolean"},
+    {"tls", "cert", "string"},
+    {"tls", "key", "string"},
+    {"tls", "ca", "string"},
+    {"tls", "verify_clients", "boolean"},
     {"cluster", "nodes", "array"},
     {"cluster.nodes[]", "id", "id", true},
     {"cluster.nodes[]", "address", "host:port", true},
@@ -58,6 +62,11 @@ inline constexpr KeySpec kKeys[] = {
     {"client", "connections_per_node", "integer"},
     {"client", "backoff_initial_ms", "integer"},
     {"client", "backoff_max_ms", "integer"},
+    {"client", "tls", "boolean"},
+    {"client", "tls_ca", "string"},
+    {"client", "tls_cert", "string"},
+    {"client", "tls_key", "string"},
+    {"client", "tls_server_name", "string"},
 };
 
 // The keys of `section` in table order; "" gives the top level's (the sections but

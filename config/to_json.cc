@@ -41,6 +41,10 @@ std::string ToJson(const Config& config) {
       {"password", config.security.password},
       {"allow_remote_without_password", config.security.allow_remote_without_password}};
 
+  const TlsConfig& tls = config.tls;
+  out["tls"] = {
+      {"cert", tls.cert}, {"key", tls.key}, {"ca", tls.ca}, {"verify_clients", tls.verify_clients}};
+
   Json nodes = Json::array();
   for (const ClusterNode& node : config.cluster.nodes) {
     Json entry = {{"id", node.id}, {"address", node.address}, {"weight", node.weight}};
@@ -60,7 +64,12 @@ std::string ToJson(const Config& config) {
                    {"connect_timeout_ms", client.connect_timeout_ms},
                    {"connections_per_node", client.connections_per_node},
                    {"backoff_initial_ms", client.backoff_initial_ms},
-                   {"backoff_max_ms", client.backoff_max_ms}};
+                   {"backoff_max_ms", client.backoff_max_ms},
+                   {"tls", client.tls},
+                   {"tls_ca", client.tls_ca},
+                   {"tls_cert", client.tls_cert},
+                   {"tls_key", client.tls_key},
+                   {"tls_server_name", client.tls_server_name}};
 
   // Strings set in code may hold invalid UTF-8; replace it rather than throw.
   return out.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";

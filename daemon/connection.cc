@@ -5,8 +5,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
@@ -43,11 +45,33 @@ constexpr std::size_t kKeepWriteBuffers = 64;
 // connections that are not behind, so clients that do not read wait, not the others.
 constexpr std::uint64_t kReplyReserveBytes = 64 * 1024;
 
+// A failed TLS handshake is logged at info level at most once per this interval (the rest at
+// debug level): a port scanner or a plaintext client in a loop must not flood the log.
+constexpr auto kHandshakeLogInterval = std::chrono::seconds(10);
+std::atomic<std::int64_t> last_handshake_log_s{-1'000'000};
+
+bool LogHandshakeAtInfo() {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = last_handshake_log_s.load(std::memory_order_relaxed);
+  return now - last >= kHandshakeLogInterval.count() &&
+         last_handshake_log_s.compare_exchange_strong(last, now, std::memory_order_relaxed);
+}
+
+// The end of the client's input: a TCP FIN, or in TLS one without close_notify first (how
+// most clients close).
+bool IsEndOfInput(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
 }  // namespace
 
 Connection::Connection(Socket socket, std::uint64_t id, const ConnectionOptions& options,
-                       CommandHandler& handler, ServerStats& stats, std::function<void()> on_close)
+                       CommandHandler& handler, ServerStats& stats, std::function<void()> on_close,
+                       asio::ssl::context* tls)
     : socket_(std::move(socket)),
+      tls_(tls != nullptr ? std::make_unique<TlsStream>(socket_, *tls) : nullptr),
       timer_(socket_.get_executor()),
       options_(options),
       handler_(handler),
@@ -71,8 +95,33 @@ void Connection::Start() {
   handler_.OnConnect(session_);
   parser_.SetGuarded(!session_.authenticated);
   Progress();
-  ArmTimer();
+  ArmTimer();  // the idle timeout also bounds a handshake that makes no progress
+  if (tls_) {
+    handshaking_ = true;
+    tls_->async_handshake(TlsStream::server, [self = shared_from_this()](const error_code& ec) {
+      self->OnHandshake(ec);
+    });
+    return;
+  }
   MaybeRead();
+}
+
+void Connection::OnHandshake(const error_code& ec) {
+  handshaking_ = false;
+  if (closed_) return;
+  if (ec) {
+    stats_.tls_handshake_failures.Add(1);
+    if (ec != asio::error::operation_aborted) {
+      const auto level = LogHandshakeAtInfo() ? spdlog::level::info : spdlog::level::debug;
+      spdlog::log(level, "client {} ({}): TLS handshake failed, closed: {}", session_.id,
+                  session_.remote_address, ec.message());
+    }
+    Close();
+    return;
+  }
+  Progress();
+  MaybeRead();
+  MaybeFinish();  // drained during the handshake
 }
 
 void Connection::Drain() {
@@ -185,7 +234,9 @@ void Connection::OnMemoryReleased() {
 }
 
 void Connection::MaybeRead() {
-  if (reading_ || input_closed_ || closed_ || deferred_ || parser_.HasRequest()) return;
+  if (reading_ || handshaking_ || input_closed_ || closed_ || deferred_ || parser_.HasRequest()) {
+    return;
+  }
   if (awaiting_memory_ || OverOutputLimit()) return;
   // Between requests: give back the staging memory no reply refers to any more.
   const bool partial = parser_.PendingBytes() != 0;
@@ -205,9 +256,11 @@ void Connection::MaybeRead() {
     StartRequestClock(now_);
     ArmTimer();
   }
-  socket_.async_read_some(
-      asio::buffer(space.data(), space.size()),
-      [self = shared_from_this()](const error_code& ec, std::size_t n) { self->OnRead(ec, n); });
+  WithStream([&](auto& stream) {
+    stream.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [self = shared_from_this()](const error_code& ec, std::size_t n) { self->OnRead(ec, n); });
+  });
 }
 
 void Connection::OnRead(const error_code& ec, std::size_t n) {
@@ -224,7 +277,7 @@ void Connection::OnRead(const error_code& ec, std::size_t n) {
   }
   if (ec) {
     input_closed_ = true;
-    if (ec != asio::error::eof) {
+    if (!IsEndOfInput(ec)) {
       if (ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
         spdlog::debug("client {} ({}): read failed: {}", session_.id, session_.remote_address,
                       ec.message());
@@ -388,16 +441,18 @@ void Connection::Flush() {
   SetSendLowat(writing_.TotalBytes() >= kStreamingWriteBytes);
   // A span, so that the write operation does not copy the buffer vector.
   std::span<const asio::const_buffer> buffers(write_buffers_);
-  asio::async_write(
-      socket_, buffers,
-      // Called before and after each partial write: every call past the first means the
-      // client is taking bytes, which keeps a slow reader from counting as stalled.
-      [this](const error_code& ec, std::size_t written) -> std::size_t {
-        if (ec) return 0;
-        if (written != 0) Progress();
-        return kMaxWriteChunkBytes;
-      },
-      [self = shared_from_this()](const error_code& ec, std::size_t n) { self->OnWrite(ec, n); });
+  WithStream([&](auto& stream) {
+    asio::async_write(
+        stream, buffers,
+        // Called before and after each partial write: every call past the first means the
+        // client is taking bytes, which keeps a slow reader from counting as stalled.
+        [this](const error_code& ec, std::size_t written) -> std::size_t {
+          if (ec) return 0;
+          if (written != 0) Progress();
+          return kMaxWriteChunkBytes;
+        },
+        [self = shared_from_this()](const error_code& ec, std::size_t n) { self->OnWrite(ec, n); });
+  });
 }
 
 void Connection::SetSendLowat(bool streaming) {
@@ -465,16 +520,18 @@ void Connection::MaybeFinish() {
 void Connection::ReadToDiscard() {
   if (!discard_buffer_) discard_buffer_ = std::make_unique<std::array<char, 4096>>();
   reading_ = true;
-  socket_.async_read_some(asio::buffer(*discard_buffer_),
-                          [self = shared_from_this()](const error_code& ec, std::size_t) {
-                            self->reading_ = false;
-                            if (self->closed_) return;
-                            if (ec) {
-                              self->Close();
-                            } else {
-                              self->ReadToDiscard();
-                            }
-                          });
+  WithStream([&](auto& stream) {
+    stream.async_read_some(asio::buffer(*discard_buffer_),
+                           [self = shared_from_this()](const error_code& ec, std::size_t) {
+                             self->reading_ = false;
+                             if (self->closed_) return;
+                             if (ec) {
+                               self->Close();
+                             } else {
+                               self->ReadToDiscard();
+                             }
+                           });
+  });
 }
 
 bool Connection::OverOutputLimit() {

@@ -8,6 +8,12 @@
 namespace prefixcache::daemon {
 
 Result<std::unique_ptr<Daemon>> Daemon::Open(DaemonOptions options) {
+  // Before anything opens: a TLS file that cannot be used stops the start.
+  if (options.tls.enabled()) {
+    auto context = MakeServerTlsContext(options.tls);
+    if (!context.ok()) return context.status();
+    options.server.tls = std::move(context).value();
+  }
   // The spill tier's lines (a discarded folder, a failed write and its recovery, blocks
   // that failed verification) go to the daemon's log.
   if (!options.store.spill.notice) {

@@ -103,6 +103,8 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   out.server.connection.parser.max_elements = config.limits.max_request_elements;
   out.server.connection.parser.max_request_bytes = config.limits.max_request_bytes;
 
+  out.tls = TlsFiles{config.tls.cert, config.tls.key, config.tls.ca, config.tls.verify_clients};
+
   out.store.memory.capacity_bytes = config.memory.capacity_bytes;
   out.store.memory.eviction_policy = config.memory.eviction_policy;
   out.store.memory.shards = config.memory.shards;
@@ -148,6 +150,12 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   add("prefixcache-client-output-buffer", std::to_string(config.limits.client_output_buffer_bytes));
   add("prefixcache-inflight-memory", std::to_string(config.limits.inflight_memory_bytes));
   add("prefixcache-request-timeout-ms", std::to_string(config.limits.request_timeout_ms));
+  // Redis's names for TLS; the paths are not secrets (the files' contents are).
+  add("prefixcache-tls", config.tls.cert.empty() ? "no" : "yes");
+  add("tls-cert-file", config.tls.cert);
+  add("tls-key-file", config.tls.key);
+  add("tls-ca-cert-file", config.tls.ca);
+  add("tls-auth-clients", config.tls.verify_clients ? "yes" : "no");
   add("prefixcache-cluster-nodes", std::to_string(config.cluster.nodes.size()));
   add("prefixcache-virtual-nodes", std::to_string(config.cluster.virtual_nodes));
   add("prefixcache-replicas", std::to_string(config.cluster.replicas));

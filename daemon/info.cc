@@ -67,6 +67,7 @@ void ServerSection(const InfoSources& s, Writer& w) {
   w.Field("process_id", static_cast<std::int64_t>(::getpid()));
   w.Field("run_id", RunId());
   w.Field("tcp_port", static_cast<std::uint64_t>(s.server.tcp_port.load()));
+  w.Field("tls", s.server.tls.load() ? 1 : 0);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   w.Field("server_time_usec",
           static_cast<std::int64_t>(

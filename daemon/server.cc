@@ -83,6 +83,7 @@ Status Server::Start() {
   port_ = bound->port();
   address_ = FormatEndpoint(*bound);
   stats_.tcp_port.store(port_, std::memory_order_relaxed);
+  stats_.tls.store(options_.tls != nullptr, std::memory_order_relaxed);
 
   accepting_ = true;
   asio::post(*contexts_[0], [this] { Accept(); });
@@ -145,8 +146,9 @@ void Server::OnAccept(const error_code& ec, tcp::socket socket) {
   stats_.connected_clients.fetch_add(1, std::memory_order_relaxed);
 
   std::uint64_t id = next_id_++;
-  auto connection = std::make_shared<Connection>(std::move(socket), id, options_.connection,
-                                                 handler_, stats_, [this, id] { Unregister(id); });
+  auto connection = std::make_shared<Connection>(
+      std::move(socket), id, options_.connection, handler_, stats_, [this, id] { Unregister(id); },
+      options_.tls.get());
   {
     std::lock_guard lock(mu_);
     connections_.emplace(id, connection);

@@ -117,6 +117,10 @@ constexpr CounterField kCounterFields[] = {
     {"request_timeouts", "request_timeouts_total", false,
      "Connections closed because a request stayed incomplete for limits.request_timeout_ms.",
      Server<&ServerStats::request_timeouts>},
+    {"tls_handshake_failures", "tls_handshake_failures_total", false,
+     "Connections closed because their TLS handshake failed (a plaintext client on the TLS "
+     "port, a certificate refused).",
+     Server<&ServerStats::tls_handshake_failures>},
     {"inflight_memory_waits", "inflight_memory_waits_total", false,
      "Times a connection waited for limits.inflight_memory (reading, handling or streaming).",
      Server<&ServerStats::memory_waits>},

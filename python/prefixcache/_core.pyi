@@ -83,6 +83,11 @@ class Client:
         io_threads: int = 2,
         async_put_max_bytes: int = ...,
         async_put_max_calls: int = ...,
+        tls: bool = False,
+        tls_ca: str = "",
+        tls_cert: str = "",
+        tls_key: str = "",
+        tls_server_name: str = "",
     ) -> None: ...
     @staticmethod
     def from_config(path: str) -> Client: ...

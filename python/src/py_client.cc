@@ -304,7 +304,9 @@ void BindClient(py::module_& m) {
                        std::uint32_t connect_timeout_ms, std::uint32_t connections_per_node,
                        std::uint32_t backoff_initial_ms, std::uint32_t backoff_max_ms,
                        bool verify_checksums, std::uint32_t io_threads,
-                       std::size_t async_put_max_bytes, std::size_t async_put_max_calls) {
+                       std::size_t async_put_max_bytes, std::size_t async_put_max_calls, bool tls,
+                       std::string tls_ca, std::string tls_cert, std::string tls_key,
+                       std::string tls_server_name) {
              ClientOptions o;
              o.nodes = NodesFrom(nodes);
              o.virtual_nodes = virtual_nodes;
@@ -319,6 +321,11 @@ void BindClient(py::module_& m) {
              o.io_threads = io_threads;
              o.async_put_max_bytes = async_put_max_bytes;
              o.async_put_max_calls = async_put_max_calls;
+             o.tls = tls;
+             o.tls_ca = std::move(tls_ca);
+             o.tls_cert = std::move(tls_cert);
+             o.tls_key = std::move(tls_key);
+             o.tls_server_name = std::move(tls_server_name);
              return std::make_unique<PyClient>(o);
            }),
            py::arg("nodes"), py::kw_only(), py::arg("virtual_nodes") = defaults.virtual_nodes,
@@ -332,10 +339,17 @@ void BindClient(py::module_& m) {
            py::arg("io_threads") = defaults.io_threads,
            py::arg("async_put_max_bytes") = defaults.async_put_max_bytes,
            py::arg("async_put_max_calls") = defaults.async_put_max_calls,
+           py::arg("tls") = defaults.tls, py::arg("tls_ca") = defaults.tls_ca,
+           py::arg("tls_cert") = defaults.tls_cert, py::arg("tls_key") = defaults.tls_key,
+           py::arg("tls_server_name") = defaults.tls_server_name,
            "nodes: a list of (id, 'host:port') or (id, 'host:port', weight); the ids must be "
            "the daemons' (the ring is placed by id). The options are ClientOptions' fields. "
            "Connects lazily, so this succeeds while nodes are down; ValueError for unusable "
-           "options (no nodes, a bad address, a duplicate id, replicas out of range).")
+           "options (no nodes, a bad address, a duplicate id, replicas out of range, a TLS "
+           "file that cannot be read or a key that does not match its certificate). With "
+           "tls=True every connection is TLS, the nodes' certificates verified against "
+           "tls_ca (the system's authorities when empty) and tls_server_name (each node's "
+           "host when empty); a node that fails the handshake counts as down.")
       .def_static(
           "from_config",
           [](const std::string& path) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -78,6 +79,20 @@ Json Context(const std::string& path, const Json& value) {
     config["cluster"]["nodes"] = Json::array({entry});
   } else {
     config[section][key] = value;
+    // Keys that are valid only with others (a certificate needs its key) get them.
+    const std::vector<std::pair<std::string, std::string>> companions = {
+        {"tls.cert", "tls.key"},
+        {"tls.key", "tls.cert"},
+        {"tls.verify_clients", "tls.ca"},
+        {"tls.verify_clients", "tls.cert"},
+        {"tls.verify_clients", "tls.key"},
+        {"client.tls_cert", "client.tls_key"},
+        {"client.tls_key", "client.tls_cert"}};
+    for (const auto& [given, needed] : companions) {
+      if (given != path || value.is_null()) continue;
+      const std::string needed_key = needed.substr(needed.find('.') + 1);
+      if (!config[section].contains(needed_key)) config[section][needed_key] = "x.pem";
+    }
   }
   return config;
 }

@@ -103,6 +103,8 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
                "client_output_buffer": "1.5GiB", "inflight_memory": "768MiB",
                "request_timeout_ms": 2500},
     "security": {"password": "s3cret \"quoted\"", "allow_remote_without_password": true},
+    "tls": {"cert": "/etc/pc/node.pem", "key": "/etc/pc/node.key", "ca": "ca.pem",
+            "verify_clients": true},
     "cluster": {"nodes": [
                   {"id": "n1", "address": "10.0.0.1:7379", "weight": 2},
                   {"id": "n2", "address": "[::1]:7380", "metrics_address": "[::1]:9380"},
@@ -110,7 +112,9 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
                 "virtual_nodes": 64, "replicas": 3},
     "metrics": {"enabled": false, "listen": "127.0.0.1:0", "bearer_token": "t0k3n/+=_-"},
     "client": {"timeout_ms": 250, "connect_timeout_ms": 50, "connections_per_node": 2,
-               "backoff_initial_ms": 10, "backoff_max_ms": 10}
+               "backoff_initial_ms": 10, "backoff_max_ms": 10, "tls": true,
+               "tls_ca": "ca.pem", "tls_cert": "w.pem", "tls_key": "w.key",
+               "tls_server_name": "cache.internal"}
   })";
   cfg::Config c = Parse(json);
   CHECK(c.node.id == "n2");
@@ -148,6 +152,12 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   CHECK(c.client.connections_per_node == 2);
   CHECK(c.client.backoff_initial_ms == 10);
   CHECK(c.client.backoff_max_ms == 10);
+  CHECK(c.tls == cfg::TlsConfig{"/etc/pc/node.pem", "/etc/pc/node.key", "ca.pem", true});
+  CHECK(c.client.tls);
+  CHECK(c.client.tls_ca == "ca.pem");
+  CHECK(c.client.tls_cert == "w.pem");
+  CHECK(c.client.tls_key == "w.key");
+  CHECK(c.client.tls_server_name == "cache.internal");
 
   const std::string text = cfg::ToJson(c);
   CHECK(text.find("\"capacity\": \"3GiB\"") != std::string::npos);
@@ -372,7 +382,7 @@ TEST_CASE("Bad eviction policy and node ids are refused", "[unit]") {
 
 TEST_CASE("Unknown keys are refused at every level", "[unit]") {
   CHECK(ErrorOf(R"({"memry": {}})") == "memry: unknown key (did you mean \"memory\"?)");
-  CHECK(ErrorOf(R"({"tls": {}})") == "tls: unknown key");
+  CHECK(ErrorOf(R"({"acl": {}})") == "acl: unknown key");
   CHECK(ErrorOf(R"({"memory": {"capcity": "1GiB"}})") ==
         "memory.capcity: unknown key (did you mean \"capacity\"?)");
   CHECK(ErrorOf(R"({"memory": {"capacity_bytes": 1024}})") ==
@@ -468,6 +478,23 @@ TEST_CASE("Cluster node ids and addresses are unique and replicas fit the nodes"
         "cluster.nodes[0].weight: expected an integer from 1 to 1000, got 1001");
   // Without a node list any replica count is accepted (the ring is the caller's).
   CHECK(Parse(R"({"cluster": {"replicas": 3}})").cluster.replicas == 3);
+}
+
+TEST_CASE("TLS keys that need each other name the one missing", "[unit]") {
+  CHECK(ErrorOf(R"({"tls": {"cert": "a.pem"}})") == "tls.key: missing (required with tls.cert)");
+  CHECK(ErrorOf(R"({"tls": {"key": "a.key"}})") == "tls.cert: missing (required with tls.key)");
+  CHECK(ErrorOf(R"({"tls": {"cert": "a.pem", "key": "a.key", "verify_clients": true}})") ==
+        "tls.ca: missing (tls.verify_clients needs the authorities that sign client "
+        "certificates)");
+  CHECK(ErrorOf(R"({"tls": {"ca": "ca.pem", "verify_clients": true}})") ==
+        "tls.cert: missing (required by tls.verify_clients)");
+  CHECK(ErrorOf(R"({"tls": {"cert": 1}})") == "tls.cert: expected the path of a PEM file, got 1");
+  CHECK(ErrorOf(R"({"client": {"tls_cert": "w.pem"}})") ==
+        "client.tls_key: missing (required with client.tls_cert)");
+  CHECK(ErrorOf(R"({"client": {"tls": "yes"}})") ==
+        "client.tls: expected true or false, got \"yes\"");
+  // A CA alone (clients not verified yet) and a client CA without TLS on are fine.
+  CHECK(Parse(R"({"tls": {"ca": "ca.pem"}, "client": {"tls_ca": "ca.pem"}})").tls.ca == "ca.pem");
 }
 
 TEST_CASE("JSON syntax errors and duplicate keys", "[unit]") {

@@ -25,6 +25,12 @@ struct GlobalOptions {
   std::string config_path;       // the cluster's JSON config
   std::uint32_t timeout_ms = 0;  // 0: the config's client.timeout_ms
   bool json = false;             // print JSON instead of text
+  // --tls, --tls-ca, ...: override the config's client.tls* (empty / false: the config's).
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
 };
 
 // The ring computed locally from the config: its JSON line, "fingerprint <16 hex>", then per

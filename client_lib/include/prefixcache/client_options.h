@@ -35,6 +35,20 @@ struct ClientOptions {
   // Sent with AUTH on every new connection when not empty.
   std::string password;
 
+  // TLS (1.2 or later) on every connection. The node's certificate must be signed by an
+  // authority of tls_ca (a PEM file; the system's trusted authorities when empty) and name
+  // tls_server_name (a DNS name or an IP address; each node's host from its address when
+  // empty), which is also sent as SNI when it is a name. A handshake that fails counts as
+  // a failed connect (the node is marked down) with an error saying why ("TLS handshake
+  // with 10.0.0.1:7379 failed: certificate verify failed (hostname mismatch)").
+  bool tls = false;
+  std::string tls_ca;
+  // The client's certificate and private key (PEM files), for nodes that require one
+  // (tls.verify_clients); both or neither.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
+
   // Bound on one call, from its start to the last node's answer (reads may pass their own
   // shorter or longer bound). A node that has not answered within it yields misses for its
   // keys and is marked down.

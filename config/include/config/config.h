@@ -116,6 +116,21 @@ struct SecurityConfig {
   bool operator==(const SecurityConfig&) const = default;
 };
 
+struct TlsConfig {
+  // PEM file of the node's certificate (its chain may follow it in the file). When set,
+  // the node's listen port speaks TLS (1.2 or later) only; empty = plaintext.
+  std::string cert;
+  // PEM file of the private key of `cert`; required with cert (and only with it).
+  std::string key;
+  // PEM file of the certificate authorities that sign client certificates; required by
+  // verify_clients.
+  std::string ca;
+  // Require every client to present a certificate signed by `ca`.
+  bool verify_clients = false;
+
+  bool operator==(const TlsConfig&) const = default;
+};
+
 struct ClusterNode {
   // Unique name of the node, same rules as node.id; its ring points derive from it.
   std::string id;
@@ -165,6 +180,18 @@ struct ClientConfig {
   std::uint32_t backoff_initial_ms = defaults::kClientBackoffInitialMs;
   // Longest wait between retries (the wait doubles up to it); >= backoff_initial_ms.
   std::uint32_t backoff_max_ms = defaults::kClientBackoffMaxMs;
+  // Connect to the nodes over TLS, verifying their certificates against tls_ca (the
+  // system's trusted authorities when empty) and their names against tls_server_name.
+  bool tls = false;
+  // PEM file of the authorities that sign the nodes' certificates; empty = the system's.
+  std::string tls_ca;
+  // PEM files of the client's own certificate and key, for nodes that verify clients
+  // (tls.verify_clients); both or neither.
+  std::string tls_cert;
+  std::string tls_key;
+  // The name the nodes' certificates must carry (a DNS name or an IP address); empty =
+  // each node's host as cluster.nodes gives it.
+  std::string tls_server_name;
 
   bool operator==(const ClientConfig&) const = default;
 };
@@ -175,6 +202,7 @@ struct Config {
   SpillConfig spill;
   LimitsConfig limits;
   SecurityConfig security;
+  TlsConfig tls;
   ClusterConfig cluster;
   MetricsConfig metrics;
   ClientConfig client;

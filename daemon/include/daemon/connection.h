@@ -6,6 +6,8 @@
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -48,11 +50,15 @@ class Connection final : public std::enable_shared_from_this<Connection>,
                          public DeferredReplySink {
  public:
   using Socket = boost::asio::ip::tcp::socket;
+  using TlsStream = boost::asio::ssl::stream<Socket&>;
 
   // `options`, `handler` and `stats` must outlive the connection. `on_close` runs once,
-  // on the I/O thread, when the connection closes.
+  // on the I/O thread, when the connection closes. With `tls` (which must outlive the
+  // connection too) the connection speaks TLS: Start begins with the server handshake, and
+  // a failed one closes the connection (counted in stats.tls_handshake_failures).
   Connection(Socket socket, std::uint64_t id, const ConnectionOptions& options,
-             CommandHandler& handler, ServerStats& stats, std::function<void()> on_close);
+             CommandHandler& handler, ServerStats& stats, std::function<void()> on_close,
+             boost::asio::ssl::context* tls = nullptr);
   ~Connection() override;
 
   // Starts reading. Call once, on the socket's executor, with the object in a shared_ptr.
@@ -83,6 +89,17 @@ class Connection final : public std::enable_shared_from_this<Connection>,
  private:
   using Clock = std::chrono::steady_clock;
 
+  // Calls `fn` with the stream the connection speaks: the TLS stream, or the socket itself
+  // (one branch per I/O call; the plaintext path is the socket's own).
+  template <typename Fn>
+  void WithStream(Fn&& fn) {
+    if (tls_) {
+      fn(*tls_);
+    } else {
+      fn(socket_);
+    }
+  }
+  void OnHandshake(const boost::system::error_code& ec);
   void MaybeRead();
   void OnRead(const boost::system::error_code& ec, std::size_t n);
   void ProcessRequests();
@@ -129,6 +146,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void StopInputIfIdle();
 
   Socket socket_;
+  std::unique_ptr<TlsStream> tls_;  // over socket_, when the port speaks TLS
   boost::asio::steady_timer timer_;
   const ConnectionOptions& options_;
   CommandHandler& handler_;
@@ -154,6 +172,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   Clock::time_point timer_deadline_;    // what the armed timer waits for
   std::uint64_t timer_generation_ = 0;  // a wait that is not the latest is stale
   bool reading_ = false;
+  bool handshaking_ = false;  // the TLS handshake is in flight: nothing is read yet
   bool write_active_ = false;
   bool deferred_ = false;      // a command waits for its Completion
   bool input_closed_ = false;  // EOF, read error, QUIT, protocol error or Drain

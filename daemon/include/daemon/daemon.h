@@ -21,8 +21,10 @@ namespace prefixcache::daemon {
 
 class Daemon {
  public:
-  // Opens the store (a spill tier that cannot open is logged, and the store serves from
-  // memory only). InvalidArgument "storage: ..." when the store refuses its options.
+  // Builds the TLS context when options.tls is enabled, then opens the store (a spill tier
+  // that cannot open is logged, and the store serves from memory only). MakeServerTlsContext's
+  // InvalidArgument ("tls.key: ... does not match tls.cert ...") for a TLS file that cannot be
+  // used; InvalidArgument "storage: ..." when the store refuses its options.
   static Result<std::unique_ptr<Daemon>> Open(DaemonOptions options);
 
   // Stop(kShutdownGrace) unless stopped already.

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "daemon/commands.h"
 #include "daemon/server.h"
+#include "daemon/tls.h"
 #include "prefixcache/defaults.h"
 #include "prefixcache/status.h"
 #include "storage/options.h"
@@ -20,7 +21,10 @@
 namespace prefixcache::daemon {
 
 struct DaemonOptions {
+  // server.tls is left empty: Daemon::Open builds it from `tls`.
   ServerOptions server;
+  // tls.*: the RESP port speaks TLS when tls.enabled().
+  TlsFiles tls;
   // limits.inflight_memory: the limit of the budget in ServerStats that every connection
   // and command shares.
   std::uint64_t inflight_memory_bytes = defaults::kInflightMemoryBytes;

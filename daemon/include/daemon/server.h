@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -31,6 +32,9 @@ struct ServerOptions {
   // Connections beyond this are answered "-ERR max number of clients reached" and closed.
   std::uint64_t max_connections = 10000;
   ConnectionOptions connection;
+  // When set, every connection speaks TLS with this context (MakeServerTlsContext), and a
+  // client that fails the handshake is disconnected; nullptr = plaintext.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class Server {

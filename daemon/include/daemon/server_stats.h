@@ -53,6 +53,7 @@ struct ServerStats {
 
   std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
   std::atomic<std::uint16_t> tcp_port{0};  // bound port, once listening
+  std::atomic<bool> tls{false};            // the port speaks TLS, once listening
 
   std::atomic<std::int64_t> connected_clients{0};
   Counter total_connections_received;
@@ -65,6 +66,7 @@ struct ServerStats {
   Counter backpressure_pauses;       // reading paused over the output limit
   Counter memory_waits;              // a connection waited for the memory budget
   Counter request_timeouts;          // closed: a request still partial after request_timeout_ms
+  Counter tls_handshake_failures;    // closed: the TLS handshake failed (a plaintext client, ...)
   Counter net_input_bytes;
   Counter net_output_bytes;
   LatencyHistogram latency;  // from request parsed to reply queued
