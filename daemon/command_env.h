@@ -62,10 +62,8 @@ struct CommandEnv {
     key_versions[BlockKeyHash{}(key) % kKeyVersionSlots].fetch_add(1, std::memory_order_release);
   }
   void AllKeysModified() { flush_epoch.fetch_add(1, std::memory_order_release); }
-  // Stores one block; the error reply text (without '-') on failure.
-  std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth);
-  // Stores one block (with an expiry and a name when given); the error reply text on
-  // failure.
+  // Stores one block (with an expiry and a name when given); the error reply text
+  // (without '-') on failure.
   std::optional<std::string> PutBlock(const BlockKey& key, Buffer& value, std::uint32_t depth,
                                       const storage::KeyOptions& key_options = {});
   // `value` as a buffer of its own, for keeping: a small argument copied out of the

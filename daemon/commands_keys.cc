@@ -185,23 +185,24 @@ void Set(CommandEnv& env, Args& args, CommandContext& ctx) {
   if (outcome.ok() && !outcome->needs_disk) return reply(*outcome, ctx.reply());
   if (!outcome.ok()) return env.ErrorReply(ctx, StoreError(outcome.status()));
   // The old value is on disk: the step runs on a worker (an I/O thread never reads disk).
-  env.RunOnWorker(ctx,
-                  [&env, key, value = std::move(value).value(), condition, get, reply,
-                   name = std::string(key_options.name), key_options]() mutable -> ReplyWriter {
-                    key_options.name = name;
-                    auto done = env.store.PutIf(key, std::move(value), 0, condition, get,
-                                                /*may_read_disk=*/true, key_options);
-                    if (done.ok() && done->stored) env.KeyModified(key);
-                    if (!done.ok()) {
-                      env.stats.error_replies.Add(1);
-                      return [error = StoreError(done.status())](protocol::ReplyBuilder& out) {
-                        out.Error(error);
-                      };
-                    }
-                    return [reply, done = std::move(done).value()](protocol::ReplyBuilder& out) {
-                      reply(done, out);
-                    };
-                  });
+  env.RunOnWorker(
+      ctx,
+      [&env, key, value = std::move(value).value(), condition, get, reply,
+       name = std::optional<std::string>(key_options.name), key_options]() mutable -> ReplyWriter {
+        key_options.name = name;
+        auto done = env.store.PutIf(key, std::move(value), 0, condition, get,
+                                    /*may_read_disk=*/true, key_options);
+        if (done.ok() && done->stored) env.KeyModified(key);
+        if (!done.ok()) {
+          env.stats.error_replies.Add(1);
+          return [error = StoreError(done.status())](protocol::ReplyBuilder& out) {
+            out.Error(error);
+          };
+        }
+        return [reply, done = std::move(done).value()](protocol::ReplyBuilder& out) {
+          reply(done, out);
+        };
+      });
 }
 
 // SETEX key seconds value / PSETEX key milliseconds value.

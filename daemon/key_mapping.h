@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "prefixcache/block_key.h"
@@ -14,15 +15,16 @@ namespace prefixcache::daemon {
 // The block a standard command's key (GET, SET, DEL, ...) addresses.
 BlockKey MapKey(std::string_view key);
 
-// The name a standard command's key is stored with: the key itself unless it is 16 bytes
-// (the raw block key is its own name); empty then.
-inline std::string_view KeyName(std::string_view key) {
-  return key.size() == BlockKey::kSize ? std::string_view() : key;
+// The name a standard command's key is stored with: the key itself (the empty key too)
+// unless it is 16 bytes (the raw block key is its own name); nullopt then.
+inline std::optional<std::string_view> KeyName(std::string_view key) {
+  if (key.size() == BlockKey::kSize) return std::nullopt;
+  return key;
 }
 
 // The key SCAN and KEYS return for a block: its stored name, else its raw 16 bytes.
-inline std::string_view ScanName(const BlockKey& key, std::string_view name) {
-  return name.empty() ? key.View() : name;
+inline std::string_view ScanName(const BlockKey& key, const std::optional<std::string>& name) {
+  return name ? std::string_view(*name) : key.View();
 }
 
 // Whether `text` matches the glob `pattern` as Redis's stringmatchlen matches it

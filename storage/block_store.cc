@@ -98,7 +98,7 @@ Status BlockStore::Put(const BlockKey& key, Buffer value, std::uint32_t depth,
 Status BlockStore::PutLocked(const BlockKey& key, Buffer value, std::uint32_t depth,
                              const KeyOptions& key_options) {
   KeyMetaRef meta;
-  if (key_options.keep_ttl || key_options.expire_at_ms != 0 || !key_options.name.empty()) {
+  if (key_options.keep_ttl || key_options.expire_at_ms != 0 || key_options.name) {
     std::int64_t expire_at_ms = key_options.expire_at_ms;
     if (key_options.keep_ttl) {
       Result<KeyMetaRef> old = MetaOfLocked(key);
@@ -268,7 +268,10 @@ BlockStore::ScanPage BlockStore::Scan(std::uint64_t cursor, std::size_t count) c
     }
   }
   page.entries.reserve(found.size());
-  for (auto& [key, meta] : found) page.entries.push_back(ScanEntry{key, std::string(meta.name())});
+  for (auto& [key, meta] : found) {
+    std::optional<std::string_view> name = meta.name();
+    page.entries.push_back(ScanEntry{key, name ? std::optional<std::string>(*name) : std::nullopt});
+  }
   // Buckets past 2^32 do not fit the cursor: such a table is walked as far as that.
   if (table < tables && step.bucket >> kBucketBits != 0) {
     ++table;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,16 +19,20 @@ class KeyMeta {
  public:
   // Unix time in milliseconds at which the block expires; 0: never.
   std::int64_t expire_at_ms() const { return expire_at_ms_; }
-  // The key's name as the client sent it; empty for a raw 16-byte key.
-  const std::string& name() const { return name_; }
+  // The key's name as the client sent it (which may be empty); nullopt for a raw 16-byte
+  // key.
+  std::optional<std::string_view> name() const {
+    return named_ ? std::optional<std::string_view>(name_) : std::nullopt;
+  }
 
  private:
   friend class KeyMetaRef;
-  KeyMeta(std::int64_t expire_at_ms, std::string name)
-      : expire_at_ms_(expire_at_ms), name_(std::move(name)) {}
+  KeyMeta(std::int64_t expire_at_ms, std::optional<std::string_view> name)
+      : expire_at_ms_(expire_at_ms), named_(name.has_value()), name_(name.value_or("")) {}
 
   mutable std::atomic<std::uint32_t> refs_{1};
   const std::int64_t expire_at_ms_;
+  const bool named_;
   const std::string name_;
 };
 
@@ -37,9 +42,9 @@ class KeyMetaRef {
   KeyMetaRef() = default;
   // Null when there is neither an expiry nor a name, else a new KeyMeta. May throw
   // std::bad_alloc.
-  static KeyMetaRef Make(std::int64_t expire_at_ms, std::string_view name) {
-    if (expire_at_ms == 0 && name.empty()) return {};
-    return KeyMetaRef(new KeyMeta(expire_at_ms, std::string(name)));
+  static KeyMetaRef Make(std::int64_t expire_at_ms, std::optional<std::string_view> name) {
+    if (expire_at_ms == 0 && !name) return {};
+    return KeyMetaRef(new KeyMeta(expire_at_ms, name));
   }
 
   KeyMetaRef(const KeyMetaRef& other) : meta_(other.meta_) {
@@ -60,7 +65,9 @@ class KeyMetaRef {
   const KeyMeta* operator->() const { return meta_; }
 
   std::int64_t expire_at_ms() const { return meta_ != nullptr ? meta_->expire_at_ms() : 0; }
-  std::string_view name() const { return meta_ != nullptr ? std::string_view(meta_->name()) : ""; }
+  std::optional<std::string_view> name() const {
+    return meta_ != nullptr ? meta_->name() : std::nullopt;
+  }
   // Whether the block has expired at `now_ms`.
   bool ExpiredAt(std::int64_t now_ms) const {
     return meta_ != nullptr && meta_->expire_at_ms() != 0 && meta_->expire_at_ms() <= now_ms;
@@ -69,7 +76,7 @@ class KeyMetaRef {
   KeyMetaRef WithExpiry(std::int64_t expire_at_ms) const { return Make(expire_at_ms, name()); }
   // Bytes the meta takes in RAM, for capacity accounting: 0 when null.
   std::uint64_t ChargeBytes() const {
-    return meta_ != nullptr ? sizeof(KeyMeta) + 16 + meta_->name().size() : 0;
+    return meta_ != nullptr ? sizeof(KeyMeta) + 16 + meta_->name().value_or("").size() : 0;
   }
 
   // Equal expiry and name (two nulls are equal).

@@ -25,6 +25,7 @@ struct SpillRecord {
   static constexpr std::uint8_t kVersionWithMeta = 3;
   // The longest name a version 3 record holds; a longer one is not stored (see Encode).
   static constexpr std::size_t kMaxNameBytes = 64 * 1024;
+  static constexpr std::uint32_t kNoName = 0xffffffff;
 
   SpillRecord() = default;
   SpillRecord(std::uint64_t checksum_in, std::uint64_t size_bytes_in, std::uint32_t depth_in,
@@ -43,8 +44,9 @@ struct SpillRecord {
 
   // Version 2 layout, each field little-endian: version (1 byte), three zero bytes,
   // depth (4), size_bytes (8), checksum (8), seq (8). Version 3: the same with version
-  // byte 3, then expire_at_ms (8, signed), the name's length (4) and the name's bytes.
-  // A name longer than kMaxNameBytes is left out (the key then reads back unnamed).
+  // byte 3, then expire_at_ms (8, signed), the name's length (4; kNoName for none) and the
+  // name's bytes. A name longer than kMaxNameBytes is left out (the key then reads back
+  // unnamed).
   std::string Encode() const {
     std::string out(kEncodedBytes, '\0');
     out[0] = static_cast<char>(meta ? kVersionWithMeta : kVersion);
@@ -54,11 +56,12 @@ struct SpillRecord {
     Store(out, at, checksum, 8);
     Store(out, at, seq, 8);
     if (meta) {
-      const std::string_view name = meta.name().size() <= kMaxNameBytes ? meta.name() : "";
+      std::optional<std::string_view> name = meta.name();
+      if (name && name->size() > kMaxNameBytes) name.reset();
       out.resize(kEncodedBytes + 12);
       Store(out, at, static_cast<std::uint64_t>(meta.expire_at_ms()), 8);
-      Store(out, at, name.size(), 4);
-      out.append(name);
+      Store(out, at, name ? name->size() : kNoName, 4);
+      if (name) out.append(*name);
     }
     return out;
   }
@@ -84,8 +87,10 @@ struct SpillRecord {
     if (version == kVersionWithMeta) {
       const auto expire_at_ms = static_cast<std::int64_t>(Load(raw, at, 8));
       const std::uint64_t name_bytes = Load(raw, at, 4);
-      if (raw.size() - at != name_bytes || expire_at_ms < 0) return std::nullopt;
-      record.meta = KeyMetaRef::Make(expire_at_ms, raw.substr(at));
+      const bool named = name_bytes != kNoName;
+      if (raw.size() - at != (named ? name_bytes : 0) || expire_at_ms < 0) return std::nullopt;
+      record.meta = KeyMetaRef::Make(
+          expire_at_ms, named ? std::optional<std::string_view>(raw.substr(at)) : std::nullopt);
     }
     return record;
   }

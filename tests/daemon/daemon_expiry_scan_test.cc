@@ -145,6 +145,24 @@ TEST_CASE("Expiry commands answer byte for byte as redis-server does", "[integra
                        {"KEYS", "sing*"},
                        {"KEYS", "nomatch*"},
                    });
+  // Glob patterns: KEYS answers the same keys as redis-server (in its own order).
+  for (const std::string key : {"hello", "hallo", "hillo", "hllo", "heeello", "h*llo", "h[llo",
+                                "a-b", "x\\y", "", "abc", "acb", "h^llo"}) {
+    CHECK(Wire(ours.Call({"SET", key, "v"})) == Wire(redis.Call({"SET", key, "v"})));
+  }
+  auto sorted_keys = [](const Reply& reply) {
+    std::set<std::string> keys;
+    for (const Reply& key : reply.elements) keys.insert(std::string(key.bulk.view()));
+    return keys;
+  };
+  for (const std::string pattern :
+       {"*",       "h?llo",     "h*llo",   "h[ae]llo", "h[^e]llo",   "h[a-i]llo", "h[i-a]llo",
+        "h\\*llo", "h[\\[]llo", "a[-]b",   "a*",       "*c*",        "a?c",       "x\\\\y",
+        "h[llo",   "[",         "h[^]llo", "??",       "h[^a-e]llo", "*llo*",     "h\\[llo"}) {
+    INFO("pattern " << pattern);
+    CHECK(sorted_keys(ours.Call({"KEYS", pattern})) == sorted_keys(redis.Call({"KEYS", pattern})));
+  }
+
   // Relative times: the same type of reply, and a value within the time given.
   for (RespClient* client : {&ours, &redis}) {
     CHECK(Describe(client->Call({"SET", "r", "v", "EX", "1000"})) == "+OK");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -59,7 +60,7 @@ std::unique_ptr<BlockStore> OpenStore(const StoreOptions& options) {
   return RequireValue(BlockStore::Open(options));
 }
 
-KeyOptions Expiring(std::int64_t at_ms, std::string_view name = "") {
+KeyOptions Expiring(std::int64_t at_ms, std::optional<std::string_view> name = std::nullopt) {
   KeyOptions key_options;
   key_options.expire_at_ms = at_ms;
   key_options.name = name;
@@ -105,6 +106,19 @@ TEST_CASE("SpillRecord: version 2 without meta, version 3 with expiry and name",
   CHECK(back->meta.expire_at_ms() == kStart + 5);
 
   CHECK_FALSE(SpillRecord::Decode(v3.substr(0, v3.size() - 1)).has_value());  // name cut
+
+  // An empty name is a name; an expiry alone is written with "no name".
+  SpillRecord empty_name = plain;
+  empty_name.meta = KeyMetaRef::Make(0, "");
+  back = SpillRecord::Decode(empty_name.Encode());
+  REQUIRE(back.has_value());
+  CHECK(back->meta.name() == std::optional<std::string_view>(""));
+  SpillRecord expiry_only = plain;
+  expiry_only.meta = KeyMetaRef::Make(kStart, std::nullopt);
+  back = SpillRecord::Decode(expiry_only.Encode());
+  REQUIRE(back.has_value());
+  CHECK_FALSE(back->meta.name().has_value());
+  CHECK(back->meta.expire_at_ms() == kStart);
   std::string bad_version = v2;
   bad_version[0] = 4;
   CHECK_FALSE(SpillRecord::Decode(bad_version).has_value());
@@ -165,7 +179,7 @@ TEST_CASE("Expiry in the spill tier, and across a restart", "[integration]") {
     for (std::uint64_t cursor = 0;;) {
       auto page = store->Scan(cursor, 3);
       for (const auto& entry : page.entries) {
-        if (!entry.name.empty()) names.insert(entry.name);
+        if (entry.name) names.insert(*entry.name);
       }
       if ((cursor = page.next_cursor) == 0) break;
     }
@@ -292,7 +306,7 @@ TEST_CASE("A spill folder of records written before expiry reads as no expiry, n
     for (const auto& entry : page.entries) {
       if (entry.key == Key(1)) {
         found = true;
-        CHECK(entry.name.empty());
+        CHECK_FALSE(entry.name);
       }
     }
     if ((cursor = page.next_cursor) == 0) break;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,9 +43,9 @@ struct Block;
 // is reclaimed when a read meets it and by the background sweep (StoreOptions). The
 // expiry and the name survive demotion and a restart on the spill folder.
 struct KeyOptions {
-  std::int64_t expire_at_ms = 0;  // Unix time in ms at which the block expires; 0: never
-  bool keep_ttl = false;          // keep the key's current expiry instead (Redis KEEPTTL)
-  std::string_view name;          // the key's Redis name, returned by Scan; empty: none
+  std::int64_t expire_at_ms = 0;         // Unix time in ms at which the block expires; 0: never
+  bool keep_ttl = false;                 // keep the key's current expiry instead (Redis KEEPTTL)
+  std::optional<std::string_view> name;  // the key's Redis name, returned by Scan
 };
 
 class BlockStore {
@@ -130,7 +131,7 @@ class BlockStore {
   // fewer keys than `count`, none at all, before the scan is done. No disk I/O.
   struct ScanEntry {
     BlockKey key;
-    std::string name;  // the name given at Put; empty for none
+    std::optional<std::string> name;  // the name given at Put
   };
   struct ScanPage {
     std::vector<ScanEntry> entries;
