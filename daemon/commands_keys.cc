@@ -1,5 +1,6 @@
-// The Redis key commands: GET, SET, DEL (and UNLINK), EXISTS, MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB.
-// Keys map to blocks through MapKey (key_mapping.h); values set here have depth 0.
+// The Redis key commands: GET, SET, DEL (and UNLINK), EXISTS (and TOUCH), MGET, MSET, DBSIZE,
+// FLUSHALL/FLUSHDB. Keys map to blocks through MapKey (key_mapping.h); values set here have depth
+// 0.
 #include <memory>
 #include <utility>
 
@@ -224,7 +225,7 @@ constexpr CommandBinding kKeyCommands[] = {
     {CommandId::kGet, Get},       {CommandId::kSet, Set},        {CommandId::kDel, Del},
     {CommandId::kExists, Exists}, {CommandId::kMget, Mget},      {CommandId::kMset, Mset},
     {CommandId::kDbsize, Dbsize}, {CommandId::kFlushall, Flush}, {CommandId::kFlushdb, Flush},
-    {CommandId::kUnlink, Del},
+    {CommandId::kUnlink, Del},    {CommandId::kTouch, Exists},
 };
 
 }  // namespace
