@@ -115,6 +115,8 @@ void StoreCommandHandler::OnConnect(Session& session) {
   session.authenticated = env_->options.password.empty();
 }
 
+void StoreCommandHandler::OnRejected(Session& session) { FlagTransaction(session); }
+
 void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx) {
   Args& args = request.args;
   const std::string_view name = args[0].view();

@@ -1,5 +1,6 @@
-// The commands a Redis user types by habit beyond the key commands: TYPE, STRLEN, TOUCH,
-// RANDOMKEY, TIME, MEMORY (UNLINK is DEL, in commands_keys.cc); and the table of Redis
+// The commands a Redis user types by habit beyond the key commands: TYPE, STRLEN,
+// RANDOMKEY, TIME, MEMORY (UNLINK is DEL and TOUCH is EXISTS, in commands_keys.cc: TOUCH
+// does not refresh recency, a read is what makes a block recent); and the table of Redis
 // commands prefixcache refuses on purpose, each with the reason in its one-line error.
 #include <algorithm>
 #include <cctype>
@@ -48,18 +49,6 @@ void Strlen(CommandEnv& env, Args& args, CommandContext& ctx) {
                 [](std::optional<std::uint64_t> size, protocol::ReplyBuilder& out) {
                   out.Integer(static_cast<std::int64_t>(size.value_or(0)));
                 });
-}
-
-void Touch(CommandEnv& env, Args& args, CommandContext& ctx) {
-  // Counts the keys that exist, as Redis; their recency is not refreshed (a read is what
-  // makes a block recent here).
-  std::int64_t count = 0;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const BlockKey key = MapKey(args[i].view());
-    env.CheckOwnership(key);
-    if (env.store.Contains(key)) ++count;
-  }
-  ctx.reply().Integer(count);
 }
 
 void Randomkey(CommandEnv& env, Args&, CommandContext& ctx) {
@@ -124,8 +113,8 @@ void Memory(CommandEnv& env, Args& args, CommandContext& ctx) {
 }
 
 constexpr CommandBinding kCompatCommands[] = {
-    {CommandId::kType, Type},           {CommandId::kStrlen, Strlen}, {CommandId::kTouch, Touch},
-    {CommandId::kRandomkey, Randomkey}, {CommandId::kTime, Time},     {CommandId::kMemory, Memory},
+    {CommandId::kType, Type}, {CommandId::kStrlen, Strlen}, {CommandId::kRandomkey, Randomkey},
+    {CommandId::kTime, Time}, {CommandId::kMemory, Memory},
 };
 
 // Redis command families prefixcache does not serve, and why. Each name maps to its

@@ -1,5 +1,5 @@
 // The Redis key commands: GET, SET (with its expiry options), SETEX, PSETEX, DEL (and
-// UNLINK), EXISTS, MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB, the EXPIRE family, TTL, PTTL,
+// UNLINK), EXISTS (and TOUCH), MGET, MSET, DBSIZE, FLUSHALL/FLUSHDB, the EXPIRE family, TTL, PTTL,
 // EXPIRETIME, PEXPIRETIME, PERSIST, SCAN and KEYS. Keys map to blocks through MapKey
 // (key_mapping.h) and keep their names (KeyName); values set here have depth 0.
 #include <limits>
@@ -498,6 +498,7 @@ constexpr CommandBinding kKeyCommands[] = {
     {CommandId::kScan, Scan},
     {CommandId::kKeys, Keys},
     {CommandId::kUnlink, Del},
+    {CommandId::kTouch, Exists},
 };
 
 }  // namespace

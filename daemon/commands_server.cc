@@ -191,7 +191,7 @@ void Hello(CommandEnv& env, Args& args, CommandContext& ctx) {
   if (!session.authenticated) {
     return env.ErrorReply(ctx,
                           "NOAUTH HELLO must be called with the client already authenticated, "
-                          "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                          "otherwise the HELLO AUTH <user> <pass> option can be used to "
                           "authenticate the client and select the RESP protocol version at the "
                           "same time");
   }

@@ -364,6 +364,7 @@ void Connection::HandleOne(protocol::Request& request) {
   stats_.total_commands_processed.Add(1);
   if (!request.rejected.empty()) {
     stats_.rejected_requests.Add(1);
+    handler_.OnRejected(session_);
     pending_.Error(request.rejected);
     return;
   }

@@ -35,7 +35,7 @@ TEST_CASE("AUTH with security.password: NOAUTH WRONGPASS AUTH and HELLO AUTH", "
   CHECK(Describe(client.Call({"GET"})) == "-ERR wrong number of arguments for 'get' command");
   CHECK(Describe(client.Call({"HELLO", "2"})) ==
         "-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
         "select the RESP protocol version at the same time");
   CHECK(Describe(client.Call({"AUTH", "wrong"})) == kWrongPass);
   CHECK(Describe(client.Call({"AUTH", "s3cret"})) == kWrongPass);  // a prefix is not enough

@@ -172,6 +172,10 @@ EXACT = {
         ("MSET", "a", "1", "b", "2"), ("MGET", "a", "missing", "b"), ("EXISTS", "a", "b", "c"),
         ("DEL", "a", "c"), ("UNLINK", "b", "c"), ("DBSIZE",), ("SET", "k"),
         ("SET", "k", "v", "NX", "XX"), ("SELECT", "0"), ("SELECT", "x"),
+        ("SET", "k", "v", "KEEPTTL"), ("SET", "fresh", "v", "GET"), ("DEL", "nothing"),
+        ("PING", "a", "b"), ("ECHO",), ("GET",), ("MSET", "a"), ("FLUSHDB",), ("DBSIZE",),
+        ("SET", "k", "v"), ("FLUSHALL", "SYNC"), ("SET", "k", "v"), ("FLUSHALL", "ASYNC"),
+        ("FLUSHALL", "NOW"), ("AUTH", "pass"), ("AUTH", "default", "anything"),
     ],
     "habits": [
         ("SET", "s", "hello"), ("TYPE", "s"), ("TYPE", "none"), ("STRLEN", "s"),
@@ -237,6 +241,36 @@ class CompareWithRedis(unittest.TestCase):
                         self.assertEqual(g, w, f"RESP{protocol} {command}")
                     ours.close()
                     theirs.close()
+
+    def test_quit(self):
+        for protocol in (2, 3):
+            for raw in self.connect(protocol):
+                self.assertEqual(raw.call("QUIT")[0], b"+OK\r\n")
+                with self.assertRaises(ConnectionError):
+                    raw.call("PING")
+                raw.close()
+
+    def test_authentication_replies(self):
+        ours = base.Daemon(config={"security": {"password": "s3cret"}})
+        theirs = RedisServer(password="s3cret")
+        try:
+            commands = [("GET", "k"), ("AUTH", "wrong"), ("AUTH", "nobody", "s3cret"),
+                        ("HELLO", "3"), ("HELLO", "3", "AUTH", "default", "wrong"),
+                        ("MULTI",), ("AUTH", "s3cret"), ("MULTI",), ("GET", "k"), ("EXEC",),
+                        ("HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "x")]
+            replies = []
+            for port in (ours.port, theirs.port):
+                raw = Raw(port)
+                replies.append([raw.call(*c) for c in commands])
+                raw.close()
+            for command, (g, gv), (w, wv) in zip(commands, *replies):
+                if command[0] == "HELLO" and wv[0] in (b"*", b"%"):
+                    self.assertEqual(shape(gv), shape(wv), command)
+                else:
+                    self.assertEqual(g, w, command)
+        finally:
+            theirs.stop()
+            self.assertEqual(ours.stop(), 0)
 
     def test_exec_with_a_modified_watched_key(self):
         for protocol in (2, 3):
@@ -415,6 +449,21 @@ class RealClients(unittest.TestCase):
             t.join()
         self.assertEqual(int(r.get("counter")), clients * increments)
         r.close()
+
+    def test_a_request_over_a_limit_aborts_the_transaction(self):
+        daemon = base.Daemon(config={"limits": {"max_value": "1KiB"}})
+        try:
+            raw = Raw(daemon.port)
+            replies = raw.pipeline([("MULTI",), ("SET", "a", "1"), ("SET", "b", b"x" * 2048),
+                                    ("EXEC",), ("GET", "a")])
+            self.assertEqual(replies[1][0], b"+QUEUED\r\n")
+            self.assertEqual(replies[2][1][0], b"-")
+            self.assertEqual(replies[3][0],
+                             b"-EXECABORT Transaction discarded because of previous errors.\r\n")
+            self.assertEqual(replies[4][0], b"$-1\r\n")
+            raw.close()
+        finally:
+            self.assertEqual(daemon.stop(), 0)
 
     def test_block_commands_in_a_transaction(self):
         raw = Raw(self.daemon.port)

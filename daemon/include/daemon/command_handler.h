@@ -151,6 +151,9 @@ class CommandHandler {
   // session.authenticated (false when a password is required).
   virtual void OnConnect(Session& session) { (void)session; }
   virtual void OnDisconnect(Session& session) { (void)session; }
+  // The connection answered a request the parser rejected (over a limit) itself, without
+  // Handle(); on its I/O thread. A transaction in progress must not go on without it.
+  virtual void OnRejected(Session& session) { (void)session; }
 
   // Handles one request (args non-empty, `rejected` empty: the connection itself answers
   // requests the parser rejected). Either appends exactly one reply to ctx.reply() before

@@ -85,6 +85,7 @@ class StoreCommandHandler final : public CommandHandler {
   const CommandStats& stats() const;
 
   void OnConnect(Session& session) override;
+  void OnRejected(Session& session) override;
   void Handle(protocol::Request& request, CommandContext& ctx) override;
 
  private:
