@@ -54,7 +54,7 @@ void Strlen(CommandEnv& env, Args& args, CommandContext& ctx) {
 void Randomkey(CommandEnv& env, Args&, CommandContext& ctx) {
   env.ErrorReply(ctx,
                  "ERR RANDOMKEY is not supported: prefixcache's tiers keep no index of keys to "
-                 "sample from");
+                 "sample from (SCAN walks them all)");
 }
 
 void Time(CommandEnv&, Args&, CommandContext& ctx) {
@@ -129,6 +129,7 @@ constexpr Refusal kRefusals[] = {
      "values are opaque KV blocks, stored and returned whole (GET, SET, MGET, MSET)"},
     {"setnx getset getdel msetnx",
      "use the forms prefixcache serves: SET key value NX, SET key value GET, GET then DEL"},
+    {"getex", "use the forms prefixcache serves: GET, then EXPIRE, PEXPIRE or PERSIST"},
     {"lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove "
      "lmpop rpoplpush blpop brpop blmove blmpop brpoplpush",
      "prefixcache stores only string values (KV blocks), no lists"},

@@ -357,7 +357,8 @@ class CompareWithRedis(unittest.TestCase):
         for command in [("INCR", "a"), ("LPUSH", "l", "x"), ("HSET", "h", "f", "v"),
                         ("SUBSCRIBE", "c"), ("EVAL", "return 1", "0"), ("RANDOMKEY",),
                         ("CLIENT", "LIST"), ("CLIENT", "KILL", "ID", "1"),
-                        ("MEMORY", "STATS"), ("SETNX", "a", "b"), ("BGSAVE",)]:
+                        ("MEMORY", "STATS"), ("SETNX", "a", "b"), ("BGSAVE",),
+                        ("GETEX", "a", "PERSIST")]:
             wire, value = raw.call(*command)
             self.assertEqual(value[0], b"-", command)
             self.assertIn(b"is not supported: ", wire, command)
