@@ -1,5 +1,6 @@
 #include "spill_db.h"
 
+#include <fcntl.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -9,10 +10,15 @@
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
 #include "prefixcache/defaults.h"
@@ -27,7 +33,9 @@ constexpr char kRecordsFamily[] = "records";
 constexpr char kLegacyBlocksFamily[] = "blocks";
 constexpr char kLegacyMetaFamily[] = "meta";
 constexpr char kFormatKey[] = "prefixcache.spill.format";
-constexpr char kFormat[] = "2";
+constexpr char kFormat[] = "3";
+// Values read through RocksDB, records without the value's place: emptied at Open.
+constexpr char kFormatBeforeOffsets[] = "2";
 constexpr std::size_t kSeqBytes = 8;
 
 rocksdb::Slice KeySlice(const BlockKey& key) {
@@ -35,11 +43,32 @@ rocksdb::Slice KeySlice(const BlockKey& key) {
 }
 
 // Values are stored in chunks of at most this many bytes, each a data block of its own:
-// RocksDB copies a value into its block, hashes the block and writes it, and a chunk this
-// size stays in the CPU's L2 cache for the three.
+// RocksDB copies a value into its block and writes it, and a chunk this size stays in the
+// CPU's L2 cache for the two.
 constexpr std::uint64_t kChunkBytes = 256 * 1024;
 constexpr std::size_t kChunkIndexBytes = 4;
 constexpr std::size_t kValueKeyBytes = kSeqBytes + BlockKey::kSize + kChunkIndexBytes;
+
+// A data block of one entry, as RocksDB's block-based table writes it (table/block_based/
+// block_builder.cc, format_version 2 and later): the entry -- varint32 shared key bytes (0),
+// varint32 unshared key bytes, varint32 value bytes, the internal key (the user key and 8
+// bytes of sequence number 0 and type kTypeValue, as SstFileWriter adds it), the value --
+// then the restart array (one fixed32) and the restart count (fixed32), then the block
+// trailer (compression type byte and fixed32 checksum). Append checks every block against
+// RocksDB's own count of the bytes it wrote.
+constexpr std::size_t kInternalKeyBytes = kValueKeyBytes + 8;
+constexpr std::size_t kBlockTailBytes = 4 + 4 + 5;
+
+std::size_t VarintBytes(std::uint64_t v) {
+  std::size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+std::uint64_t BlockBytes(std::uint64_t value_bytes) {
+  return 1 + VarintBytes(kInternalKeyBytes) + VarintBytes(value_bytes) + kInternalKeyBytes +
+         value_bytes + kBlockTailBytes;
+}
 
 void StoreBigEndian(char* out, std::uint64_t v, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) out[i] = static_cast<char>(v >> (8 * (width - 1 - i)));
@@ -86,6 +115,10 @@ rocksdb::DBOptions DbOptions(rocksdb::Env* env) {
   // Segment files are written back as they grow, not all at once when they are synced.
   options.bytes_per_sync = 1 * kMiB;
   options.keep_log_file_num = 4;
+  // Table files are opened when read, not all at Open (RocksDB then opens at most two):
+  // RocksDB reads only the records' tables; segments are read by SpillDb.
+  options.max_open_files = 256;
+  options.skip_stats_update_on_db_open = true;
   if (env != nullptr) options.env = env;
   return options;
 }
@@ -100,12 +133,13 @@ rocksdb::ColumnFamilyOptions ValuesOptions() {
   family.periodic_compaction_seconds = 0;
   rocksdb::BlockBasedTableOptions table;
   // XXH3 rather than CRC32C, which Debian's portable librocksdb computes in software
-  // (bench/RESULTS.md). It guards RocksDB's own index and meta blocks, checked when a
-  // table is opened; values are checked by the tier (see ReadValue). Each chunk of 4 KiB
-  // or more is a data block of its own.
+  // (bench/RESULTS.md). RocksDB checks it on the index and meta blocks when it opens a
+  // table (at ingestion, and a few tables at DB::Open); it never reads the data blocks,
+  // which ReadValue reads and checks itself. Without it (kNoChecksum) RocksDB would parse
+  // an unchecked index block at Open, and Debian's librocksdb asserts on some damaged ones.
   table.checksum = rocksdb::kXXH3;
-  table.block_size = 4 * 1024;
-  // A value is read once, into a buffer of its own: caching it would only copy it.
+  // Every entry ends its block: one chunk, one data block, at a place Append computes.
+  table.block_size = 1;
   table.no_block_cache = true;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return family;
@@ -129,6 +163,16 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Families(bool with_legacy) {
     families.emplace_back(kLegacyMetaFamily, rocksdb::ColumnFamilyOptions());
   }
   return families;
+}
+
+// The keys in `family`, for the notice that discards a folder of an earlier format (once).
+std::uint64_t CountKeys(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(read, family));
+  std::uint64_t keys = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++keys;
+  return keys;
 }
 
 Status FromRocks(const rocksdb::Status& status, const std::string& what) {
@@ -208,6 +252,20 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
 
   std::string format;
   rocksdb::Status read = db->db_->Get({}, db->handles_[0], kFormatKey, &format);
+  if (read.ok() && format == kFormatBeforeOffsets) {
+    const std::uint64_t blocks = CountKeys(*db->db_, db->records_);
+    if (Status closed = db->Close(); !closed.ok()) return closed;
+    if (Status destroyed = Destroy(path, env); !destroyed.ok()) return destroyed;
+    notice("spill folder " + path + ": written in spill format 2 by an earlier prefixcache; " +
+           "its blocks (about " + std::to_string(blocks) +
+           ") are discarded and the tier starts empty in format " + kFormat);
+    legacy = false;
+    opened = open(false);
+    if (!opened.ok()) return db->Error("", opened.ToString());
+    db->values_ = db->handles_[1];
+    db->records_ = db->handles_[2];
+    read = db->db_->Get({}, db->handles_[0], kFormatKey, &format);
+  }
   if (read.ok() && format != kFormat) {
     (void)db->Close();  // the format mismatch is what is reported
     return db->Error("", "written in spill format " + format + ", this build reads format " +
@@ -216,8 +274,7 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
   if (!read.ok() && !read.IsNotFound()) return db->Error("reading its format", read.ToString());
 
   if (legacy) {
-    std::uint64_t blocks = 0;
-    db->db_->GetIntProperty(db->handles_[4], "rocksdb.estimate-num-keys", &blocks);
+    const std::uint64_t blocks = CountKeys(*db->db_, db->handles_[4]);
     std::vector<rocksdb::ColumnFamilyHandle*> old = {db->handles_[3], db->handles_[4]};
     rocksdb::Status dropped = db->db_->DropColumnFamilies(old);
     for (rocksdb::ColumnFamilyHandle* handle : old) db->db_->DestroyColumnFamilyHandle(handle);
@@ -242,7 +299,37 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
   std::filesystem::remove_all(folder / "incoming", ec);
   std::filesystem::create_directories(folder / "incoming", ec);
   if (ec) return db->Error("creating incoming/", ec.message());
+  if (Status readers = db->OpenSegmentReaders(); !readers.ok()) return readers;
   return db;
+}
+
+SpillDb::SegmentReader::~SegmentReader() { ::close(fd); }
+
+Status SpillDb::OpenSegmentReaders() {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db_->GetLiveFilesMetaData(&files);
+  std::map<std::uint64_t, std::shared_ptr<const SegmentReader>> readers;
+  for (const rocksdb::LiveFileMetaData& file : files) {
+    if (file.column_family_name != kValuesFamily || file.level == 0) continue;
+    std::optional<std::uint64_t> first = SeqOf(file.smallestkey);
+    std::optional<std::uint64_t> last = SeqOf(file.largestkey);
+    if (!first || !last || *first > *last) continue;  // not a segment; never read
+    const std::string name = file.db_path + file.name;
+    const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error("opening segment " + name, std::strerror(errno));
+    readers.emplace(*first, std::make_shared<const SegmentReader>(fd, *last, file.size));
+  }
+  std::unique_lock lock(readers_mu_);
+  readers_ = std::move(readers);
+  return Status::Ok();
+}
+
+std::shared_ptr<const SpillDb::SegmentReader> SpillDb::ReaderFor(std::uint64_t seq) const {
+  std::shared_lock lock(readers_mu_);
+  auto it = readers_.upper_bound(seq);
+  if (it == readers_.begin()) return nullptr;
+  --it;
+  return seq <= it->second->last_seq ? it->second : nullptr;
 }
 
 Status SpillDb::Destroy(const std::string& path, rocksdb::Env* env) {
@@ -271,26 +358,51 @@ Result<std::unique_ptr<SpillDb::Segment>> SpillDb::BeginSegment(std::uint64_t fi
       env_options, rocksdb::Options(db_options, ValuesOptions()), values_,
       /*invalidate_page_cache=*/false);
   segment->path = path_ + "/incoming/segment-" + std::to_string(first_seq) + ".sst";
+  segment->first_seq = first_seq;
   rocksdb::Status opened = segment->writer->Open(segment->path);
   if (!opened.ok()) return Error("creating a segment", opened.ToString());
   return segment;
 }
 
-Status SpillDb::Append(Segment& segment, const BlockKey& key, std::uint64_t seq,
-                       std::span<const std::byte> value) {
+Result<std::uint64_t> SpillDb::Append(Segment& segment, const BlockKey& key, std::uint64_t seq,
+                                      std::span<const std::byte> value) {
+  std::uint64_t first_block_at = 0;
   for (std::uint64_t chunk = 0; chunk < Chunks(value.size()); ++chunk) {
     const std::size_t at = chunk * kChunkBytes;
     const rocksdb::Slice bytes(reinterpret_cast<const char*>(value.data()) + at,
                                std::min<std::size_t>(kChunkBytes, value.size() - at));
     rocksdb::Status put = segment.writer->Put(ValueKey(key, seq, chunk), bytes);
     if (!put.ok()) return Error("writing a segment", put.ToString());
+    // The Put wrote the previous block out; this one starts where it ended.
+    const std::uint64_t written = segment.writer->FileSize();
+    if (written != segment.pending_block_at + segment.pending_block_bytes) {
+      return Error("writing a segment",
+                   "RocksDB wrote " + std::to_string(written) + " bytes where " +
+                       std::to_string(segment.pending_block_at + segment.pending_block_bytes) +
+                       " were expected: its table layout is not the one this build reads");
+    }
+    segment.pending_block_at = written;
+    segment.pending_block_bytes = BlockBytes(bytes.size());
+    if (chunk == 0) first_block_at = written;
   }
-  return Status::Ok();
+  segment.last_seq = seq;
+  return first_block_at;
 }
 
 Status SpillDb::FinishSegment(std::unique_ptr<Segment> segment) {
-  rocksdb::Status status = segment->writer->Finish();
+  rocksdb::ExternalSstFileInfo info;
+  rocksdb::Status status = segment->writer->Finish(&info);
   segment->writer.reset();
+  if (status.ok() && info.file_size < segment->pending_block_at + segment->pending_block_bytes) {
+    status = rocksdb::Status::Corruption("a segment file shorter than its last block");
+  }
+  // Opened before it is ingested (and renamed): the descriptor reads the same file after.
+  std::shared_ptr<const SegmentReader> reader;
+  if (status.ok()) {
+    const int fd = ::open(segment->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error("opening segment " + segment->path, std::strerror(errno));
+    reader = std::make_shared<const SegmentReader>(fd, segment->last_seq, info.file_size);
+  }
   if (status.ok()) {
     rocksdb::IngestExternalFileOptions ingest;
     ingest.move_files = true;  // a hard link: the bytes are not copied
@@ -302,6 +414,8 @@ Status SpillDb::FinishSegment(std::unique_ptr<Segment> segment) {
   }
   if (status.ok()) {
     segment->path.clear();  // moved into the database
+    std::unique_lock lock(readers_mu_);
+    readers_.insert_or_assign(segment->first_seq, std::move(reader));
     return Status::Ok();
   }
   return Error("ingesting a segment", status.ToString());
@@ -329,7 +443,11 @@ Status SpillDb::DeleteSegment(std::uint64_t first_seq, std::uint64_t last_seq) {
   const rocksdb::Slice end_slice(end);
   rocksdb::Status deleted =
       rocksdb::DeleteFilesInRange(db_.get(), values_, &begin_slice, &end_slice, false);
-  if (deleted.ok()) return Status::Ok();
+  if (deleted.ok()) {
+    std::unique_lock lock(readers_mu_);
+    readers_.erase(readers_.lower_bound(first_seq), readers_.upper_bound(last_seq));
+    return Status::Ok();
+  }
   return Error("deleting a segment", deleted.ToString());
 }
 
@@ -376,29 +494,50 @@ Status SpillDb::FlushRecords() {
   return Error("flush failed", status.ToString());
 }
 
-Status SpillDb::ReadValue(const BlockKey& key, std::uint64_t seq,
+Status SpillDb::ReadValue(const BlockKey& key, std::uint64_t seq, std::uint64_t offset,
                           std::span<std::byte> value) const {
-  rocksdb::ReadOptions read;
-  read.fill_cache = false;
-  // RocksDB's XXH3 of each data block is checked before the block is parsed: Debian's
-  // librocksdb asserts on some damaged blocks (tests/faults/spill_fault_test.cc ended the
-  // daemon with an assertion in DataBlockHashIndex::Initialize when this was off), so a
-  // damaged disk must be caught here and not in the parser. The tier then checks its own
-  // XXH3 of the whole value after the read.
-  read.verify_checksums = true;
-  const std::string what = "spill read of " + key.ToHex();
+  const std::shared_ptr<const SegmentReader> reader = ReaderFor(seq);
+  if (!reader) return Status::NotFound("spill read of " + key.ToHex() + ": no segment holds it");
   for (std::uint64_t chunk = 0; chunk < Chunks(value.size()); ++chunk) {
     const std::size_t at = chunk * kChunkBytes;
-    const std::size_t expected = std::min<std::size_t>(kChunkBytes, value.size() - at);
-    rocksdb::PinnableSlice bytes;
-    rocksdb::Status got = db_->Get(read, values_, ValueKey(key, seq, chunk), &bytes);
-    if (!got.ok()) return FromRocks(got, what);
-    if (bytes.size() != expected) {
-      return Status::Corruption("chunk " + std::to_string(chunk) + " of " +
-                                std::to_string(bytes.size()) + " bytes, expected " +
-                                std::to_string(expected));
+    const std::size_t bytes = std::min<std::size_t>(kChunkBytes, value.size() - at);
+    // The entry's header and internal key as Append wrote them, then the value's bytes.
+    std::array<char, 3 * 5 + kInternalKeyBytes> expected{};
+    std::size_t head = 0;
+    auto varint = [&](std::uint64_t v) {
+      for (; v >= 0x80; v >>= 7) expected[head++] = static_cast<char>(v | 0x80);
+      expected[head++] = static_cast<char>(v);
+    };
+    varint(0);
+    varint(kInternalKeyBytes);
+    varint(bytes);
+    const std::string user_key = ValueKey(key, seq, chunk);
+    std::memcpy(expected.data() + head, user_key.data(), user_key.size());
+    head += user_key.size();
+    expected[head] = 1;  // sequence number 0, kTypeValue, little-endian
+    head += 8;
+    std::array<char, expected.size()> got{};
+    iovec parts[2] = {{got.data(), head}, {value.data() + at, bytes}};
+    const std::uint64_t block_at = offset + chunk * BlockBytes(kChunkBytes);
+    if (offset > reader->bytes || block_at > reader->bytes ||
+        reader->bytes - block_at < head + bytes) {
+      return Status::Corruption("chunk " + std::to_string(chunk) + " at offset " +
+                                std::to_string(block_at) + ": past the end of its segment file");
     }
-    if (expected != 0) std::memcpy(value.data() + at, bytes.data(), expected);
+    ssize_t read = 0;
+    do {
+      read = ::preadv(reader->fd, parts, 2, static_cast<off_t>(block_at));
+    } while (read < 0 && errno == EINTR);
+    if (read < 0) {
+      return Status::IoError("spill read of " + key.ToHex() + ": " + std::strerror(errno));
+    }
+    if (static_cast<std::size_t>(read) != head + bytes) {
+      return Status::Corruption("chunk " + std::to_string(chunk) + ": its segment file ends early");
+    }
+    if (std::memcmp(got.data(), expected.data(), head) != 0) {
+      return Status::Corruption("chunk " + std::to_string(chunk) + ": another entry at offset " +
+                                std::to_string(block_at) + " of its segment");
+    }
   }
   return Status::Ok();
 }
@@ -408,6 +547,10 @@ Status SpillDb::Clear() {
   const std::string begin(BlockKey::kSize, '\0');
   const std::string end(BlockKey::kSize + 1, '\xff');
   rocksdb::Status status = rocksdb::DeleteFilesInRange(db_.get(), values_, nullptr, nullptr);
+  if (status.ok()) {
+    std::unique_lock lock(readers_mu_);
+    readers_.clear();
+  }
   rocksdb::WriteBatch batch;
   if (status.ok()) status = batch.DeleteRange(records_, begin, end);
   if (status.ok()) status = db_->Write(rocksdb::WriteOptions(), &batch);
@@ -419,6 +562,10 @@ Status SpillDb::Clear() {
 }
 
 Status SpillDb::Close() {
+  {
+    std::unique_lock lock(readers_mu_);
+    readers_.clear();
+  }
   if (!db_) return Status::Ok();
   for (rocksdb::ColumnFamilyHandle* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   handles_.clear();

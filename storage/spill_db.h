@@ -1,4 +1,4 @@
-// SpillDb: the spill tier's RocksDB folder in its on-disk layout (spill format 2), below
+// SpillDb: the spill tier's RocksDB folder in its on-disk layout (spill format 3), below
 // SpillTier's queue and index. Private to storage/.
 //
 // Column families:
@@ -6,11 +6,18 @@
 //   index), big-endian, in table files that SpillDb writes itself, one "segment" of
 //   consecutive writes per file, and ingests into RocksDB's last level. Nothing ever
 //   compacts or rewrites them: a segment leaves whole (DeleteSegment) once the tier holds
-//   none of its values. No compression; RocksDB's block checksum is XXH3, which guards its
-//   index and meta blocks; the values are checked by the tier's own XXH3 on every read.
-// - "records": block key -> SpillRecord (version 2, or 3 with an expiry or a name), written
-//   with the write-ahead log.
-// - "default": the format marker, "prefixcache.spill.format" -> "2".
+//   none of its values. Each chunk is a data block of its own, uncompressed: SpillDb reads
+//   a chunk itself, with one pread() from the segment's file at the place Append returned
+//   (kept in the value's record) straight into the caller's buffer, checks the block's
+//   entry header and key against the ones it expects, and the tier checks its own XXH3 of
+//   the whole value. RocksDB never reads those blocks; its block checksum (XXH3) guards
+//   the index and meta blocks it reads when it opens a table. RocksDB keeps the files:
+//   ingestion, the manifest, deletion by key range.
+// - "records": block key -> SpillRecord (version 4, or 5 with an expiry or a name), written
+//   with the write-ahead log; RocksDB's XXH3 block checksums.
+// - "default": the format marker, "prefixcache.spill.format" -> "3".
+// Folders of format 1 (BlobDB) and 2 (values read through RocksDB, records without the
+// place) are emptied at Open, with one notice.
 // A value is ingested (its file synced) before its record is written, so a record never
 // names a value that was not on disk; a value whose record is lost (crash) is forgotten,
 // and its segment deleted, at the next Open.
@@ -23,8 +30,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <utility>
@@ -85,16 +94,23 @@ class SpillDb {
     Segment() = default;
     std::unique_ptr<rocksdb::SstFileWriter> writer;
     std::string path;
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;
+    // The data block added last, written out by the next Append or by Finish.
+    std::uint64_t pending_block_at = 0;
+    std::uint64_t pending_block_bytes = 0;
   };
 
   // --- Segments. Begin, then Append in increasing seq, then Finish (or destroy).
   // A new segment file for the writes from `first_seq` on. IoError if it cannot be
   // created.
   Result<std::unique_ptr<Segment>> BeginSegment(std::uint64_t first_seq);
-  // Appends one value (seq above the previous one's). IoError on a write failure, after
-  // which the segment can only be destroyed.
-  Status Append(Segment& segment, const BlockKey& key, std::uint64_t seq,
-                std::span<const std::byte> value);
+  // Appends one value (seq above the previous one's) and returns where it starts in the
+  // segment's file (for ReadValue). IoError on a write failure, or when RocksDB laid the
+  // previous block out otherwise than expected, after which the segment can only be
+  // destroyed.
+  Result<std::uint64_t> Append(Segment& segment, const BlockKey& key, std::uint64_t seq,
+                               std::span<const std::byte> value);
   // Completes the segment, syncs it and ingests it: its values are readable from then on.
   // IoError (and the file is removed) on failure. Safe on another thread than the one
   // appending to the next segment, at once with every method but Close.
@@ -118,11 +134,12 @@ class SpillDb {
   Status FlushRecords();
 
   // --- Values.
-  // Reads the value stored at `seq` under `key`, of value.size() bytes (its record's
-  // size), into `value`: Ok, NotFound (a chunk is missing), Corruption (a chunk of another
-  // size, or RocksDB's checksum or format check failed) or IoError. `value` holds partial
-  // bytes on failure.
-  Status ReadValue(const BlockKey& key, std::uint64_t seq, std::span<std::byte> value) const;
+  // Reads the value stored at `seq` under `key` from `offset` (Append's answer), of
+  // value.size() bytes (its record's size), into `value`: Ok, NotFound (no segment holds
+  // `seq`), Corruption (the file ends early, or a chunk's header or key is not the one
+  // expected there) or IoError. `value` holds partial bytes on failure.
+  Status ReadValue(const BlockKey& key, std::uint64_t seq, std::uint64_t offset,
+                   std::span<std::byte> value) const;
 
   // Deletes every ingested segment and every record.
   Status Clear();
@@ -133,8 +150,23 @@ class SpillDb {
   const std::string& path() const { return path_; }
 
  private:
+  // An ingested segment's file, open for reading while a read may use it.
+  struct SegmentReader {
+    SegmentReader(int fd_in, std::uint64_t last_seq_in, std::uint64_t bytes_in)
+        : fd(fd_in), last_seq(last_seq_in), bytes(bytes_in) {}
+    ~SegmentReader();
+    SegmentReader(const SegmentReader&) = delete;
+    SegmentReader& operator=(const SegmentReader&) = delete;
+    const int fd;
+    const std::uint64_t last_seq;
+    const std::uint64_t bytes;  // the file's size
+  };
+
   SpillDb(std::string path, rocksdb::Env* env);
   Status Error(const std::string& what, const std::string& why) const;
+  // Opens every ingested segment's file for reading (at Open).
+  Status OpenSegmentReaders();
+  std::shared_ptr<const SegmentReader> ReaderFor(std::uint64_t seq) const;
 
   const std::string path_;
   rocksdb::Env* const env_;
@@ -142,6 +174,8 @@ class SpillDb {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* values_ = nullptr;
   rocksdb::ColumnFamilyHandle* records_ = nullptr;
+  mutable std::shared_mutex readers_mu_;
+  std::map<std::uint64_t, std::shared_ptr<const SegmentReader>> readers_;  // by first seq
 };
 
 }  // namespace prefixcache::storage

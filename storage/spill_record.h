@@ -1,11 +1,11 @@
 // SpillRecord: what the spill tier stores beside each block in its "records" column family
 // -- the value's XXH3-64 checksum, its size, its chain depth, the write sequence number
-// that orders demotions and names the value's place on disk, and the block's KeyMeta
-// (expiry and name). Versioned: byte 0 is the record's version. A block without KeyMeta
-// is written as version 2, the 32 bytes of the layout before expiry existed; one with it
-// as version 3 (version 2 followed by the expiry and the name). Both are read, so a
-// folder written before expiry existed reads as "no expiry, no name". Plain value;
-// private to storage/.
+// that orders demotions and names the segment holding the value, the value's place in that
+// segment's file, and the block's KeyMeta (expiry and name). Versioned: byte 0 is the
+// record's version. A block without KeyMeta is written as version 4, 40 bytes; one with it
+// as version 5 (version 4 followed by the expiry and the name). Versions 2 and 3 (spill
+// format 2, before the place was recorded) do not decode: a folder of that format is
+// discarded whole when it is opened (spill_db.h). Plain value; private to storage/.
 #pragma once
 
 #include <cstddef>
@@ -20,31 +20,35 @@
 namespace prefixcache::storage {
 
 struct SpillRecord {
-  static constexpr std::uint8_t kVersion = 2;  // version 1 was the BlobDB layout's 28 bytes
-  static constexpr std::size_t kEncodedBytes = 32;
-  static constexpr std::uint8_t kVersionWithMeta = 3;
+  // Version 1 was the BlobDB layout's 28 bytes, 2 and 3 spill format 2's 32 (+ meta).
+  static constexpr std::uint8_t kVersion = 4;
+  static constexpr std::size_t kEncodedBytes = 40;
+  static constexpr std::uint8_t kVersionWithMeta = 5;
   // The longest name a version 3 record holds; a longer one is not stored (see Encode).
   static constexpr std::size_t kMaxNameBytes = 64 * 1024;
   static constexpr std::uint32_t kNoName = 0xffffffff;
 
   SpillRecord() = default;
   SpillRecord(std::uint64_t checksum_in, std::uint64_t size_bytes_in, std::uint32_t depth_in,
-              std::uint64_t seq_in, KeyMetaRef meta_in = {})
+              std::uint64_t seq_in, std::uint64_t offset_in = 0, KeyMetaRef meta_in = {})
       : checksum(checksum_in),
         size_bytes(size_bytes_in),
         depth(depth_in),
         seq(seq_in),
+        offset(offset_in),
         meta(std::move(meta_in)) {}
 
   std::uint64_t checksum = 0;  // XXH3-64 of the value bytes, seed 0
   std::uint64_t size_bytes = 0;
   std::uint32_t depth = 0;
   std::uint64_t seq = 0;  // store-wide write order; higher is newer. Unique per write.
-  KeyMetaRef meta;        // null: no expiry, no name
+  // Where the value's first chunk starts in its segment's file (SpillDb::Append).
+  std::uint64_t offset = 0;
+  KeyMetaRef meta;  // null: no expiry, no name
 
-  // Version 2 layout, each field little-endian: version (1 byte), three zero bytes,
-  // depth (4), size_bytes (8), checksum (8), seq (8). Version 3: the same with version
-  // byte 3, then expire_at_ms (8, signed), the name's length (4; kNoName for none) and the
+  // Version 4 layout, each field little-endian: version (1 byte), three zero bytes,
+  // depth (4), size_bytes (8), checksum (8), seq (8), offset (8). Version 5: the same with
+  // version byte 5, then expire_at_ms (8, signed), the name's length (4; kNoName for none) and the
   // name's bytes. A name longer than kMaxNameBytes is left out (the key then reads back
   // unnamed).
   std::string Encode() const {
@@ -55,6 +59,7 @@ struct SpillRecord {
     Store(out, at, size_bytes, 8);
     Store(out, at, checksum, 8);
     Store(out, at, seq, 8);
+    Store(out, at, offset, 8);
     if (meta) {
       std::optional<std::string_view> name = meta.name();
       if (name && name->size() > kMaxNameBytes) name.reset();
@@ -66,7 +71,7 @@ struct SpillRecord {
     return out;
   }
 
-  // nullopt unless `raw` is a version 2 record (exactly kEncodedBytes long) or a version 3
+  // nullopt unless `raw` is a version 4 record (exactly kEncodedBytes long) or a version 5
   // one (its name's length matching the bytes left), with the reserved bytes zero. May
   // throw std::bad_alloc (a version 3 record's meta).
   static std::optional<SpillRecord> Decode(std::string_view raw) {
@@ -84,6 +89,7 @@ struct SpillRecord {
     record.size_bytes = Load(raw, at, 8);
     record.checksum = Load(raw, at, 8);
     record.seq = Load(raw, at, 8);
+    record.offset = Load(raw, at, 8);
     if (version == kVersionWithMeta) {
       const auto expire_at_ms = static_cast<std::int64_t>(Load(raw, at, 8));
       const std::uint64_t name_bytes = Load(raw, at, 4);

@@ -221,7 +221,7 @@ Result<Block> SpillTier::ReadFromDisk(const BlockKey& key, const SpillRecord& re
     // The record names the value exactly (its seq is unique to the write), so no snapshot
     // is needed: a rewrite of the key stores its bytes under another seq. The checksum
     // covers the bytes handed out, after the copy.
-    Status read = db_->ReadValue(key, record.seq, copy.span());
+    Status read = db_->ReadValue(key, record.seq, record.offset, copy.span());
     if (read.ok()) read = Verify(copy, record);
     if (read.ok()) {
       Add(hits_);

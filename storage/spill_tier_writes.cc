@@ -238,7 +238,7 @@ void SpillTier::WriteQueuedBatch() {
         UnqueueLocked(queued);
         continue;
       }
-      SpillRecord record{checksums[i], size, op.block->depth, next_seq_++, meta};
+      SpillRecord record{checksums[i], size, op.block->depth, next_seq_++, 0, meta};
       op.block->meta = std::move(meta);
       planned.push_back(PlannedPut{op.key, std::move(*op.block), record, op.id});
     }
@@ -333,9 +333,12 @@ Status SpillTier::WriteLocked(const std::vector<BlockKey>& deletes,
       }
     }
     for (; status.ok() && written < planned.size(); ++written) {
-      const PlannedPut& put = planned[written];
-      status = db_->Append(*open_segment_, put.key, put.record.seq, put.block.value.span());
+      PlannedPut& put = planned[written];
+      Result<std::uint64_t> offset =
+          db_->Append(*open_segment_, put.key, put.record.seq, put.block.value.span());
+      status = offset.status();
       if (!status.ok()) break;
+      put.record.offset = *offset;
       std::lock_guard lock(mu_);
       index_.AppendToOpenSegment(put.record.seq, put.record.size_bytes);
       open_keys_.emplace_back(put.key, put.record.seq);
@@ -607,7 +610,7 @@ Status SpillTier::Put(const BlockKey& key, Block block) {
       index_.Touch(key);
       return Status::Ok();
     }
-    SpillRecord record{checksum, size, block.depth, next_seq_++, block.meta};
+    SpillRecord record{checksum, size, block.depth, next_seq_++, 0, block.meta};
     planned.push_back(PlannedPut{key, std::move(block), record, 0});
     victims = TakeVictimsLocked(planned);
   }

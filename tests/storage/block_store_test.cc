@@ -72,16 +72,6 @@ void PutRange(BlockStore& store, std::uint64_t first, std::uint64_t last) {
   }
 }
 
-// Replaces the value of `key` in the "values" column family, as a disk fault would.
-void OverwriteSpilledValue(const std::string& path, const BlockKey& key, const std::string& bytes) {
-  RawSpillDb raw(path);
-  const std::string value_key = raw.ValueKey(key);
-  std::string old;
-  REQUIRE(raw.db().Get({}, raw.values(), value_key, &old).ok());
-  REQUIRE(old != bytes);
-  REQUIRE(raw.db().Put({}, raw.values(), value_key, bytes).ok());
-}
-
 TEST_CASE("BlockStore demotes evicted blocks and promotes spill hits", "[integration]") {
   TempDir dir("store");
   auto store = OpenStore(Options(dir));
@@ -253,10 +243,17 @@ TEST_CASE("BlockStore drops a spilled block whose bytes changed on disk", "[inte
     auto store = OpenStore(options);
     PutRange(*store, 0, 10);
   }
-  std::string bytes(Value(3).view());
-  SECTION("same length") { bytes[100] = static_cast<char>(bytes[100] ^ 0x5a); }
-  SECTION("different length") { bytes.resize(bytes.size() - 17); }
-  OverwriteSpilledValue(options.spill.path, Key(3), bytes);
+  const std::string bytes(Value(3).view());
+  // In the segment file itself: the tier reads values from the files.
+  SECTION("a byte of the value") {
+    // The first bytes hold the block's number, so they occur in no other block.
+    DamageSegmentFile(options.spill.path, std::string_view(bytes).substr(0, 64), 100, 0x5a);
+  }
+  SECTION("the value's length in its entry") {
+    RawSpillDb raw(options.spill.path);
+    // The entry: shared (1 byte), key length (1), value length (varint), key, value.
+    DamageSegmentFile(options.spill.path, raw.EntryKey(Key(3)), -1, 0x01);
+  }
 
   auto store = OpenStore(options);
   CHECK(store->Contains(Key(3)));

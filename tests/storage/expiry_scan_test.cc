@@ -83,11 +83,11 @@ std::set<BlockKey> ScanAll(const BlockStore& store, std::size_t count) {
   return keys;
 }
 
-TEST_CASE("SpillRecord: version 2 without meta, version 3 with expiry and name", "[unit]") {
-  SpillRecord plain{0x0102030405060708ull, 0x1122ull, 7, 0x99ull};
-  const std::string v2 = plain.Encode();
+TEST_CASE("SpillRecord: version 4 without meta, version 5 with expiry and name", "[unit]") {
+  SpillRecord plain{0x0102030405060708ull, 0x1122ull, 7, 0x99ull, 0x4000ull};
+  const std::string v2 = plain.Encode();  // the record without meta
   REQUIRE(v2.size() == SpillRecord::kEncodedBytes);
-  CHECK(static_cast<unsigned char>(v2[0]) == 2);
+  CHECK(static_cast<unsigned char>(v2[0]) == 4);
   auto back = SpillRecord::Decode(v2);
   REQUIRE(back.has_value());
   CHECK(*back == plain);
@@ -96,7 +96,7 @@ TEST_CASE("SpillRecord: version 2 without meta, version 3 with expiry and name",
   SpillRecord named = plain;
   named.meta = KeyMetaRef::Make(kStart + 5, "user:42");
   const std::string v3 = named.Encode();
-  CHECK(static_cast<unsigned char>(v3[0]) == 3);
+  CHECK(static_cast<unsigned char>(v3[0]) == 5);
   CHECK(v3.size() == SpillRecord::kEncodedBytes + 12 + 7);
   CHECK(v3.compare(1, SpillRecord::kEncodedBytes - 1, v2, 1) == 0);  // v2's fields first
   back = SpillRecord::Decode(v3);
@@ -120,8 +120,12 @@ TEST_CASE("SpillRecord: version 2 without meta, version 3 with expiry and name",
   CHECK_FALSE(back->meta.name().has_value());
   CHECK(back->meta.expire_at_ms() == kStart);
   std::string bad_version = v2;
-  bad_version[0] = 4;
+  bad_version[0] = 6;
   CHECK_FALSE(SpillRecord::Decode(bad_version).has_value());
+  // Spill format 2's versions (32 bytes, before the offset) do not decode.
+  std::string format2 = v2.substr(0, 32);
+  format2[0] = 2;
+  CHECK_FALSE(SpillRecord::Decode(format2).has_value());
   std::string v2_too_long = v2 + "x";
   CHECK_FALSE(SpillRecord::Decode(v2_too_long).has_value());
 }
@@ -285,13 +289,14 @@ TEST_CASE("A spill folder of records written before expiry reads as no expiry, n
     REQUIRE(store->Close().ok());
   }
   {
-    // Key 1's record rewritten as the format before expiry wrote it: version 2, 32 bytes.
+    // Key 1's record rewritten without its meta: version 4, 40 bytes, as a block without
+    // expiry is written.
     RawSpillDb raw(options.spill.path);
     std::string bytes;
     REQUIRE(raw.db().Get({}, raw.records(), RawSpillDb::KeySlice(Key(1)), &bytes).ok());
-    REQUIRE(static_cast<unsigned char>(bytes[0]) == 3);
+    REQUIRE(static_cast<unsigned char>(bytes[0]) == SpillRecord::kVersionWithMeta);
     std::string old_format = bytes.substr(0, SpillRecord::kEncodedBytes);
-    old_format[0] = 2;
+    old_format[0] = static_cast<char>(SpillRecord::kVersion);
     REQUIRE(raw.db().Put({}, raw.records(), RawSpillDb::KeySlice(Key(1)), old_format).ok());
   }
   clock.now = kStart + 1000;  // past the expiry the old record never had

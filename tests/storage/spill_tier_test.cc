@@ -68,15 +68,17 @@ std::unique_ptr<SpillTier> OpenTier(const SpillTierOptions& options) {
 }
 
 TEST_CASE("SpillRecord encodes a versioned little-endian layout", "[unit]") {
-  SpillRecord record{0x0102030405060708ull, 0x1122ull, 0xa0b0c0d0u, 0x99ull};
+  SpillRecord record{0x0102030405060708ull, 0x1122ull, 0xa0b0c0d0u, 0x99ull, 0x3377ull};
   const std::string raw = record.Encode();
   REQUIRE(raw.size() == SpillRecord::kEncodedBytes);
-  CHECK(static_cast<unsigned char>(raw[0]) == 2);      // version
+  CHECK(static_cast<unsigned char>(raw[0]) == 4);      // version
   CHECK(static_cast<unsigned char>(raw[4]) == 0xd0);   // depth, low byte first
   CHECK(static_cast<unsigned char>(raw[8]) == 0x22);   // size
   CHECK(static_cast<unsigned char>(raw[16]) == 0x08);  // checksum
   CHECK(static_cast<unsigned char>(raw[23]) == 0x01);
   CHECK(static_cast<unsigned char>(raw[24]) == 0x99);  // seq
+  CHECK(static_cast<unsigned char>(raw[32]) == 0x77);  // offset
+  CHECK(static_cast<unsigned char>(raw[33]) == 0x33);
   REQUIRE(SpillRecord::Decode(raw).has_value());
   CHECK(*SpillRecord::Decode(raw) == record);
   CHECK_FALSE(SpillRecord::Decode(raw.substr(1)).has_value());
@@ -498,7 +500,8 @@ TEST_CASE("SpillTier never returns a wrong block whatever byte of its record is 
   }
 }
 
-TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
+TEST_CASE("SpillTier deletes a block whose entry on disk is not the one its record names",
+          "[integration]") {
   TempDir dir("spill");
   SpillTierOptions options = Options(dir);
   {
@@ -507,8 +510,9 @@ TEST_CASE("SpillTier deletes a block whose value is missing", "[integration]") {
     REQUIRE(tier->Put(Key(2), MakeBlock(2)).ok());
   }
   {
+    // A byte of the block key in key 1's entry: the bytes there are another block's.
     RawSpillDb raw(options.path);
-    REQUIRE(raw.db().Delete({}, raw.values(), raw.ValueKey(Key(1))).ok());
+    DamageSegmentFile(options.path, raw.EntryKey(Key(1)), 8 + 3, 0x01);
   }
   auto tier = OpenTier(options);
   CHECK(tier->Contains(Key(1)));

@@ -9,9 +9,14 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -77,6 +82,12 @@ class RawSpillDb {
     for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(record->seq >> (56 - 8 * i));
     return out + std::string(key.View()) + std::string(4, '\0');
   }
+  // The first bytes of the segment file's entry for the (first) chunk of `key`'s value:
+  // its internal key (ValueKey and 8 bytes of sequence number 0 and type 1) as the file
+  // holds it.
+  std::string EntryKey(const BlockKey& key) {
+    return ValueKey(key) + std::string("\x01", 1) + std::string(7, '\0');
+  }
   // The segment files of "values" (table files below level 0).
   std::size_t SegmentFiles() {
     std::vector<rocksdb::LiveFileMetaData> files;
@@ -90,5 +101,28 @@ class RawSpillDb {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
+
+// XORs `mask` into the byte `delta` bytes past where `probe` occurs in the spill folder's
+// table files, as a bad sector would, in the file itself (the tier reads values from the
+// files, not through RocksDB). REQUIREs that exactly one file holds `probe`.
+inline void DamageSegmentFile(const std::string& path, std::string_view probe, std::ptrdiff_t delta,
+                              unsigned char mask = 0x10) {
+  int damaged = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
+    if (entry.path().extension() != ".sst") continue;
+    std::string bytes;
+    {
+      std::ifstream in(entry.path(), std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const std::size_t at = bytes.find(probe);
+    if (at == std::string::npos) continue;
+    char& byte = bytes[static_cast<std::size_t>(static_cast<std::ptrdiff_t>(at) + delta)];
+    byte = static_cast<char>(static_cast<unsigned char>(byte) ^ mask);
+    std::ofstream(entry.path(), std::ios::binary | std::ios::trunc) << bytes;
+    ++damaged;
+  }
+  REQUIRE(damaged == 1);
+}
 
 }  // namespace prefixcache::testing
