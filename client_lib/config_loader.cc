@@ -27,6 +27,7 @@ Result<ClientOptions> FromConfig(const config::Config& c) {
   o.connections_per_node = c.client.connections_per_node;
   o.backoff_initial_ms = c.client.backoff_initial_ms;
   o.backoff_max_ms = c.client.backoff_max_ms;
+  o.handoff_window_ms = c.client.handoff_window_ms;
   o.tls = c.client.tls;
   o.tls_ca = c.client.tls_ca;
   o.tls_cert = c.client.tls_cert;

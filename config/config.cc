@@ -291,6 +291,14 @@ void ParseSpill(const Json& json, SpillConfig* spill, Errors& e) {
   e.Add(o.ReadSize("capacity", 1, kMaxU64, &spill->capacity_bytes));
   e.Add(o.ReadSize("queue", 1, kMaxU64, &spill->queue_bytes));
   e.Add(o.ReadBool("flush_on_shutdown", &spill->flush_on_shutdown));
+  const bool min_ok = e.Add(o.ReadUint("retry_min_ms", 1, kMaxU32, &spill->retry_min_ms));
+  const bool max_ok = e.Add(o.ReadUint("retry_max_ms", 1, kMaxU32, &spill->retry_max_ms));
+  if (min_ok && max_ok && spill->retry_max_ms < spill->retry_min_ms) {
+    e.Add(o.Error(
+        "retry_max_ms",
+        "expected " + RangeText(spill->retry_min_ms, kMaxU32) + " (at least spill.retry_min_ms)",
+        Json(spill->retry_max_ms)));
+  }
 }
 
 void ParseLimits(const Json& json, LimitsConfig* limits, Errors& e) {
@@ -455,6 +463,7 @@ void ParseClient(const Json& json, ClientConfig* client, Errors& e) {
                       " (at least client.backoff_initial_ms)",
                   Json(client->backoff_max_ms)));
   }
+  e.Add(o.ReadUint("handoff_window_ms", 0, kMaxU32, &client->handoff_window_ms));
   e.Add(o.ReadBool("tls", &client->tls));
   e.Add(o.ReadString("tls_ca", kPemFileExpected, &client->tls_ca));
   const bool cert_ok = e.Add(o.ReadString("tls_cert", kPemFileExpected, &client->tls_cert));

@@ -25,7 +25,9 @@ std::string ToJson(const Config& config) {
                   {"path", use_template ? spill.path_template : spill.path},
                   {"capacity", FormatSize(spill.capacity_bytes)},
                   {"queue", FormatSize(spill.queue_bytes)},
-                  {"flush_on_shutdown", spill.flush_on_shutdown}};
+                  {"flush_on_shutdown", spill.flush_on_shutdown},
+                  {"retry_min_ms", spill.retry_min_ms},
+                  {"retry_max_ms", spill.retry_max_ms}};
 
   const LimitsConfig& limits = config.limits;
   out["limits"] = {{"max_value", FormatSize(limits.max_value_bytes)},
@@ -65,6 +67,7 @@ std::string ToJson(const Config& config) {
                    {"connections_per_node", client.connections_per_node},
                    {"backoff_initial_ms", client.backoff_initial_ms},
                    {"backoff_max_ms", client.backoff_max_ms},
+                   {"handoff_window_ms", client.handoff_window_ms},
                    {"tls", client.tls},
                    {"tls_ca", client.tls_ca},
                    {"tls_cert", client.tls_cert},

@@ -113,6 +113,8 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   out.store.spill.capacity_bytes = config.spill.capacity_bytes;
   out.store.spill.queue_bytes = config.spill.queue_bytes;
   out.store.spill.flush_on_close = config.spill.flush_on_shutdown;
+  out.store.spill.retry_min_ms = config.spill.retry_min_ms;
+  out.store.spill.retry_max_ms = config.spill.retry_max_ms;
   out.store.max_value_bytes = config.limits.max_value_bytes;
 
   out.handler.password = config.security.password;
@@ -145,6 +147,8 @@ Result<DaemonOptions> MakeDaemonOptions(const config::Config& config,
   add("prefixcache-spill-capacity", std::to_string(config.spill.capacity_bytes));
   add("prefixcache-spill-queue", std::to_string(config.spill.queue_bytes));
   add("prefixcache-spill-flush-on-shutdown", config.spill.flush_on_shutdown ? "yes" : "no");
+  add("prefixcache-spill-retry-min-ms", std::to_string(config.spill.retry_min_ms));
+  add("prefixcache-spill-retry-max-ms", std::to_string(config.spill.retry_max_ms));
   add("prefixcache-max-request-elements", std::to_string(config.limits.max_request_elements));
   add("prefixcache-idle-timeout-ms", std::to_string(config.limits.idle_timeout_ms));
   add("prefixcache-client-output-buffer", std::to_string(config.limits.client_output_buffer_bytes));

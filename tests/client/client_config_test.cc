@@ -24,6 +24,7 @@ TEST_CASE("client config: defaults agree with the config file's and the ring's",
   CHECK(parsed->connections_per_node == defaults.connections_per_node);
   CHECK(parsed->backoff_initial_ms == defaults.backoff_initial_ms);
   CHECK(parsed->backoff_max_ms == defaults.backoff_max_ms);
+  CHECK(parsed->handoff_window_ms == defaults.handoff_window_ms);
 }
 
 TEST_CASE("client config: the cluster section maps into ClientOptions", "[unit]") {
@@ -33,7 +34,7 @@ TEST_CASE("client config: the cluster section maps into ClientOptions", "[unit]"
                 "virtual_nodes": 64, "replicas": 2},
     "security": {"password": "pw"},
     "client": {"timeout_ms": 50, "connect_timeout_ms": 20, "connections_per_node": 3,
-               "backoff_initial_ms": 5, "backoff_max_ms": 80}})");
+               "backoff_initial_ms": 5, "backoff_max_ms": 80, "handoff_window_ms": 1500}})");
   REQUIRE(parsed.ok());
   REQUIRE(parsed->nodes.size() == 2);
   CHECK(parsed->nodes[0].id == "b");
@@ -47,6 +48,7 @@ TEST_CASE("client config: the cluster section maps into ClientOptions", "[unit]"
   CHECK(parsed->connections_per_node == 3);
   CHECK(parsed->backoff_initial_ms == 5);
   CHECK(parsed->backoff_max_ms == 80);
+  CHECK(parsed->handoff_window_ms == 1500);
 }
 
 TEST_CASE("client config: errors name the file and the field", "[unit]") {

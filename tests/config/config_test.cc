@@ -87,6 +87,9 @@ TEST_CASE("ParseConfig of {} gives the built-in defaults", "[unit]") {
   CHECK(c.client.connections_per_node == 4);
   CHECK(c.client.backoff_initial_ms == 100);
   CHECK(c.client.backoff_max_ms == 10000);
+  CHECK(c.client.handoff_window_ms == 300000);
+  CHECK(c.spill.retry_min_ms == 1000);
+  CHECK(c.spill.retry_max_ms == 60000);
 
   CHECK(cfg::DefaultConfig() == c);
   CHECK(Parse("{\"memory\": {}, \"cluster\": {\"nodes\": []}}") == c);
@@ -97,7 +100,8 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
     "node": {"id": "n2", "listen": "0.0.0.0:7400", "io_threads": 8, "send_lowat": "256KiB"},
     "memory": {"capacity": "3GiB", "eviction_policy": "lru", "shards": 64},
     "spill": {"enabled": true, "path": "/var/lib/pc/{node_id}/db", "capacity": "2TiB",
-              "queue": 1048576, "flush_on_shutdown": false},
+              "queue": 1048576, "flush_on_shutdown": false, "retry_min_ms": 250,
+              "retry_max_ms": 5000},
     "limits": {"max_value": "64MiB", "max_request_elements": 4096, "max_request": "100MB",
                "max_connections": 500, "idle_timeout_ms": 0,
                "client_output_buffer": "1.5GiB", "inflight_memory": "768MiB",
@@ -112,7 +116,8 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
                 "virtual_nodes": 64, "replicas": 3},
     "metrics": {"enabled": false, "listen": "127.0.0.1:0", "bearer_token": "t0k3n/+=_-"},
     "client": {"timeout_ms": 250, "connect_timeout_ms": 50, "connections_per_node": 2,
-               "backoff_initial_ms": 10, "backoff_max_ms": 10, "tls": true,
+               "backoff_initial_ms": 10, "backoff_max_ms": 10, "handoff_window_ms": 0,
+               "tls": true,
                "tls_ca": "ca.pem", "tls_cert": "w.pem", "tls_key": "w.key",
                "tls_server_name": "cache.internal"}
   })";
@@ -128,6 +133,8 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   CHECK(c.spill.capacity_bytes == 2 * prefixcache::kTiB);
   CHECK(c.spill.queue_bytes == 1048576);
   CHECK_FALSE(c.spill.flush_on_shutdown);
+  CHECK(c.spill.retry_min_ms == 250);
+  CHECK(c.spill.retry_max_ms == 5000);
   CHECK(c.limits.max_value_bytes == 64 * prefixcache::kMiB);
   CHECK(c.limits.max_request_elements == 4096);
   CHECK(c.limits.max_request_bytes == 100000000);
@@ -152,6 +159,7 @@ TEST_CASE("Every section is read and survives ToJson", "[unit]") {
   CHECK(c.client.connections_per_node == 2);
   CHECK(c.client.backoff_initial_ms == 10);
   CHECK(c.client.backoff_max_ms == 10);
+  CHECK(c.client.handoff_window_ms == 0);
   CHECK(c.tls == cfg::TlsConfig{"/etc/pc/node.pem", "/etc/pc/node.key", "ca.pem", true});
   CHECK(c.client.tls);
   CHECK(c.client.tls_ca == "ca.pem");
@@ -361,6 +369,13 @@ TEST_CASE("Out-of-range values name the allowed range", "[unit]") {
   CHECK(ErrorOf(R"({"client": {"backoff_initial_ms": 500, "backoff_max_ms": 100}})") ==
         "client.backoff_max_ms: expected an integer from 500 to 4294967295 (at least "
         "client.backoff_initial_ms), got 100");
+  CHECK(ErrorOf(R"({"client": {"handoff_window_ms": -1}})") ==
+        "client.handoff_window_ms: expected an integer from 0 to 4294967295, got -1");
+  CHECK(ErrorOf(R"({"spill": {"retry_min_ms": 0}})") ==
+        "spill.retry_min_ms: expected an integer from 1 to 4294967295, got 0");
+  CHECK(ErrorOf(R"({"spill": {"retry_min_ms": 2000, "retry_max_ms": 1000}})") ==
+        "spill.retry_max_ms: expected an integer from 2000 to 4294967295 (at least "
+        "spill.retry_min_ms), got 1000");
   CHECK(ErrorOf(R"({"spill": {"path": ""}})") ==
         "spill.path: expected a folder path (spill.enabled is true), got \"\"");
   CHECK(Parse(R"({"spill": {"enabled": false, "path": ""}})").spill.path.empty());

@@ -222,6 +222,8 @@ TEST_CASE("redis-cli: INFO COMMAND CONFIG and error formats", "[integration]") {
   CHECK(cli({"CONFIG", "GET", "appendonly"}) == "appendonly\nno\n");
   CHECK(cli({"CONFIG", "GET", "prefixcache-spill-path"}) ==
         "prefixcache-spill-path\n" + node.spill() + "\n");
+  CHECK(cli({"CONFIG", "GET", "prefixcache-spill-retry-*"}) ==
+        "prefixcache-spill-retry-min-ms\n1000\nprefixcache-spill-retry-max-ms\n60000\n");
   CHECK(cli({"--no-raw", "CONFIG", "GET", "nosuch*"}) == "(empty array)\n");
   CHECK(cli({"CONFIG", "SET", "maxmemory", "1"}) ==
         CliError("ERR CONFIG SET is not supported: prefixcached reads its settings from the "

@@ -70,6 +70,10 @@ inline constexpr std::uint32_t kClientBackoffMaxMs = 10000;
 // held its keys meanwhile). Blocks found there are copied back, so the window only has to
 // cover the first reuse of each block written during the outage.
 inline constexpr std::uint32_t kClientHandoffWindowMs = 300000;
+// The spill tier's wait before reopening its folder after a failed write, doubling up to
+// the longest.
+inline constexpr std::uint32_t kSpillRetryMinMs = 1000;
+inline constexpr std::uint32_t kSpillRetryMaxMs = 60000;
 
 }  // namespace defaults
 }  // namespace prefixcache

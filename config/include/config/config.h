@@ -72,6 +72,11 @@ struct SpillConfig {
   std::uint64_t queue_bytes = defaults::kSpillQueueBytes;
   // On a clean shutdown (SIGTERM), write the memory tier's blocks to the spill tier.
   bool flush_on_shutdown = true;
+  // After a failed spill write (a full or failing disk) the tier reopens its folder
+  // retry_min_ms later, doubling the wait while it keeps failing up to retry_max_ms
+  // (>= retry_min_ms).
+  std::uint32_t retry_min_ms = defaults::kSpillRetryMinMs;
+  std::uint32_t retry_max_ms = defaults::kSpillRetryMaxMs;
 
   bool operator==(const SpillConfig&) const = default;
 };
@@ -180,6 +185,9 @@ struct ClientConfig {
   std::uint32_t backoff_initial_ms = defaults::kClientBackoffInitialMs;
   // Longest wait between retries (the wait doubles up to it); >= backoff_initial_ms.
   std::uint32_t backoff_max_ms = defaults::kClientBackoffMaxMs;
+  // How long after a node returns a miss on it is still asked of the node that stood in
+  // for it (and a block found there copied back); 0: not at all.
+  std::uint32_t handoff_window_ms = defaults::kClientHandoffWindowMs;
   // Connect to the nodes over TLS, verifying their certificates against tls_ca (the
   // system's trusted authorities when empty) and their names against tls_server_name.
   bool tls = false;

@@ -67,8 +67,8 @@ struct SpillTierOptions {
   bool flush_on_close = true;
   // After a failed write the tier stops writing and reopens its folder retry_min_ms later,
   // doubling the wait after each failed attempt up to retry_max_ms (see SpillTier::Health).
-  std::uint32_t retry_min_ms = 1000;
-  std::uint32_t retry_max_ms = 60000;
+  std::uint32_t retry_min_ms = defaults::kSpillRetryMinMs;
+  std::uint32_t retry_max_ms = defaults::kSpillRetryMaxMs;
   // Receives the one line Open writes when it discards what a folder held (a folder of an
   // earlier spill format, or one RocksDB reports corrupt). Empty: the line goes to stderr.
   // Called on the thread that opens the tier, before Open returns.
