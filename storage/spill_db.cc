@@ -59,16 +59,23 @@ constexpr std::size_t kValueKeyBytes = kSeqBytes + BlockKey::kSize + kChunkIndex
 constexpr std::size_t kInternalKeyBytes = kValueKeyBytes + 8;
 constexpr std::size_t kBlockTailBytes = 4 + 4 + 5;
 
-std::size_t VarintBytes(std::uint64_t v) {
+constexpr std::size_t VarintBytes(std::uint64_t v) {
   std::size_t n = 1;
   for (; v >= 0x80; v >>= 7) ++n;
   return n;
 }
 
-std::uint64_t BlockBytes(std::uint64_t value_bytes) {
-  return 1 + VarintBytes(kInternalKeyBytes) + VarintBytes(value_bytes) + kInternalKeyBytes +
-         value_bytes + kBlockTailBytes;
+// The bytes of a chunk's entry before its value: the three varints and the internal key.
+constexpr std::size_t EntryHeadBytes(std::uint64_t value_bytes) {
+  return 1 + VarintBytes(kInternalKeyBytes) + VarintBytes(value_bytes) + kInternalKeyBytes;
 }
+constexpr std::size_t kMaxEntryHeadBytes = EntryHeadBytes(kChunkBytes);
+
+constexpr std::uint64_t BlockBytes(std::uint64_t value_bytes) {
+  return EntryHeadBytes(value_bytes) + value_bytes + kBlockTailBytes;
+}
+// Every chunk of a value but its last is this far from the next.
+constexpr std::uint64_t kFullChunkBlockBytes = BlockBytes(kChunkBytes);
 
 void StoreBigEndian(char* out, std::uint64_t v, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) out[i] = static_cast<char>(v >> (8 * (width - 1 - i)));
@@ -89,6 +96,24 @@ std::string ValueKey(const BlockKey& key, std::uint64_t seq, std::uint64_t chunk
   std::memcpy(out.data() + kSeqBytes, key.bytes.data(), BlockKey::kSize);
   StoreBigEndian(out.data() + kSeqBytes + BlockKey::kSize, chunk, kChunkIndexBytes);
   return out;
+}
+
+// Writes into `out` the head of chunk `chunk`'s entry (EntryHeadBytes(value_bytes) bytes)
+// as SstFileWriter lays it out for ValueKey(key, seq, chunk) and a value of value_bytes.
+void EncodeEntryHead(const BlockKey& key, std::uint64_t seq, std::uint64_t chunk,
+                     std::uint64_t value_bytes, char* out) {
+  auto varint = [&out](std::uint64_t v) {
+    for (; v >= 0x80; v >>= 7) *out++ = static_cast<char>(v | 0x80);
+    *out++ = static_cast<char>(v);
+  };
+  varint(0);
+  varint(kInternalKeyBytes);
+  varint(value_bytes);
+  const std::string user_key = ValueKey(key, seq, chunk);
+  std::memcpy(out, user_key.data(), user_key.size());
+  out += user_key.size();
+  std::memset(out, 0, 8);
+  out[0] = 1;  // sequence number 0, kTypeValue, little-endian
 }
 
 std::optional<std::uint64_t> SeqOf(const std::string& value_key) {
@@ -501,24 +526,13 @@ Status SpillDb::ReadValue(const BlockKey& key, std::uint64_t seq, std::uint64_t 
   for (std::uint64_t chunk = 0; chunk < Chunks(value.size()); ++chunk) {
     const std::size_t at = chunk * kChunkBytes;
     const std::size_t bytes = std::min<std::size_t>(kChunkBytes, value.size() - at);
-    // The entry's header and internal key as Append wrote them, then the value's bytes.
-    std::array<char, 3 * 5 + kInternalKeyBytes> expected{};
-    std::size_t head = 0;
-    auto varint = [&](std::uint64_t v) {
-      for (; v >= 0x80; v >>= 7) expected[head++] = static_cast<char>(v | 0x80);
-      expected[head++] = static_cast<char>(v);
-    };
-    varint(0);
-    varint(kInternalKeyBytes);
-    varint(bytes);
-    const std::string user_key = ValueKey(key, seq, chunk);
-    std::memcpy(expected.data() + head, user_key.data(), user_key.size());
-    head += user_key.size();
-    expected[head] = 1;  // sequence number 0, kTypeValue, little-endian
-    head += 8;
-    std::array<char, expected.size()> got{};
+    // The entry's head as Append wrote it, then the value's bytes.
+    const std::size_t head = EntryHeadBytes(bytes);
+    std::array<char, kMaxEntryHeadBytes> expected;
+    EncodeEntryHead(key, seq, chunk, bytes, expected.data());
+    std::array<char, kMaxEntryHeadBytes> got;
     iovec parts[2] = {{got.data(), head}, {value.data() + at, bytes}};
-    const std::uint64_t block_at = offset + chunk * BlockBytes(kChunkBytes);
+    const std::uint64_t block_at = offset + chunk * kFullChunkBlockBytes;
     if (offset > reader->bytes || block_at > reader->bytes ||
         reader->bytes - block_at < head + bytes) {
       return Status::Corruption("chunk " + std::to_string(chunk) + " at offset " +

@@ -204,11 +204,7 @@ TEST_CASE("SpillTier survives damage to the tail of every segment file", "[integ
   int damaged = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(options.path)) {
     if (entry.path().extension() != ".sst") continue;
-    std::string bytes;
-    {
-      std::ifstream in(entry.path(), std::ios::binary);
-      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    std::string bytes = ReadWholeFile(entry.path());
     if (bytes.size() < 4 * kBlockBytes) continue;  // the records' tables, not segments
     // Every byte after the last value: the index, meta blocks and footer.
     std::size_t tail = bytes.size() - 1024;

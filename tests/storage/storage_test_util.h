@@ -102,6 +102,12 @@ class RawSpillDb {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 
+// The bytes of the file at `path`.
+inline std::string ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 // XORs `mask` into the byte `delta` bytes past where `probe` occurs in the spill folder's
 // table files, as a bad sector would, in the file itself (the tier reads values from the
 // files, not through RocksDB). REQUIREs that exactly one file holds `probe`.
@@ -110,11 +116,7 @@ inline void DamageSegmentFile(const std::string& path, std::string_view probe, s
   int damaged = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
     if (entry.path().extension() != ".sst") continue;
-    std::string bytes;
-    {
-      std::ifstream in(entry.path(), std::ios::binary);
-      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    std::string bytes = ReadWholeFile(entry.path());
     const std::size_t at = bytes.find(probe);
     if (at == std::string::npos) continue;
     char& byte = bytes[static_cast<std::size_t>(static_cast<std::ptrdiff_t>(at) + delta)];
