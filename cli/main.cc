@@ -78,7 +78,9 @@ int main(int argc, char** argv) {
   std::string flush_node;
   bool yes = false;
   auto* flush = app.add_subcommand("flush", "Remove every block (FLUSHALL), after asking");
-  flush->add_option("--node", flush_node, "Only this node (its id in the config)");
+  flush->add_option("--node", flush_node,
+                    "Only this node (its id in the config), and the copies of its blocks that "
+                    "stand-ins took while it was down");
   flush->add_flag("-y,--yes", yes, "Do not ask for confirmation");
 
   std::string tokens_file, namespace_file;

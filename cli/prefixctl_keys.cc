@@ -1,6 +1,7 @@
 // The per-key commands (get, put, del, exists) and flush.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <istream>
 #include <iterator>
@@ -30,6 +31,38 @@ Json Strings(const std::vector<std::string>& items) {
   Json array = Json::array();
   for (const auto& item : items) array.push_back(item);
   return array;
+}
+
+// Deletes from node `holder` the copies it holds of `flushed`'s blocks as a stand-in: raw
+// block keys whose replicas on the ring include `flushed` and not `holder`. Named keys
+// (GET/SET with a name other than 16 bytes) are routed by whoever wrote them and are left.
+// Returns how many were deleted.
+Result<std::uint64_t> RemoveStandInCopies(Client& client, const std::string& flushed,
+                                          const std::string& holder) {
+  constexpr std::size_t kPage = 1000;
+  std::uint64_t removed = 0;
+  std::string cursor = "0";
+  do {
+    Result<admin::ScanPage> page = admin::Scan(client, holder, cursor, kPage);
+    if (!page.ok()) return page.status();
+    std::vector<std::string_view> del = {"DEL"};
+    for (const std::string& name : page->keys) {
+      const std::optional<BlockKey> key = BlockKey::FromBytes(name);
+      if (!key) continue;
+      const std::vector<std::string> replicas = admin::NodesFor(client, *key);
+      const auto has = [&](const std::string& id) {
+        return std::find(replicas.begin(), replicas.end(), id) != replicas.end();
+      };
+      if (has(flushed) && !has(holder)) del.push_back(name);
+    }
+    if (del.size() > 1) {
+      Result<std::string> deleted = admin::Command(client, holder, del);
+      if (!deleted.ok()) return deleted.status();
+      removed += std::strtoull(deleted->c_str(), nullptr, 10);
+    }
+    cursor = std::move(page->cursor);
+  } while (cursor != "0");
+  return removed;
 }
 
 }  // namespace
@@ -216,6 +249,25 @@ int Flush(const GlobalOptions& options, const std::string& node_id, bool yes, st
     } else {
       doc["failed"][id] = flushed.status().ToString();
       if (!options.json) out << id << ": " << flushed.status().ToString() << "\n";
+    }
+  }
+  if (!node_id.empty()) {
+    doc["stand_in_copies_removed"] = Json::object();
+    for (const NodeAddress& node : admin::Nodes(*client)) {
+      if (node.id == node_id) continue;
+      Result<std::uint64_t> removed = RemoveStandInCopies(*client, node_id, node.id);
+      if (removed.ok()) {
+        doc["stand_in_copies_removed"][node.id] = *removed;
+        if (!options.json && *removed != 0) {
+          out << node.id << ": removed " << *removed << " copies of " << node_id
+              << "'s blocks held while it was down\n";
+        }
+      } else {
+        const std::string why =
+            "copies of " + node_id + "'s blocks not removed: " + removed.status().ToString();
+        doc["failed"][node.id] = why;
+        if (!options.json) out << node.id << ": " << why << "\n";
+      }
     }
   }
   if (options.json) PrintJson(out, doc);

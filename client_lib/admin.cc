@@ -45,31 +45,48 @@ void Render(const protocol::Reply& reply, std::string& out, const std::string& i
   }
 }
 
-Result<std::string> ToResult(const Status& status, const protocol::Reply* reply) {
+Result<std::string> ToResult(const protocol::Reply& reply) {
   using Type = protocol::Reply::Type;
-  if (!status.ok()) return status;
-  switch (reply->type) {
+  switch (reply.type) {
     case Type::kError:
-      return Status::Rejected(reply->text);
+      return Status::Rejected(reply.text);
     case Type::kNil:
     case Type::kNilArray:
       return Status::NotFound("nil");
     case Type::kBulk:
-      return std::string(reply->bulk.view());
+      return std::string(reply.bulk.view());
     case Type::kInteger:
-      return std::to_string(reply->integer);
+      return std::to_string(reply.integer);
     default: {
       std::string out;
-      Render(*reply, out, "");
+      Render(reply, out, "");
       return out;
     }
   }
 }
 
-}  // namespace
+// SCAN's reply, [cursor, [key...]], as a page.
+Result<ScanPage> ToScanPage(const protocol::Reply& reply) {
+  using Type = protocol::Reply::Type;
+  if (reply.type == Type::kError) return Status::Rejected(reply.text);
+  if (reply.type != Type::kArray || reply.elements.size() != 2 ||
+      reply.elements[0].type != Type::kBulk || reply.elements[1].type != Type::kArray) {
+    return Status::Rejected("SCAN: the reply is not [cursor, [key...]]");
+  }
+  ScanPage page;
+  page.cursor = std::string(reply.elements[0].bulk.view());
+  for (const protocol::Reply& key : reply.elements[1].elements) {
+    if (key.type != Type::kBulk) return Status::Rejected("SCAN: a key that is not a bulk string");
+    page.keys.emplace_back(key.bulk.view());
+  }
+  return page;
+}
 
-Result<std::string> Command(Client& client, std::string_view node_id,
-                            std::span<const std::string_view> args) {
+// Sends `args` to the node named `node_id` and waits for the reply, which `take` turns into
+// the result while the reply is alive.
+template <typename T, typename Take>
+Result<T> Send(Client& client, std::string_view node_id, std::span<const std::string_view> args,
+               Take take) {
   if (args.empty()) return Status::InvalidArgument("empty command");
   client::ClientImpl& impl = ClientInternals::Impl(client);
   try {
@@ -82,9 +99,9 @@ Result<std::string> Command(Client& client, std::string_view node_id,
     request->command.Command(args);
     request->deadline = impl.Deadline(client::Clock::now());
     client::Waiter waiter;
-    Result<std::string> result = Status::Unavailable("no reply");
+    Result<T> result = Status::Unavailable("no reply");
     request->done = [&](const Status& status, protocol::Reply* reply) {
-      result = ToResult(status, reply);
+      result = status.ok() ? take(*reply) : Result<T>(status);
       waiter.Done();
     };
     waiter.Add(1);
@@ -94,6 +111,21 @@ Result<std::string> Command(Client& client, std::string_view node_id,
   } catch (const std::bad_alloc&) {
     return Status::Rejected("out of memory");
   }
+}
+
+}  // namespace
+
+Result<std::string> Command(Client& client, std::string_view node_id,
+                            std::span<const std::string_view> args) {
+  return Send<std::string>(client, node_id, args,
+                           [](const protocol::Reply& reply) { return ToResult(reply); });
+}
+
+Result<ScanPage> Scan(Client& client, std::string_view node_id, std::string_view cursor,
+                      std::size_t count) {
+  const std::string count_text = std::to_string(count);
+  const std::string_view args[] = {"SCAN", cursor, "COUNT", count_text};
+  return Send<ScanPage>(client, node_id, args, ToScanPage);
 }
 
 std::string RingJson(const Client& client) {

@@ -2,7 +2,8 @@
 // the daemons' and the client's; status, stats, ring locate, get, put, del, exists, flush and
 // config-check report what the cluster holds, prefix hashes a token file for a namespace
 // as the client does and tells which of its blocks are cached where, in text and as JSON that
-// parses; a stopped node shows as down with exit status 1; flush asks unless --yes.
+// parses; a stopped node shows as down with exit status 1; flush asks unless --yes, and
+// flush --node deletes the copies stand-ins took of the node's blocks while it was down.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
@@ -341,6 +342,82 @@ TEST_CASE("prefixctl --json: every command's output parses and says what the tex
     CHECK(ParseOne(run)["flushed"].size() == 3);
     CHECK(TotalBlocks(config) == 0);
   }
+}
+
+// Whether node `id` holds `key` (EXISTS straight to it, past the client's routing).
+bool Holds(Client& client, const std::string& id, const BlockKey& key) {
+  const std::string_view exists[] = {"EXISTS", key.View()};
+  auto reply = admin::Command(client, id, exists);
+  return reply.ok() && *reply == "1";
+}
+
+TEST_CASE("prefixctl flush --node also deletes the copies stand-ins took while it was down",
+          "[integration]") {
+  FilledCluster filled(95, 2000);
+  LocalCluster& cluster = filled.cluster;
+  Client& client = *filled.client;
+  const std::string config = cluster.config_path();
+  const int victim = 1;
+  const std::string victim_id = cluster.id(victim);
+
+  // Blocks whose owner is the victim, written while it is down: each lands on a stand-in.
+  std::vector<BlockKey> handed_off;
+  for (const BlockKey& key : RandomKeys(60, 96)) {
+    if (admin::NodesFor(client, key).front() == victim_id) handed_off.push_back(key);
+  }
+  REQUIRE(handed_off.size() >= 5);
+  const auto values = ValuesFor(handed_off, 1500);
+  cluster.KillNode(victim);
+  (void)client.Put(handed_off, ConstSpans(values), Depths(handed_off.size()));  // finds it down
+  REQUIRE(client.Put(handed_off, ConstSpans(values), Depths(handed_off.size()))->stored ==
+          handed_off.size());
+  for (const BlockKey& key : handed_off) {
+    int holders = 0;
+    for (int i = 0; i < cluster.size(); ++i) {
+      if (i != victim && Holds(client, cluster.id(i), key)) ++holders;
+    }
+    CHECK(holders == 1);
+  }
+  REQUIRE(cluster.StartNode(victim));
+
+  CapturedRun run = CtlJson(config, {"flush", "--node", victim_id, "--yes"});
+  CHECK(run.exit_code == 0);
+  const nlohmann::json flushed = ParseOne(run);
+  CHECK(flushed["flushed"] == nlohmann::json::array({victim_id}));
+  CHECK(flushed["failed"].empty());
+  std::uint64_t removed = 0;
+  for (const auto& [id, n] : flushed["stand_in_copies_removed"].items()) {
+    CHECK(id != victim_id);
+    removed += n.get<std::uint64_t>();
+  }
+  CHECK(removed == handed_off.size());
+  for (const BlockKey& key : handed_off) {
+    for (int i = 0; i < cluster.size(); ++i) CHECK_FALSE(Holds(client, cluster.id(i), key));
+  }
+  // The other nodes' own blocks stay where they are.
+  std::size_t kept = 0;
+  for (const BlockKey& key : filled.keys) {
+    const std::string owner = admin::NodesFor(client, key).front();
+    if (owner == victim_id) continue;
+    CHECK(Holds(client, owner, key));
+    ++kept;
+  }
+  CHECK(kept > 0);
+
+  // Nothing is left to remove: the text form says only what it flushed.
+  ProgramResult text = Ctl(config, {"flush", "--node", victim_id, "--yes"});
+  CHECK(text.exit_code == 0);
+  CHECK(text.output.find(victim_id + ": flushed") != std::string::npos);
+  CHECK(text.output.find("removed") == std::string::npos);
+
+  // A node that cannot be scanned is reported, and the exit status says so.
+  cluster.KillNode(2);
+  run = CtlJson(config, {"flush", "--node", victim_id, "--yes"});
+  CHECK(run.exit_code == 1);
+  const nlohmann::json partial = ParseOne(run);
+  REQUIRE(partial["failed"].contains(cluster.id(2)));
+  CHECK(partial["failed"][cluster.id(2)].get<std::string>().find("not removed") !=
+        std::string::npos);
 }
 
 // Writes `text` to `dir`/`name` and returns the path.

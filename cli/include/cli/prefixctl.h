@@ -80,9 +80,13 @@ int Del(const GlobalOptions& options, const std::vector<std::string>& keys_hex, 
 int Exists(const GlobalOptions& options, const std::vector<std::string>& keys_hex,
            std::ostream& out, std::ostream& err);
 
-// FLUSHALL on every node, or only on `node_id` when not empty. Unless `yes`, first asks on
-// `err` and reads the answer from `in`: only "y" or "yes" goes on; anything else (or end of
-// input) flushes nothing and returns 1. 1 as well when a node failed to flush.
+// FLUSHALL on every node, or only on `node_id` when not empty; then, for one node, the copies
+// of its blocks that other nodes took while it was down (stand-ins: a key whose replicas
+// include `node_id` but not the node holding it) are deleted there too, so that no miss on
+// the node is served from them afterwards (ClientOptions::handoff_window_ms). Unless `yes`,
+// first asks on `err` and reads the answer from `in`: only "y" or "yes" goes on; anything
+// else (or end of input) flushes nothing and returns 1. 1 as well when a node failed to
+// flush or could not be cleared of its copies.
 int Flush(const GlobalOptions& options, const std::string& node_id, bool yes, std::istream& in,
           std::ostream& out, std::ostream& err);
 

@@ -3,6 +3,7 @@
 // like the Client.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -23,6 +24,16 @@ namespace prefixcache::admin {
 // Unavailable / Timeout when the node cannot be reached within ClientOptions::timeout_ms.
 Result<std::string> Command(Client& client, std::string_view node_id,
                             std::span<const std::string_view> args);
+
+// One page of SCAN on the node named `node_id`: its keys, raw bytes (a block stored without
+// a name is its 16-byte key), and the cursor to pass next, "0" once the walk is done.
+// `count` is SCAN's COUNT hint. Errors as Command's.
+struct ScanPage {
+  std::string cursor;
+  std::vector<std::string> keys;
+};
+Result<ScanPage> Scan(Client& client, std::string_view node_id, std::string_view cursor,
+                      std::size_t count);
 
 // The client's current ring as cluster::Ring::ToJson() prints it, and its fingerprint.
 std::string RingJson(const Client& client);
