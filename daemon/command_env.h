@@ -38,6 +38,9 @@ struct CommandEnv {
 
   // Counts an error reply and appends it.
   void ErrorReply(CommandContext& ctx, std::string_view message);
+  // Runs command `id` (arity and authentication already checked), counting the call, its
+  // time and, when it replied an error, a failure under its id (CommandStats).
+  void Run(CommandId id, Args& args, CommandContext& ctx);
   // Runs `work` on the worker pool; the ReplyWriter it returns finishes the command. The
   // request's budget memory (its arguments may be moved into `work`) stays held until then.
   // After Shutdown(), answers "-ERR server is shutting down" instead.
@@ -109,9 +112,6 @@ std::span<const CommandBinding> BlockCommands();        // commands_block.cc
 std::span<const CommandBinding> ServerCommands();       // commands_server.cc
 std::span<const CommandBinding> TransactionCommands();  // commands_transaction.cc
 std::span<const CommandBinding> CompatCommands();       // commands_compat.cc
-
-// The function bound to `id`.
-CommandFn CommandFunction(CommandId id);
 
 // Transactions (commands_transaction.cc), called by StoreCommandHandler::Handle.
 // Queues the request when the session is inside MULTI and `spec` is not one of the

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <boost/asio/post.hpp>
+#include <chrono>
+#include <optional>
 #include <utility>
 
 #include "command_env.h"
@@ -15,6 +17,18 @@ using CommandFns = std::array<CommandFn, kCommandCount>;
 // The budget memory of the request being handled on this thread (set by Handle for the
 // length of the call), which RunOnWorker keeps until the deferred work is done.
 thread_local protocol::MemoryCharge* handled_request_memory = nullptr;
+
+// The command CommandEnv::Run is running on this thread, if any (RunOnWorker charges its
+// deferred part's time to it), and the error replies this thread has appended (Run's
+// difference tells a failed call).
+thread_local std::optional<CommandId> running_command;
+thread_local std::uint64_t thread_error_replies = 0;
+
+std::uint64_t NanosecondsSince(std::chrono::steady_clock::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
+}
 
 // Every command's function by CommandId, from the files' tables; each id bound once.
 const CommandFns& AllCommandFns() {
@@ -38,8 +52,6 @@ const CommandFns& AllCommandFns() {
 
 thread_local bool CommandEnv::in_transaction = false;
 
-CommandFn CommandFunction(CommandId id) { return AllCommandFns()[static_cast<std::size_t>(id)]; }
-
 CommandEnv::CommandEnv(storage::BlockStore& store_in, HandlerOptions options_in,
                        const ServerStats& server_stats_in)
     : store(store_in),
@@ -51,7 +63,23 @@ CommandEnv::CommandEnv(storage::BlockStore& store_in, HandlerOptions options_in,
 
 void CommandEnv::ErrorReply(CommandContext& ctx, std::string_view message) {
   stats.error_replies.Add(1);
+  ++thread_error_replies;
   ctx.reply().Error(message);
+}
+
+void CommandEnv::Run(CommandId id, Args& args, CommandContext& ctx) {
+  const auto i = static_cast<std::size_t>(id);
+  stats.calls[i].Add(1);
+  const std::optional<CommandId> outer = running_command;
+  const std::uint64_t errors = thread_error_replies;
+  running_command = id;
+  const auto start = std::chrono::steady_clock::now();
+  AllCommandFns()[i](*this, args, ctx);
+  stats.nanoseconds[i].Add(NanosecondsSince(start));
+  if (thread_error_replies != errors) stats.failed_calls[i].Add(1);
+  // An EXEC does not fail because a command inside it did.
+  thread_error_replies = errors;
+  running_command = outer;
 }
 
 void CommandEnv::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> work) {
@@ -69,9 +97,11 @@ void CommandEnv::RunOnWorker(CommandContext& ctx, std::function<ReplyWriter()> w
   protocol::MemoryCharge memory;
   if (handled_request_memory != nullptr) memory = std::move(*handled_request_memory);
   boost::asio::post(workers, [this, work = std::move(work), done = ctx.Defer(),
-                              memory = std::move(memory)]() mutable {
+                              memory = std::move(memory), command = running_command]() mutable {
     gate.Enter();
+    const auto start = std::chrono::steady_clock::now();
     ReplyWriter writer = work();
+    if (command) stats.nanoseconds[static_cast<std::size_t>(*command)].Add(NanosecondsSince(start));
     gate.Leave();
     memory.Reset();  // the request is done with; the connection charges the reply
     done(std::move(writer));
@@ -143,14 +173,15 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
     return;
   }
   ctx.session().last_command = spec->name;
-  env_->stats.calls[static_cast<std::size_t>(spec->id)].Add(1);
   if (!ArityOk(*spec, args.size())) {
+    env_->stats.rejected_calls[static_cast<std::size_t>(spec->id)].Add(1);
     FlagTransaction(ctx.session());
     env_->ErrorReply(ctx,
                      "ERR wrong number of arguments for '" + std::string(spec->name) + "' command");
     return;
   }
   if (!ctx.session().authenticated && !spec->no_auth) {
+    env_->stats.rejected_calls[static_cast<std::size_t>(spec->id)].Add(1);
     FlagTransaction(ctx.session());
     env_->ErrorReply(ctx, "NOAUTH Authentication required.");
     return;
@@ -160,7 +191,7 @@ void StoreCommandHandler::Handle(protocol::Request& request, CommandContext& ctx
   }
   handled_request_memory = &request.memory;
   env_->gate.Enter();
-  AllCommandFns()[static_cast<std::size_t>(spec->id)](*env_, args, ctx);
+  env_->Run(spec->id, args, ctx);
   env_->gate.Leave();
   handled_request_memory = nullptr;
 }

@@ -175,7 +175,7 @@ void RunTransaction(CommandEnv& env, const std::shared_ptr<Transaction>& transac
     CommandEnv::in_transaction = true;
     for (QueuedCommand& command : transaction->queue) {
       TransactionContext context(session, *out, memory, held);
-      CommandFunction(command.spec->id)(env, command.args, context);
+      env.Run(command.spec->id, command.args, context);
       // A HELLO inside the transaction changes the protocol of the replies after it.
       out->SetResp3(session.protocol == 3);
     }

@@ -125,16 +125,22 @@ void KeyspaceSection(const InfoSources& s, Writer& w) {
   }
 }
 
-// Redis's layout; the time spent per command is not measured (usec is 0), and `calls`
-// counts every call that named the command, those refused for arity or authentication too.
+// Redis's layout and meanings (CommandStats); a command never called is left out.
 void CommandstatsSection(const InfoSources& s, Writer& w) {
   w.Section("Commandstats");
   for (const CommandSpec& spec : AllCommands()) {
-    const std::uint64_t calls = s.commands.calls[static_cast<std::size_t>(spec.id)].Load();
-    if (calls == 0) continue;
+    const auto i = static_cast<std::size_t>(spec.id);
+    const std::uint64_t calls = s.commands.calls[i].Load();
+    const std::uint64_t rejected = s.commands.rejected_calls[i].Load();
+    if (calls == 0 && rejected == 0) continue;
+    const std::uint64_t usec = s.commands.nanoseconds[i].Load() / 1000;
+    char per_call[32];
+    std::snprintf(per_call, sizeof per_call, "%.2f",
+                  calls == 0 ? 0.0 : static_cast<double>(usec) / static_cast<double>(calls));
     w.Field("cmdstat_" + std::string(spec.name),
-            "calls=" + std::to_string(calls) +
-                ",usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0");
+            "calls=" + std::to_string(calls) + ",usec=" + std::to_string(usec) +
+                ",usec_per_call=" + per_call + ",rejected_calls=" + std::to_string(rejected) +
+                ",failed_calls=" + std::to_string(s.commands.failed_calls[i].Load()));
   }
 }
 

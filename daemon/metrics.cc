@@ -125,10 +125,21 @@ std::string RenderMetrics(const MetricsSources& sources) {
                                              std::chrono::steady_clock::now() - n.started_at)
                                              .count()));
 
-  page.Header("commands_total", "counter", "Commands handled, by command.");
+  page.Header("commands_total", "counter", "Commands run, by command.");
   for (const CommandSpec& spec : AllCommands()) {
     page.Sample("commands_total", "command=\"" + std::string(spec.name) + "\"",
                 Load(c.calls[static_cast<std::size_t>(spec.id)]));
+  }
+  page.Header("commands_rejected_total", "counter",
+              "Commands refused before running (arity, authentication), by command.");
+  for (const CommandSpec& spec : AllCommands()) {
+    page.Sample("commands_rejected_total", "command=\"" + std::string(spec.name) + "\"",
+                Load(c.rejected_calls[static_cast<std::size_t>(spec.id)]));
+  }
+  page.Header("command_seconds_total", "counter", "Seconds spent running commands, by command.");
+  for (const CommandSpec& spec : AllCommands()) {
+    page.Sample("command_seconds_total", "command=\"" + std::string(spec.name) + "\"",
+                static_cast<double>(Load(c.nanoseconds[static_cast<std::size_t>(spec.id)])) / 1e9);
   }
   CounterMetrics(page, CounterSources{n, c, s});
   page.Single("connections", "gauge", "Client connections open now.",

@@ -313,6 +313,8 @@ TEST_CASE("metrics: GET /metrics serves the counters and they move", "[integrati
   CHECK(status == "HTTP/1.1 200 OK");
   INFO(first);
   for (const char* name : {"prefixcache_commands_total",
+                           "prefixcache_commands_rejected_total",
+                           "prefixcache_command_seconds_total",
                            "prefixcache_tier_hits_total",
                            "prefixcache_tier_misses_total",
                            "prefixcache_tier_bytes",
@@ -359,12 +361,21 @@ TEST_CASE("metrics: GET /metrics serves the counters and they move", "[integrati
   REQUIRE(Describe(client.Call({"SET", "k", "v"})) == "+OK");
   for (int i = 0; i < 5; ++i) REQUIRE(Describe(client.Call({"GET", "k"})) == "\"v\"");
   for (int i = 0; i < 3; ++i) REQUIRE(Describe(client.Call({"GET", "missing"})) == "nil");
+  // Refused for its arity: rejected, not run.
+  REQUIRE(Describe(client.Call({"GET"})).find("wrong number of arguments") != std::string::npos);
 
   const std::string second = HttpGet(daemon.metrics_port(), "/metrics", &status);
   CHECK(status == "HTTP/1.1 200 OK");
   CHECK(Sample(second, "prefixcache_keyspace_hits_total") == hits0 + 5);
   CHECK(Sample(second, "prefixcache_keyspace_misses_total") == misses0 + 3);
   CHECK(Sample(second, "prefixcache_commands_total{command=\"get\"}") == gets0 + 8);
+  CHECK(Sample(second, "prefixcache_commands_rejected_total{command=\"get\"}") == 1);
+  CHECK(Sample(second, "prefixcache_commands_rejected_total{command=\"set\"}") == 0);
+  // Nine commands ran: their time is not zero (a steady clock in nanoseconds).
+  const std::string seconds = "\nprefixcache_command_seconds_total{command=\"get\"} ";
+  const std::size_t at = second.find(seconds);
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(second.substr(at + seconds.size())) > 0);
   CHECK(Sample(second, "prefixcache_tier_hits_total{tier=\"memory\"}") >= memory_hits0 + 5);
   CHECK(Sample(second, "prefixcache_connections") == 1);
   CHECK(Sample(second, "prefixcache_tier_entries{tier=\"memory\"}") == 1);

@@ -47,6 +47,11 @@ TEST_CASE("AUTH with security.password: NOAUTH WRONGPASS AUTH and HELLO AUTH", "
   CHECK(Describe(client.Call({"SET", "k", "v"})) == "+OK");
   CHECK(Describe(client.Call({"GET", "k"})) == "\"v\"");
   CHECK(InfoField(client, "stats", "auth_failures") == "4");
+  // Refused before running (not authenticated, wrong arity): rejected_calls, not calls.
+  const std::string get_stats = InfoField(client, "commandstats", "cmdstat_get");
+  CHECK(get_stats.starts_with("calls=1,usec="));
+  CHECK(get_stats.ends_with(",rejected_calls=2,failed_calls=0"));
+  CHECK(InfoField(client, "commandstats", "cmdstat_ping").starts_with("calls=1,"));
 
   // AUTH default <password>.
   RespClient second(node.port());

@@ -352,6 +352,50 @@ class CompareWithRedis(unittest.TestCase):
         ours.close()
         theirs.close()
 
+    def test_commandstats_counts_as_redis_does(self):
+        """calls, rejected_calls and failed_calls move alike on both servers: commands
+        that ran, one refused for its arity, one that ran and failed, one inside MULTI/EXEC;
+        usec moves."""
+        ours, theirs = self.connect(2)
+
+        def stats(raw):
+            out = {}
+            for line in raw.call("INFO", "commandstats")[1][1].split(b"\r\n"):
+                if line.startswith(b"cmdstat_"):
+                    name, fields = line.split(b":", 1)
+                    out[name] = dict((k, float(v)) for k, v in
+                                     (f.split(b"=") for f in fields.split(b",")))
+            return out
+
+        deltas = []
+        for raw in (ours, theirs):
+            before = stats(raw)
+            for _ in range(50):
+                raw.call("SET", "c", "x" * 4096)
+            raw.call("GET", "c")
+            self.assertTrue(raw.call("GET")[0].startswith(b"-"))  # wrong arity
+            self.assertTrue(raw.call("SET", "c", "1", "EX", "soon")[0].startswith(b"-"))  # fails
+            raw.call("MULTI")
+            raw.call("SET", "c", "2")  # counted when EXEC runs it
+            raw.call("EXEC")
+            after = stats(raw)
+            delta = {}
+            for name in (b"cmdstat_set", b"cmdstat_get", b"cmdstat_multi", b"cmdstat_exec"):
+                old = before.get(name, {})
+                delta[name] = {k: after[name][k] - old.get(k, 0)
+                               for k in (b"calls", b"rejected_calls", b"failed_calls")}
+            deltas.append(delta)
+            if raw is ours:  # Redis rounds each call down to whole microseconds
+                self.assertGreater(after[b"cmdstat_set"][b"usec"],
+                                   before.get(b"cmdstat_set", {}).get(b"usec", 0))
+        self.assertEqual(deltas[0], deltas[1])
+        self.assertEqual(deltas[0][b"cmdstat_set"],
+                         {b"calls": 52, b"rejected_calls": 0, b"failed_calls": 1})
+        self.assertEqual(deltas[0][b"cmdstat_get"],
+                         {b"calls": 1, b"rejected_calls": 1, b"failed_calls": 0})
+        ours.close()
+        theirs.close()
+
     def test_refused_commands_say_why(self):
         raw = Raw(self.ours.port)
         for command in [("INCR", "a"), ("LPUSH", "l", "x"), ("HSET", "h", "f", "v"),

@@ -42,7 +42,15 @@ struct HandlerOptions {
 // Counters of the command layer (sharded relaxed atomics; read by INFO and /metrics).
 struct CommandStats {
   using Counter = ShardedCounter;
-  std::array<Counter, kCommandCount> calls{};  // by CommandId
+  // By CommandId, as Redis's INFO commandstats counts them: `calls` ran (a command inside
+  // EXEC counts when EXEC runs it); `rejected_calls` were refused before running (arity,
+  // authentication); `failed_calls` ran and replied an error from the command itself (not
+  // counted for errors a deferred part writes from the worker pool); `nanoseconds` running,
+  // on the connection's thread and, for a deferred part, on the worker.
+  std::array<Counter, kCommandCount> calls{};
+  std::array<Counter, kCommandCount> rejected_calls{};
+  std::array<Counter, kCommandCount> failed_calls{};
+  std::array<Counter, kCommandCount> nanoseconds{};
   Counter unknown_commands;
   Counter error_replies;  // to known commands: arity, syntax, auth, argument, store errors
   Counter auth_failures;
