@@ -2,7 +2,10 @@
 // RocksDB, each driven as the spill tier drives its layout (1 MiB write batches of blocks,
 // a 32-byte record beside each, our XXH3-64 over every value written and read), measured
 // for write rate, CPU per GiB, write amplification, read rate and latency, reopen time
-// and RocksDB's table-reader memory. Part of storage_bench; not thread-safe.
+// and RocksDB's table-reader memory. Part of storage_bench; not thread-safe. These are the
+// candidates as compared when spill format 2 was chosen: every read here is a RocksDB Get
+// per chunk. The tier itself (format 3) reads a value with one preadv from the segment file
+// (spill_db.h); its figures are storage_bench's spill-tier table, not this one.
 #pragma once
 
 #include <cstddef>

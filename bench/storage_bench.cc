@@ -578,8 +578,9 @@ void PrintLayouts(const Args& args, const std::vector<bench::SpillLayout>& layou
   using bench::SpillLayoutFigures;
   const double dd_gbps = Median(dd_runs);
   std::printf(
-      "\nspill layouts side by side: raw RocksDB as the tier drives it (no memory tier), %llu "
-      "MiB per block size; dd %.2f GB/s\n",
+      "\nspill layouts side by side: raw RocksDB as spill format 2 drove it (no memory tier, "
+      "reads by Get; the tier now reads by preadv, above), %llu MiB per block size; dd %.2f "
+      "GB/s\n",
       static_cast<unsigned long long>(args.spill_bytes / kMiB), dd_gbps);
   std::printf("%-8s %-28s %7s %6s %9s %6s %7s %7s %8s %8s %8s %9s\n", "block", "layout", "wr GB/s",
               "x dd", "CPU s/GiB", "w-amp", "rd GB/s", "p50 us", "p99 us", "rd+check", "reopen s",
