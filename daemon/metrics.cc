@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
@@ -125,22 +126,27 @@ std::string RenderMetrics(const MetricsSources& sources) {
                                              std::chrono::steady_clock::now() - n.started_at)
                                              .count()));
 
-  page.Header("commands_total", "counter", "Commands run, by command.");
-  for (const CommandSpec& spec : AllCommands()) {
-    page.Sample("commands_total", "command=\"" + std::string(spec.name) + "\"",
-                Load(c.calls[static_cast<std::size_t>(spec.id)]));
-  }
-  page.Header("commands_rejected_total", "counter",
-              "Commands refused before running (arity, authentication), by command.");
-  for (const CommandSpec& spec : AllCommands()) {
-    page.Sample("commands_rejected_total", "command=\"" + std::string(spec.name) + "\"",
-                Load(c.rejected_calls[static_cast<std::size_t>(spec.id)]));
-  }
-  page.Header("command_seconds_total", "counter", "Seconds spent running commands, by command.");
-  for (const CommandSpec& spec : AllCommands()) {
-    page.Sample("command_seconds_total", "command=\"" + std::string(spec.name) + "\"",
-                static_cast<double>(Load(c.nanoseconds[static_cast<std::size_t>(spec.id)])) / 1e9);
-  }
+  // One counter per command, `scale` times the count (1e-9 turns nanoseconds into seconds).
+  const auto per_command = [&page](std::string_view name, std::string_view help,
+                                   const std::array<ShardedCounter, kCommandCount>& counters,
+                                   double scale) {
+    page.Header(name, "counter", help);
+    for (const CommandSpec& spec : AllCommands()) {
+      const std::uint64_t count = Load(counters[static_cast<std::size_t>(spec.id)]);
+      const std::string labels = "command=\"" + std::string(spec.name) + "\"";
+      if (scale == 1) {
+        page.Sample(name, labels, count);
+      } else {
+        page.Sample(name, labels, static_cast<double>(count) * scale);
+      }
+    }
+  };
+  per_command("commands_total", "Commands run, by command.", c.calls, 1);
+  per_command("commands_rejected_total",
+              "Commands refused before running (arity, authentication), by command.",
+              c.rejected_calls, 1);
+  per_command("command_seconds_total", "Seconds spent running commands, by command.", c.nanoseconds,
+              1e-9);
   CounterMetrics(page, CounterSources{n, c, s});
   page.Single("connections", "gauge", "Client connections open now.",
               static_cast<std::uint64_t>(std::max<std::int64_t>(0, n.connected_clients.load())));

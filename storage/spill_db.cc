@@ -260,6 +260,10 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
     rocksdb::Status status =
         rocksdb::DB::Open(options, path, Families(with_legacy), &db->handles_, &raw);
     db->db_.reset(raw);
+    if (status.ok()) {
+      db->values_ = db->handles_[1];
+      db->records_ = db->handles_[2];
+    }
     return status;
   };
   rocksdb::Status opened = open(legacy);
@@ -272,8 +276,6 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
     opened = open(false);
   }
   if (!opened.ok()) return db->Error("", opened.ToString());
-  db->values_ = db->handles_[1];
-  db->records_ = db->handles_[2];
 
   std::string format;
   rocksdb::Status read = db->db_->Get({}, db->handles_[0], kFormatKey, &format);
@@ -287,8 +289,6 @@ Result<std::unique_ptr<SpillDb>> SpillDb::Open(const std::string& path, rocksdb:
     legacy = false;
     opened = open(false);
     if (!opened.ok()) return db->Error("", opened.ToString());
-    db->values_ = db->handles_[1];
-    db->records_ = db->handles_[2];
     read = db->db_->Get({}, db->handles_[0], kFormatKey, &format);
   }
   if (read.ok() && format != kFormat) {
